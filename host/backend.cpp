@@ -1,0 +1,98 @@
+// Backend selection and the parts of the backend interface shared by CPU and CUDA.
+#include "neurosweep/backend.hpp"
+
+#if defined(NEUROSWEEP_HAVE_CUDA)
+#include "../kernels/cuda_backend.hpp"
+#endif
+
+namespace ns {
+
+std::string to_string(Precision p) { return p == Precision::Float ? "float" : "double"; }
+std::string to_string(Gating g) { return g == Gating::Direct ? "direct" : "table"; }
+
+Precision parse_precision(const std::string& s) {
+  if (s == "float") return Precision::Float;
+  if (s == "double") return Precision::Double;
+  throw std::invalid_argument("precision '" + s + "': expected 'float' or 'double'");
+}
+
+Gating parse_gating(const std::string& s) {
+  if (s == "direct") return Gating::Direct;
+  if (s == "table") return Gating::Table;
+  throw std::invalid_argument("gating '" + s + "': expected 'direct' or 'table'");
+}
+
+void ChunkOutput::resize(size_t n_, int n_obs_, int max_spikes_, int n_state, bool final_state_) {
+  n = n_;
+  n_obs = n_obs_;
+  max_spikes = max_spikes_;
+  const size_t slots = n * static_cast<size_t>(n_obs);
+  spike_times.assign(slots * static_cast<size_t>(max_spikes), 0.0f);
+  n_spikes.assign(slots, 0);
+  v_min.assign(slots, 0.0f);
+  v_max.assign(slots, 0.0f);
+  v_mean.assign(slots, 0.0f);
+  status.assign(n, 0);
+  if (final_state_)
+    final_state.assign(n * static_cast<size_t>(n_state), 0.0);
+  else
+    final_state.clear();
+}
+
+OutputView ChunkOutput::view() {
+  OutputView v;
+  v.n = n;
+  v.n_obs = n_obs;
+  v.spike_times = spike_times.data();
+  v.n_spikes = n_spikes.data();
+  v.v_min = v_min.data();
+  v.v_max = v_max.data();
+  v.v_mean = v_mean.data();
+  v.final_state = final_state.empty() ? nullptr : final_state.data();
+  v.status = status.data();
+  return v;
+}
+
+bool cuda_compiled_in() {
+#if defined(NEUROSWEEP_HAVE_CUDA)
+  return true;
+#else
+  return false;
+#endif
+}
+
+int cuda_device_count(std::string* why) {
+#if defined(NEUROSWEEP_HAVE_CUDA)
+  return cuda_devices(why);
+#else
+  if (why) *why = "this build has no CUDA backend (configured with NEUROSWEEP_CUDA=OFF or without nvcc)";
+  return 0;
+#endif
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& which, std::string* notice) {
+  if (which == "cpu") return make_cpu_backend();
+  if (which == "cuda") {
+    std::string why;
+    if (cuda_device_count(&why) <= 0) throw BackendError("--backend cuda: no usable CUDA device: " + why);
+#if defined(NEUROSWEEP_HAVE_CUDA)
+    return make_cuda_backend();
+#endif
+  }
+  if (which == "auto") {
+    std::string why;
+    if (cuda_device_count(&why) > 0) {
+#if defined(NEUROSWEEP_HAVE_CUDA)
+      auto b = make_cuda_backend();
+      if (notice) *notice = "backend auto: using CUDA on " + b->device();
+      return b;
+#endif
+    }
+    auto b = make_cpu_backend();
+    if (notice) *notice = "backend auto: no CUDA device (" + why + "); using the CPU on " + b->device();
+    return b;
+  }
+  throw BackendError("--backend '" + which + "': expected auto, cpu or cuda");
+}
+
+}  // namespace ns

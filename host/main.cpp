@@ -1,0 +1,153 @@
+// neurosweep command line.
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "errors.hpp"
+#include "neurosweep/backend.hpp"
+#include "neurosweep/models.hpp"
+#include "neurosweep/version.hpp"
+#include "simulate.hpp"
+
+namespace {
+
+int64_t steps_of(double ms, double dt, const char* what) {
+  const double s = ms / dt;
+  const double r = std::round(s);
+  if (!(ms >= 0) || std::fabs(s - r) > 1e-9 * std::max(1.0, s))
+    throw ns::SpecError(std::string("--") + what + " " + std::to_string(ms) +
+                        " ms: must be a non-negative whole number of time steps of " + std::to_string(dt) + " ms");
+  return static_cast<int64_t>(r);
+}
+
+struct SimulateArgs {
+  std::string model = "stg", preset, params_file, out, format, precision = "double", gating = "direct";
+  std::vector<std::string> assignments;
+  double dt = 0.05, duration = 2000, transient = 0, every = 0.1, threshold = 0;
+  int max_spikes = 100000;
+  bool force = false;
+};
+
+int cmd_simulate(const SimulateArgs& a) {
+  const ns::ModelDesc* m = ns::find_model(a.model);
+  if (!m) {
+    std::string names;
+    for (const auto& n : ns::model_names()) names += (names.empty() ? "" : ", ") + n;
+    throw ns::SpecError("--model '" + a.model + "': unknown model; valid: " + names);
+  }
+  if (!(a.dt > 0) || !std::isfinite(a.dt)) throw ns::SpecError("--dt " + std::to_string(a.dt) + ": must be > 0 ms");
+  ns::RunSettings s;
+  s.model = a.model;
+  s.precision = ns::parse_precision(a.precision);
+  s.gating = ns::parse_gating(a.gating);
+  s.sim.dt = a.dt;
+  s.sim.n_transient = steps_of(a.transient, a.dt, "transient");
+  s.sim.n_analysis = steps_of(a.duration, a.dt, "duration");
+  s.sim.spike_threshold = static_cast<float>(a.threshold);
+  s.sim.max_spikes = a.max_spikes;
+  const int64_t every = std::max<int64_t>(1, std::llround(a.every / a.dt));
+  const auto params = ns::resolve_params(*m, a.preset, a.params_file, a.assignments);
+
+  std::string format = a.format;
+  if (format.empty()) {
+    const auto ext = std::filesystem::path(a.out).extension().string();
+    format = a.out.empty() ? "json" : (ext == ".h5" || ext == ".hdf5") ? "hdf5" : "csv";
+  }
+  if (format != "csv" && format != "hdf5" && format != "json")
+    throw ns::SpecError("--format '" + format + "': expected csv, hdf5 or json");
+  if (!a.out.empty()) {
+    if (std::filesystem::exists(a.out) && !a.force)
+      throw ns::SpecError("-o '" + a.out + "': file exists; use --force to overwrite");
+    const auto dir = std::filesystem::path(a.out).parent_path();
+    if (!dir.empty() && !std::filesystem::is_directory(dir))
+      throw ns::SpecError("-o '" + a.out + "': directory '" + dir.string() + "' does not exist");
+  }
+  const auto tr = ns::simulate_trace(s, params, nullptr, every);
+
+  nlohmann::json summary;
+  summary["model"] = a.model;
+  nlohmann::json pj;
+  for (size_t k = 0; k < m->params.size(); ++k) pj[m->params[k].name] = params[k];
+  summary["params"] = pj;
+  summary["dt_ms"] = a.dt;
+  summary["transient_ms"] = a.transient;
+  summary["duration_ms"] = a.duration;
+  summary["precision"] = a.precision;
+  summary["gating"] = a.gating;
+  const auto& o = tr.summary;
+  nlohmann::json cells = nlohmann::json::array();
+  for (int k = 0; k < o.n_obs; ++k) {
+    const uint32_t n = o.n_spikes[k];
+    const uint32_t kept = std::min<uint32_t>(n, static_cast<uint32_t>(o.max_spikes));
+    std::vector<double> times(o.spike_times.begin() + static_cast<size_t>(k) * o.max_spikes,
+                              o.spike_times.begin() + static_cast<size_t>(k) * o.max_spikes + kept);
+    cells.push_back({{"n_spikes", n}, {"spike_times_ms", times}, {"v_min", o.v_min[k]},
+                     {"v_max", o.v_max[k]}, {"v_mean", o.v_mean[k]}});
+  }
+  summary["observed"] = cells;
+  summary["status"] = o.status[0] == ns::kOk ? "ok" : o.status[0] == ns::kNonFinite ? "nonfinite" : "diverged";
+  if (cells.size() == 1) summary["spike_times"] = cells[0]["spike_times_ms"];
+
+  if (format == "json") {
+    std::cout << summary.dump() << "\n";
+    if (!a.out.empty()) {
+      std::ofstream f(a.out);
+      f << summary.dump(2) << "\n";
+    }
+  } else if (format == "csv") {
+    ns::write_trace_csv(a.out.empty() ? "/dev/stdout" : a.out, tr);
+  } else {
+    if (a.out.empty()) throw ns::SpecError("--format hdf5 needs -o FILE");
+    ns::write_trace_hdf5(a.out, tr, summary.dump());
+  }
+  if (format != "json" && !a.out.empty())
+    std::cerr << "wrote " << tr.columns[0].size() << " samples of " << tr.names.size() - 1
+              << " state variables to " << a.out << "; " << o.n_spikes[0] << " spikes in the analysis window\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"neurosweep: ensemble simulator for neuron-model parameter sweeps"};
+  app.set_version_flag("--version", std::string(ns::kVersion) + " (" + ns::kGitRevision + ")");
+  app.require_subcommand(1);
+
+  SimulateArgs sa;
+  auto* sim = app.add_subcommand("simulate", "Run one instance and write its state trace (CSV, HDF5) or a JSON summary");
+  sim->add_option("--model", sa.model, "Model name")->capture_default_str();
+  sim->add_option("--preset", sa.preset, "Named parameter set (e.g. ABPD1, LP4, PY1 of Prinz 2004 Table 2)");
+  sim->add_option("--params", sa.params_file, "JSON object file {name: value} of parameters");
+  sim->add_option("-p,--param", sa.assignments, "NAME=VALUE (repeatable)");
+  sim->add_option("--dt", sa.dt, "Time step (ms)")->capture_default_str();
+  sim->add_option("--duration", sa.duration, "Analysis window after the transient (ms)")->capture_default_str();
+  sim->add_option("--transient", sa.transient, "Transient before the analysis window (ms), included in the trace")->capture_default_str();
+  sim->add_option("--every", sa.every, "Trace sampling interval (ms)")->capture_default_str();
+  sim->add_option("--precision", sa.precision, "float or double")->capture_default_str();
+  sim->add_option("--gating", sa.gating, "direct or table")->capture_default_str();
+  sim->add_option("--spike-threshold", sa.threshold, "Spike detection threshold (mV)")->capture_default_str();
+  sim->add_option("-o,--output", sa.out, "Output file (.csv, .h5); none: JSON summary on stdout");
+  sim->add_option("--format", sa.format, "csv, hdf5 or json (default: from the file extension)");
+  sim->add_flag("--force", sa.force, "Overwrite an existing output file");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*sim) return cmd_simulate(sa);
+  } catch (const ns::SpecError& e) {
+    std::cerr << "neurosweep: error: " << e.what() << "\n";
+    return 2;
+  } catch (const ns::DatabaseError& e) {
+    std::cerr << "neurosweep: error: " << e.what() << "\n";
+    return 3;
+  } catch (const std::exception& e) {
+    std::cerr << "neurosweep: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,189 @@
+#include "simulate.hpp"
+
+#include <hdf5.h>
+
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "errors.hpp"
+
+namespace ns {
+namespace {
+
+std::string valid_names(const ModelDesc& m) {
+  std::string s;
+  for (const auto& p : m.params) s += (s.empty() ? "" : ", ") + std::string(p.name);
+  return s;
+}
+
+void set_param(const ModelDesc& m, std::vector<double>& p, const std::string& name, double v,
+               const std::string& source) {
+  const int k = m.param_index(name);
+  if (k < 0)
+    throw SpecError(source + ": unknown parameter '" + name + "' for model '" + m.name +
+                    "'; valid names: " + valid_names(m));
+  if (!std::isfinite(v))
+    throw SpecError(source + ": parameter '" + name + "' must be a finite number");
+  p[k] = v;
+}
+
+template <class T>
+struct Recorder {
+  Trace* tr;
+  int n_state;
+  int64_t every;
+  double dt;
+  void operator()(int64_t step, const T* s) const {
+    if (step % every) return;
+    tr->columns[0].push_back(double(step) * dt);
+    for (int k = 0; k < n_state; ++k) tr->columns[k + 1].push_back(double(s[k]));
+  }
+};
+
+}  // namespace
+
+std::vector<double> resolve_params(const ModelDesc& m, const std::string& preset,
+                                   const std::string& json_file,
+                                   const std::vector<std::string>& assignments) {
+  std::vector<double> p = m.defaults();
+  if (!preset.empty()) {
+    const Preset* found = nullptr;
+    for (const auto& pr : m.presets)
+      if (preset == pr.name) found = &pr;
+    if (!found) {
+      std::string names;
+      for (const auto& pr : m.presets) names += (names.empty() ? "" : ", ") + std::string(pr.name);
+      throw SpecError("--preset '" + preset + "': unknown for model '" + m.name + "'; valid: " +
+                      (names.empty() ? "(none)" : names));
+    }
+    for (int k = 0; k < found->n_values; ++k)
+      set_param(m, p, found->values[k].param, found->values[k].value, "--preset " + preset);
+  }
+  if (!json_file.empty()) {
+    std::ifstream f(json_file);
+    if (!f) throw SpecError("--params '" + json_file + "': cannot open file");
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(f);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw SpecError("--params '" + json_file + "': invalid JSON: " + e.what());
+    }
+    if (!j.is_object()) throw SpecError("--params '" + json_file + "': expected a JSON object {name: value}");
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (!it.value().is_number())
+        throw SpecError(json_file + ": key '" + it.key() + "': expected a number, got " + it.value().dump());
+      set_param(m, p, it.key(), it.value().get<double>(), json_file);
+    }
+  }
+  for (const auto& a : assignments) {
+    const auto eq = a.find('=');
+    if (eq == std::string::npos) throw SpecError("--param '" + a + "': expected NAME=VALUE");
+    const std::string name = a.substr(0, eq), val = a.substr(eq + 1);
+    double v = 0;
+    size_t used = 0;
+    try {
+      v = std::stod(val, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used != val.size() || val.empty())
+      throw SpecError("--param '" + a + "': value '" + val + "' is not a number");
+    set_param(m, p, name, v, "--param " + name);
+  }
+  return p;
+}
+
+Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
+                     const std::vector<double>* init_state, int64_t every_steps) {
+  Trace tr;
+  const ModelDesc* m = find_model(s.model);
+  if (!m) throw SpecError("unknown model '" + s.model + "'");
+  tr.names.push_back("t");
+  tr.units.push_back("ms");
+  for (const auto& st : m->state) {
+    tr.names.push_back(st.name);
+    tr.units.push_back(st.unit);
+  }
+  tr.columns.resize(tr.names.size());
+  if (every_steps < 1) every_steps = 1;
+  dispatch_model(s.model, [&](auto* tag) {
+    using M = std::remove_pointer_t<decltype(tag)>;
+    auto go = [&](auto zero) {
+      using T = decltype(zero);
+      tr.summary.resize(1, M::kNumObs, s.sim.max_spikes, M::kNumState, true);
+      const OutputView ov = tr.summary.view();
+      HostTable<T> table;
+      if (s.gating == Gating::Table)
+        M::template build_table<T>(table, s.sim.dt, s.table_v_min, s.table_v_max, s.table_dv);
+      const double* init = init_state ? init_state->data() : nullptr;
+      // t = 0 sample
+      T s0[M::kNumState];
+      if (init) {
+        for (int k = 0; k < M::kNumState; ++k) s0[k] = T(init[k]);
+      } else {
+        T d[M::kNumDerived];
+        M::template derive<T>(Strided<const double>{params.data(), 1}, d, T(s.sim.dt));
+        M::template init<T>(d, s0);
+      }
+      Recorder<T> rec{&tr, M::kNumState, every_steps, s.sim.dt};
+      rec(0, s0);
+      if (s.gating == Gating::Table)
+        run_instance<M, T>(s.sim, params.data(), init, 1, 0, 0, table.view(), ov, rec);
+      else
+        run_instance<M, T>(s.sim, params.data(), init, 1, 0, 0, Direct{}, ov, rec);
+    };
+    if (s.precision == Precision::Float)
+      go(0.0f);
+    else
+      go(0.0);
+  });
+  return tr;
+}
+
+void write_trace_csv(const std::string& path, const Trace& tr) {
+  std::ofstream f(path);
+  if (!f) throw SpecError("-o '" + path + "': cannot write (does the directory exist?)");
+  for (size_t c = 0; c < tr.names.size(); ++c)
+    f << (c ? "," : "") << tr.names[c] << (tr.units[c] == "1" ? "" : "_" + tr.units[c]);
+  f << "\n" << std::setprecision(9);
+  const size_t rows = tr.columns.empty() ? 0 : tr.columns[0].size();
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < tr.columns.size(); ++c) f << (c ? "," : "") << tr.columns[c][r];
+    f << "\n";
+  }
+  if (!f) throw SpecError("-o '" + path + "': write failed");
+}
+
+void write_trace_hdf5(const std::string& path, const Trace& tr, const std::string& attrs_json) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (file < 0) throw SpecError("-o '" + path + "': cannot create HDF5 file (does the directory exist?)");
+  auto str_attr = [](hid_t obj, const char* name, const std::string& v) {
+    const hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, v.size() + 1);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    const hid_t sp = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, t, v.c_str());
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+  };
+  str_attr(file, "format", "neurosweep-trace");
+  str_attr(file, "settings", attrs_json);
+  const hsize_t rows = tr.columns.empty() ? 0 : tr.columns[0].size();
+  for (size_t c = 0; c < tr.columns.size(); ++c) {
+    const hid_t sp = H5Screate_simple(1, &rows, nullptr);
+    const hid_t ds = H5Dcreate2(file, tr.names[c].c_str(), H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (rows) H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, tr.columns[c].data());
+    str_attr(ds, "units", tr.units[c]);
+    H5Dclose(ds);
+    H5Sclose(sp);
+  }
+  if (H5Fclose(file) < 0) throw SpecError("-o '" + path + "': HDF5 write failed");
+}
+
+}  // namespace ns

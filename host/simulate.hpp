@@ -1,0 +1,33 @@
+#pragma once
+// `neurosweep simulate`: one instance, its full state trace, through the reference path (the code
+// the CUDA kernel runs per thread).
+#include <string>
+#include <vector>
+
+#include "neurosweep/backend.hpp"
+#include "neurosweep/models.hpp"
+
+namespace ns {
+
+struct Trace {
+  std::vector<std::string> names;  // "t" then the state variables
+  std::vector<std::string> units;
+  std::vector<std::vector<double>> columns;
+  ChunkOutput summary;  // spikes, v_min/max/mean, status of the analysis window
+};
+
+// Parameters of one instance: model defaults, then a preset, then a JSON object file
+// ({"gNa": 100, ...}), then NAME=VALUE assignments; unknown names throw SpecError naming the
+// source and listing the valid names.
+std::vector<double> resolve_params(const ModelDesc& m, const std::string& preset,
+                                   const std::string& json_file,
+                                   const std::vector<std::string>& assignments);
+
+// Integrate and sample the state every `every_steps` steps (t = 0 included).
+Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
+                     const std::vector<double>* init_state, int64_t every_steps);
+
+void write_trace_csv(const std::string& path, const Trace& tr);
+void write_trace_hdf5(const std::string& path, const Trace& tr, const std::string& attrs_json);
+
+}  // namespace ns

@@ -1,0 +1,85 @@
+#pragma once
+// Backends behind one interface, chosen at run time. Plain C++: no CUDA header.
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "neurosweep/engine.hpp"
+
+namespace ns {
+
+enum class Precision { Float, Double };
+enum class Gating { Direct, Table };
+
+std::string to_string(Precision p);
+std::string to_string(Gating g);
+Precision parse_precision(const std::string& s);  // "float" | "double"
+Gating parse_gating(const std::string& s);        // "direct" | "table"
+
+// Everything a backend needs to integrate a chunk of instances of one model.
+struct RunSettings {
+  std::string model = "stg";
+  Precision precision = Precision::Float;
+  Gating gating = Gating::Direct;  // CPU default: see README (benchmark: direct SIMD is faster)
+  SimConfig sim;
+  double table_v_min = -120.0, table_v_max = 80.0, table_dv = 0.2;  // mV
+  int threads = 0;  // CPU: 0 = all cores
+  bool want_final_state = false;
+};
+
+// A chunk of n instances: parameters column-major [k * n + i] (every model parameter, already
+// expanded from the sweep), optional initial state column-major [k * n + i] (null: cold start).
+struct ChunkInput {
+  size_t n = 0;
+  uint64_t first_index = 0;  // global index of instance 0 of the chunk
+  const double* params = nullptr;
+  const double* init_state = nullptr;
+};
+
+// Results of a chunk (see OutputView in engine.hpp for the layouts).
+struct ChunkOutput {
+  size_t n = 0;
+  int n_obs = 1;
+  int max_spikes = 0;
+  std::vector<float> spike_times;
+  std::vector<uint32_t> n_spikes;
+  std::vector<float> v_min, v_max, v_mean;
+  std::vector<double> final_state;  // empty unless RunSettings::want_final_state
+  std::vector<uint8_t> status;
+
+  void resize(size_t n, int n_obs, int max_spikes, int n_state, bool final_state);
+  OutputView view();
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;    // "cpu" or "cuda"
+  virtual std::string device() const = 0;  // human-readable device description
+  virtual void run(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) = 0;
+};
+
+class BackendError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// which: "auto" (CUDA when a device is present, else CPU), "cpu" or "cuda". For "auto", *notice
+// receives a one-line explanation of the choice. Throws BackendError for "cuda" without a device
+// or without CUDA support compiled in.
+std::unique_ptr<Backend> make_backend(const std::string& which, std::string* notice = nullptr);
+std::unique_ptr<Backend> make_cpu_backend();
+bool cuda_compiled_in();
+// Number of usable CUDA devices (0 when not compiled in, no driver or no device); *why gets the
+// reason when 0.
+int cuda_device_count(std::string* why = nullptr);
+
+}  // namespace ns
+
+namespace ns {
+// The scalar single-instance path (run_instance per instance, one thread), i.e. exactly the code
+// the CUDA kernel runs per thread. Tests compare the backends against it.
+void run_reference(const RunSettings& s, const ChunkInput& in, ChunkOutput& out);
+}  // namespace ns

@@ -1,0 +1,182 @@
+#pragma once
+// The per-instance integration loop shared by the CUDA kernel (one thread per instance) and the
+// CPU reference path; the CPU backend's SIMD tiles call the same Model::step and the same
+// detector functions (host/cpu_backend.cpp), so every test of the CPU backend exercises the code
+// the GPU runs.
+//
+// Model concept (see stg.hpp): kNumParams, kNumState, kNumDerived, kNumObs, kParams, kState,
+// derive<T>(params, derived, dt), init<T>(derived, state), step<T>(state, derived, gating),
+// observe<T>(state, k), build_table<T>(HostTable&, dt, ...).
+#include <cstddef>
+#include <cstdint>
+
+#include "neurosweep/hd.hpp"
+
+namespace ns {
+
+enum Status : uint8_t { kOk = 0, kNonFinite = 1, kDiverged = 2 };
+
+// Plain-data run settings (kernel argument).
+struct SimConfig {
+  double dt = 0.05;            // ms
+  int64_t n_transient = 0;     // steps integrated and discarded
+  int64_t n_analysis = 0;      // steps analysed by the detectors
+  float spike_threshold = 0;   // mV: a spike is a local maximum of V above this
+  int max_spikes = 0;          // spike times kept per instance and observed potential
+  float diverged_abs_v = 1e3f; // |V| above this (mV) at the end: status kDiverged
+  uint64_t seed = 0;           // for models with random input (StepContext)
+};
+
+// Where per-instance results go. Arrays are indexed [i * n_obs + o] for per-potential values and
+// [(i * n_obs + o) * max_spikes + j] for spike times; final_state is column-major [k * n + i].
+struct OutputView {
+  size_t n = 0;
+  int n_obs = 1;
+  float* spike_times = nullptr;  // ms from the start of the analysis window
+  uint32_t* n_spikes = nullptr;  // spikes detected (may exceed max_spikes; only that many kept)
+  float* v_min = nullptr;
+  float* v_max = nullptr;
+  float* v_mean = nullptr;
+  double* final_state = nullptr;  // may be null
+  uint8_t* status = nullptr;
+};
+
+// Column view of a column-major (k * stride + i) array: element k of instance i.
+template <class T>
+struct Strided {
+  T* p;
+  size_t stride;
+  NS_HD T& operator[](int k) const { return p[static_cast<size_t>(k) * stride]; }
+};
+
+// ---- online detectors (shared by every backend) -------------------------------------------------
+// A spike is a local maximum of the observed potential above the threshold: sample k-1 with
+// v[k-1] > v[k-2] and v[k-1] >= v[k] (reference section 3.2: "maxima ... that overshoot 0 mV").
+template <class T>
+NS_HD bool is_peak(T v0, T v1, T v2, T thr) {
+  return (v1 > thr) & (v1 > v2) & (v1 >= v0);
+}
+// Time of the maximum refined by the parabola through the three samples, in steps relative to
+// the middle sample (|offset| <= 0.5).
+template <class T>
+NS_HD double peak_offset(T v0, T v1, T v2) {
+  const double den = double(v2) - 2.0 * double(v1) + double(v0);
+  double off = den < 0.0 ? 0.5 * (double(v2) - double(v0)) / den : 0.0;
+  off = off > 0.5 ? 0.5 : off;
+  off = off < -0.5 ? -0.5 : off;
+  return off;
+}
+// Record the spike of (instance i, potential o) whose maximum is at analysis sample k - 1.
+template <class T>
+NS_HD void record_peak(const OutputView& out, const SimConfig& c, size_t i, int o, int64_t k, T v0,
+                       T v1, T v2) {
+  const size_t slot = i * out.n_obs + o;
+  const uint32_t cnt = out.n_spikes[slot];
+  if (static_cast<int>(cnt) < c.max_spikes) {
+    const double t = (double(k - 1) + peak_offset(v0, v1, v2)) * c.dt;
+    out.spike_times[slot * c.max_spikes + cnt] = static_cast<float>(t);
+  }
+  out.n_spikes[slot] = cnt + 1;
+}
+
+template <class T>
+NS_HD uint8_t classify_status(T v, const SimConfig& c) {
+  if (!(v == v) || v - v != T(0)) return kNonFinite;  // NaN or Inf
+  if (v > T(c.diverged_abs_v) || v < -T(c.diverged_abs_v)) return kDiverged;
+  return kOk;
+}
+
+// Identity of the current step, for models that draw random input (counter-based generators keyed
+// by seed, instance and step: results do not depend on backend, chunking or thread count).
+struct StepContext {
+  uint64_t seed;
+  uint64_t instance;  // global instance index
+  int64_t step;       // 0-based index of the step being taken (transient steps included)
+};
+
+// Models opt in with `static constexpr bool kUsesContext = true;` and a 4-argument step.
+template <class M, class = void>
+struct uses_context {
+  static constexpr bool value = false;
+};
+template <class M>
+struct uses_context<M, decltype(void(M::kUsesContext))> {
+  static constexpr bool value = M::kUsesContext;
+};
+
+template <class Model, class T, class S, class D, class Tab>
+NS_HD void model_step(S s, D d, const Tab& tab, const StepContext& ctx) {
+  if constexpr (uses_context<Model>::value) {
+    Model::template step<T>(s, d, tab, ctx);
+  } else {
+    (void)ctx;
+    Model::template step<T>(s, d, tab);
+  }
+}
+
+struct NoProbe {
+  template <class T>
+  NS_HD void operator()(int64_t, const T*) const {}
+};
+
+// Integrate instance i (global index first_index + i): derive constants, start (cold or given state), n_transient + n_analysis
+// steps with detectors on the analysis part, then write the summary. params/init are column-major
+// with stride `stride`; init may be null (cold start). The probe sees the state after each step.
+template <class Model, class T, class Tab, class Probe = NoProbe>
+NS_HD void run_instance(const SimConfig& c, const double* params, const double* init,
+                        size_t stride, size_t i, uint64_t first_index, const Tab& tab,
+                        const OutputView& out, Probe probe = Probe()) {
+  StepContext ctx{c.seed, first_index + i, 0};
+  T d[Model::kNumDerived];
+  T s[Model::kNumState];
+  Model::template derive<T>(Strided<const double>{params + i, stride}, d, T(c.dt));
+  if (init) {
+    for (int k = 0; k < Model::kNumState; ++k) s[k] = T(init[static_cast<size_t>(k) * stride + i]);
+  } else {
+    Model::template init<T>(d, s);
+  }
+  for (int64_t k = 0; k < c.n_transient; ++k) {
+    ctx.step = k;
+    model_step<Model, T>(s, d, tab, ctx);
+    probe(k + 1, s);
+  }
+  T v1[Model::kNumObs], v2[Model::kNumObs], vmin[Model::kNumObs], vmax[Model::kNumObs];
+  double vsum[Model::kNumObs];
+  for (int o = 0; o < Model::kNumObs; ++o) {
+    const T v = Model::template observe<T>(s, o);
+    v1[o] = v2[o] = vmin[o] = vmax[o] = v;
+    vsum[o] = 0.0;
+    out.n_spikes[i * out.n_obs + o] = 0;
+  }
+  const T thr = T(c.spike_threshold);
+  for (int64_t k = 1; k <= c.n_analysis; ++k) {
+    ctx.step = c.n_transient + k - 1;
+    model_step<Model, T>(s, d, tab, ctx);
+    probe(c.n_transient + k, s);
+    for (int o = 0; o < Model::kNumObs; ++o) {
+      const T v0 = Model::template observe<T>(s, o);
+      if (is_peak(v0, v1[o], v2[o], thr)) record_peak(out, c, i, o, k, v0, v1[o], v2[o]);
+      vmin[o] = v0 < vmin[o] ? v0 : vmin[o];
+      vmax[o] = v0 > vmax[o] ? v0 : vmax[o];
+      vsum[o] += double(v0);
+      v2[o] = v1[o];
+      v1[o] = v0;
+    }
+  }
+  uint8_t st = kOk;
+  for (int o = 0; o < Model::kNumObs; ++o) {
+    const size_t slot = i * out.n_obs + o;
+    out.v_min[slot] = float(vmin[o]);
+    out.v_max[slot] = float(vmax[o]);
+    out.v_mean[slot] = c.n_analysis > 0 ? float(vsum[o] / double(c.n_analysis)) : float(v1[o]);
+    const uint8_t so = classify_status(v1[o], c);
+    st = so > st ? so : st;
+  }
+  for (int k = 0; k < Model::kNumState; ++k) {
+    if (!(s[k] == s[k]) || s[k] - s[k] != T(0)) st = kNonFinite;
+    if (out.final_state) out.final_state[static_cast<size_t>(k) * out.n + i] = double(s[k]);
+  }
+  out.status[i] = st;
+}
+
+}  // namespace ns

@@ -1,0 +1,44 @@
+#pragma once
+// The model registry: every model the backends can run. Adding a model = one header that follows
+// the model concept (engine.hpp) + one line in NS_FOR_EACH_MODEL.
+#include <string>
+#include <vector>
+
+#include "neurosweep/model_info.hpp"
+#include "neurosweep/stg.hpp"
+
+// X(ModelType) for each model compiled into both backends.
+#define NS_FOR_EACH_MODEL(X) X(::ns::StgModel)
+
+namespace ns {
+
+// Host-side description of a registered model.
+struct ModelDesc {
+  std::string name;
+  std::string description;
+  std::vector<ParamInfo> params;
+  std::vector<StateInfo> state;
+  int n_obs = 1;
+  std::vector<Preset> presets;  // named parameter sets (categorical axes)
+
+  int param_index(const std::string& n) const;  // -1 when unknown
+  std::vector<double> defaults() const;
+};
+
+const ModelDesc* find_model(const std::string& name);  // nullptr when unknown
+std::vector<std::string> model_names();
+
+template <class F>
+bool dispatch_model(const std::string& name, F&& f) {
+  bool found = false;
+#define NS_DISPATCH_ONE(M)          \
+  if (!found && name == M::kName) { \
+    found = true;                   \
+    f(static_cast<M*>(nullptr));    \
+  }
+  NS_FOR_EACH_MODEL(NS_DISPATCH_ONE)
+#undef NS_DISPATCH_ONE
+  return found;
+}
+
+}  // namespace ns

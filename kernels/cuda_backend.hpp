@@ -1,0 +1,13 @@
+#pragma once
+// Plain C++ entry points of the CUDA backend (implemented in cuda_backend.cu). Host code includes
+// this header only when NEUROSWEEP_HAVE_CUDA is defined; it never sees a CUDA header.
+#include <memory>
+#include <string>
+
+#include "neurosweep/backend.hpp"
+
+namespace ns {
+std::unique_ptr<Backend> make_cuda_backend();
+// Usable devices; 0 with the reason in *why when there is no driver or no device.
+int cuda_devices(std::string* why);
+}  // namespace ns
