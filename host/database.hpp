@@ -1,0 +1,160 @@
+#pragma once
+// The HDF5 database: build store (parts directory of atomic chunk files, resume, shards),
+// finalize/merge into one file, and the readers behind `neurosweep info` and `neurosweep query`.
+// docs/FORMAT.md is the contract for the on-disk layout. Every error is a ns::DatabaseError whose
+// message names the file and the problem.
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "errors.hpp"
+
+namespace ns {
+
+constexpr int kFormatVersion = 1;
+
+using AttrValue = std::variant<int64_t, double, std::string>;
+
+// One /instances column. dtype: "f4","f8","i1","u1","i4","u4","u8". Non-empty enum_names makes it
+// an HDF5 enum (integer dtypes only): value k has name enum_names[k].
+struct ColumnSpec {
+  std::string name;
+  std::string dtype;
+  std::string units;
+  std::string description;
+  std::vector<std::string> enum_names;
+};
+
+// A grid axis. values are parameter-major: values[p * size + j] is params[p] at position j.
+// stride 0: computed assuming the axes are given in C order (first slowest, last stride 1).
+struct AxisSpec {
+  std::string name, kind;
+  std::vector<std::string> params;
+  std::vector<double> values;
+  std::vector<std::string> labels;  // categorical axes only (else empty)
+  uint64_t size = 0;
+  uint64_t stride = 0;
+};
+
+struct StoreSchema {
+  std::vector<ColumnSpec> columns;
+  std::vector<std::string> state_names, state_units;  // for /final_state
+  bool final_state = false;
+  int max_spikes_stored = 0;  // 0: no /spikes group
+  std::vector<AxisSpec> axes;
+};
+
+struct TraceData {
+  uint64_t instance = 0;              // global index (must lie in the chunk)
+  std::vector<double> t;              // ms from the start of the analysis window
+  std::vector<std::string> names;     // recorded variables
+  std::vector<std::string> units;     // same length as names (or empty)
+  std::vector<std::vector<double>> values;  // values[k] has t.size() samples
+};
+
+// One chunk of instances [first, first + count).
+struct ChunkData {
+  uint64_t first = 0, count = 0;
+  // Raw little-endian bytes per column, count * element size each (see set<T>()).
+  std::map<std::string, std::vector<uint8_t>> columns;
+  std::vector<uint32_t> spike_counts;  // stored spikes per instance (count entries, when spikes on)
+  std::vector<float> spike_times;      // flat, instance after instance (sum of spike_counts)
+  std::vector<double> final_state;     // state-major [k * count + j] (when final_state on)
+  std::vector<TraceData> traces;
+
+  // Convenience: copy a typed array into a column.
+  template <class T>
+  void set(const std::string& name, const T* data, size_t n) {
+    auto& v = columns[name];
+    v.resize(n * sizeof(T));
+    if (n) std::memcpy(v.data(), data, n * sizeof(T));
+  }
+  template <class T>
+  void set(const std::string& name, const std::vector<T>& data) {
+    set(name, data.data(), data.size());
+  }
+};
+
+size_t dtype_size(const std::string& dtype);  // throws DatabaseError for an unknown dtype
+
+class BuildStore {
+ public:
+  // Starts a build of out_path (parts directory out_path + ".parts"). Refuses an existing output
+  // (out_path or its parts directory) unless force, in which case they are deleted. shard_k in
+  // [0, shard_n): this store owns a contiguous block of chunks (docs/FORMAT.md section 3).
+  static BuildStore create(const std::string& out_path, const std::string& spec_canonical,
+                           uint64_t spec_hash, uint64_t n, uint64_t chunk_size,
+                           const StoreSchema& schema, const std::map<std::string, AttrValue>& attrs,
+                           bool force, int shard_k = 0, int shard_n = 1);
+  // Reopens an interrupted build. Refuses a different spec hash (spec_canonical, when given, is
+  // used to name the top-level keys that differ), a missing or corrupt manifest, a finished build.
+  static BuildStore resume(const std::string& out_path, uint64_t spec_hash,
+                           const std::string& spec_canonical = "");
+
+  std::vector<uint64_t> pending_chunks() const;  // of this shard, ascending
+  std::pair<uint64_t, uint64_t> chunk_range(uint64_t chunk) const;  // [first, end) instances
+  uint64_t n_chunks() const { return n_chunks_; }  // of the whole sweep
+  std::pair<uint64_t, uint64_t> shard_chunks() const { return {chunk_begin_, chunk_end_}; }
+  const StoreSchema& schema() const { return schema_; }
+  const std::string& parts_dir() const { return parts_; }
+  const std::string& out_path() const { return out_; }
+
+  void write_chunk(uint64_t chunk, const ChunkData& data);  // atomic (temp file + rename)
+  // Streams the chunks into out_path atomically and removes the parts directory. extra_attrs
+  // are added to (and override) the attributes given at create.
+  void finalize(const std::map<std::string, AttrValue>& extra_attrs = {});
+
+ private:
+  BuildStore() = default;
+  std::string out_, parts_, spec_;
+  uint64_t spec_hash_ = 0, n_ = 0, chunk_size_ = 0, n_chunks_ = 0;
+  uint64_t chunk_begin_ = 0, chunk_end_ = 0;
+  int shard_k_ = 0, shard_n_ = 1;
+  StoreSchema schema_;
+  std::map<std::string, AttrValue> attrs_;
+  std::string created_;
+};
+
+std::string hash_hex(uint64_t h);  // 16 lower-case hex digits
+
+// What `neurosweep info` shows.
+struct DbSummary {
+  std::string path;
+  std::string state;  // "complete", "shard" or "unfinished"
+  int format_version = 0;
+  std::string spec_hash;
+  uint64_t n_instances = 0;   // of the sweep
+  uint64_t n_rows = 0;        // rows readable now (unfinished: rows of the done chunks)
+  uint64_t first_index = 0;
+  uint64_t chunks_done = 0, chunks_total = 0;  // unfinished builds (total = this shard's chunks)
+  int shard_k = 0, shard_n = 1;
+  std::map<std::string, AttrValue> attrs;  // root / caller attributes
+  std::vector<ColumnSpec> columns;
+  std::vector<std::string> groups;  // optional groups present: spikes, final_state, traces, axes
+  std::vector<std::pair<std::string, uint64_t>> label_counts;   // from the data, names in order
+  std::vector<std::pair<std::string, uint64_t>> status_counts;
+};
+DbSummary inspect(const std::string& path);  // DB.h5, a shard file, DB.h5.parts or DB.h5 whose
+                                             // build is unfinished
+std::string format_info(const DbSummary& s);
+
+// Merge finalized shard files into out (atomic). Refuses different spec, overlap, gaps, corrupt
+// or unfinished shards, naming the file.
+void merge_shards(const std::vector<std::string>& shards, const std::string& out, bool force);
+
+struct QueryOptions {
+  std::vector<std::string> labels;   // keep rows whose label is one of these (empty: all)
+  std::string where;                 // e.g. "gNa > 100 and (gKd <= 50 or label == bursting)"
+  std::vector<std::string> columns;  // output columns (empty: every /instances column)
+  std::string format = "csv";        // "csv" or "json" (a JSON array of objects)
+  uint64_t limit = 0;                // 0: no limit
+};
+// Streams the rows (block by block) of a complete or unfinished database. Returns rows written.
+uint64_t query(const std::string& path, const QueryOptions& opt, std::ostream& out);
+
+}  // namespace ns
