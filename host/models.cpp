@@ -21,6 +21,12 @@ const std::vector<ModelDesc>& registry() {
   static const std::vector<ModelDesc> r = [] {
     std::vector<ModelDesc> v;
     v.push_back(describe<StgModel>({std::begin(p04::kNeurons), std::end(p04::kNeurons)}));
+    v.push_back(describe<IafPscExpModel>());
+    v.push_back(describe<IafPscDeltaModel>());
+    v.push_back(describe<IafPscAlphaModel>());
+    v.push_back(describe<IzhikevichModel>());
+    v.push_back(describe<AeifCondExpModel>());
+    v.push_back(describe<AeifCondAlphaModel>());
     return v;
   }();
   return r;

@@ -6,9 +6,17 @@
 
 #include "neurosweep/model_info.hpp"
 #include "neurosweep/stg.hpp"
+#include "neurosweep/point/aeif_cond_alpha.hpp"
+#include "neurosweep/point/aeif_cond_exp.hpp"
+#include "neurosweep/point/iaf_psc_alpha.hpp"
+#include "neurosweep/point/iaf_psc_delta.hpp"
+#include "neurosweep/point/iaf_psc_exp.hpp"
+#include "neurosweep/point/izhikevich.hpp"
 
 // X(ModelType) for each model compiled into both backends.
-#define NS_FOR_EACH_MODEL(X) X(::ns::StgModel)
+#define NS_FOR_EACH_MODEL(X)                                                              \
+  X(::ns::StgModel) X(::ns::IafPscExpModel) X(::ns::IafPscDeltaModel) X(::ns::IafPscAlphaModel) \
+  X(::ns::IzhikevichModel) X(::ns::AeifCondExpModel) X(::ns::AeifCondAlphaModel)
 
 namespace ns {
 

@@ -1,0 +1,125 @@
+#pragma once
+// NEST iaf_psc_alpha: leaky integrate-and-fire neuron with alpha-shaped post-synaptic currents,
+// exact integration (Rotter & Diesmann 1999, Biol Cybern 81:381-402; NEST models/
+// iaf_psc_alpha.{h,cpp}, v3.9 numerics; reference section 4).
+//   dV/dt = -(V - E_L)/tau_m + (I_ex + I_in + I_e + I_stim)/C_m
+//   dI_X/dt = dI_X - I_X/tau_X,  d(dI_X)/dt = -dI_X/tau_X
+// A spike of weight w adds w e/tau_X to dI_X: PSC (e w/tau) t e^{-t/tau}, peak w pA at t = tau.
+#include "neurosweep/gating_table.hpp"
+#include "neurosweep/point/inputs.hpp"
+
+namespace ns {
+
+struct IafPscAlphaModel : point::NoTable {
+  static constexpr const char* kName = "iaf_psc_alpha";
+  static constexpr const char* kDescription =
+      "NEST iaf_psc_alpha: LIF, alpha-shaped PSCs, exact integration (Rotter & Diesmann 1999)";
+  static constexpr bool kUsesContext = true;
+  static constexpr bool kResetSpikes = true;
+
+  enum Param {
+    E_L, C_m, tau_m, t_ref, V_th, V_reset, tau_syn_ex, tau_syn_in, I_e, V_min,
+    kInputs, kNumParams = kInputs + point::kNumInputParams
+  };
+  static constexpr ParamInfo kParams[kNumParams] = {
+      {"E_L", "mV", -70.0, "resting membrane potential"},
+      {"C_m", "pF", 250.0, "membrane capacitance"},
+      {"tau_m", "ms", 10.0, "membrane time constant"},
+      {"t_ref", "ms", 2.0, "absolute refractory period (rounded to the grid)"},
+      {"V_th", "mV", -55.0, "spike threshold"},
+      {"V_reset", "mV", -70.0, "reset potential"},
+      {"tau_syn_ex", "ms", 2.0, "rise time of the excitatory PSC"},
+      {"tau_syn_in", "ms", 2.0, "rise time of the inhibitory PSC"},
+      {"I_e", "pA", 0.0, "constant input current"},
+      {"V_min", "mV", -1.7976931348623157e308, "absolute lower bound of V (NEST: -DBL_MAX)"},
+      NS_POINT_INPUT_PARAMS("pA", "pA/ms", "pA", "(PSC peak amplitude)"),
+  };
+
+  enum StateIx { V, dIex, Iex, dIin, Iin, refr, spike_flag, kNumState };
+  static constexpr StateInfo kState[kNumState] = {
+      {"V_m", "mV"},      {"dI_syn_ex", "pA/ms"}, {"I_syn_ex", "pA"},      {"dI_syn_in", "pA/ms"},
+      {"I_syn_in", "pA"}, {"refractory_steps", "1"}, {"spike", "1"}};
+  static constexpr int kNumObs = 1;
+
+  enum Derived {
+    dP11ex, dP21ex, dP11in, dP21in, dP30, dP31ex, dP32ex, dP31in, dP32in, dExpm1Tm,
+    dPsc0ex, dPsc0in, dE_L, dVth, dVreset, dVmin, dI_e, dNref,
+    kIn, kNumDerived = kIn + point::kInputDerived
+  };
+
+  template <class T, class P, class D>
+  NS_HD static void derive(const P& p, D d, T dt) {
+    const double h = double(dt);
+    const double tm = double(p[tau_m]), c = double(p[C_m]), el = double(p[E_L]);
+    const double te = double(p[tau_syn_ex]), ti = double(p[tau_syn_in]);
+    d[dP11ex] = T(fexp(-h / te));  // = P22_ex
+    d[dP21ex] = T(h * fexp(-h / te));
+    d[dP11in] = T(fexp(-h / ti));
+    d[dP21in] = T(h * fexp(-h / ti));
+    const double em1 = point::expm1_d(-h / tm);
+    d[dExpm1Tm] = T(em1);
+    d[dP30] = T(-tm / c * em1);
+    const point::Propagators pe = point::iaf_propagators(te, tm, c, h);
+    const point::Propagators pi = point::iaf_propagators(ti, tm, c, h);
+    d[dP31ex] = T(pe.p31);
+    d[dP32ex] = T(pe.p32);
+    d[dP31in] = T(pi.p31);
+    d[dP32in] = T(pi.p32);
+    const double e = 2.718281828459045235;
+    d[dPsc0ex] = T(e / te);
+    d[dPsc0in] = T(e / ti);
+    d[dE_L] = T(el);
+    d[dVth] = T(double(p[V_th]) - el);
+    d[dVreset] = T(double(p[V_reset]) - el);
+    d[dVmin] = point::clamp_to<T>(double(p[V_min]) - el);
+    d[dI_e] = T(p[I_e]);
+    d[dNref] = T(point::grid_steps(double(p[t_ref]), h));
+    point::derive_inputs<T>(p, kInputs, d, kIn, h);
+  }
+
+  template <class T, class D, class S>
+  NS_HD static void init(D d, S s) {
+    s[V] = d[dE_L];
+    s[dIex] = s[Iex] = s[dIin] = s[Iin] = T(0);
+    s[refr] = T(0);
+    s[spike_flag] = T(0);
+  }
+
+  // NEST iaf_psc_alpha::update() order: V (if not refractory), PSC propagation, this step's
+  // spike input into dI (so it reaches V from the next step on), threshold.
+  template <class T, class S, class D, class Tab>
+  NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
+    const T i_stim = point::input_current<T>(d, kIn, ctx.step);
+    T v = s[V] - d[dE_L];
+    T r = s[refr];
+    const T dex = s[dIex], iex = s[Iex], din = s[dIin], iin = s[Iin];
+    if (r == T(0)) {
+      v = d[dP30] * (i_stim + d[dI_e]) + d[dP31ex] * dex + d[dP32ex] * iex + d[dP31in] * din +
+          d[dP32in] * iin + d[dExpm1Tm] * v + v;
+      v = v < d[dVmin] ? d[dVmin] : v;
+    } else {
+      r = r - T(1);
+    }
+    T w_ex, w_in;
+    point::poisson_input<T>(d, kIn, ctx, w_ex, w_in);
+    s[Iex] = d[dP21ex] * dex + d[dP11ex] * iex;
+    s[dIex] = d[dP11ex] * dex + d[dPsc0ex] * w_ex;
+    s[Iin] = d[dP21in] * din + d[dP11in] * iin;
+    s[dIin] = d[dP11in] * din - d[dPsc0in] * w_in;
+    const bool fire = v >= d[dVth];
+    if (fire) {
+      r = d[dNref];
+      v = d[dVreset];
+    }
+    s[V] = v + d[dE_L];
+    s[refr] = r;
+    s[spike_flag] = fire ? T(1) : T(0);
+  }
+
+  template <class T, class S>
+  NS_HD static T observe(S s, int /*k*/) { return s[V]; }
+  template <class S>
+  NS_HD static bool spiked(S s) { return s[spike_flag] > 0; }
+};
+
+}  // namespace ns

@@ -1,0 +1,99 @@
+#pragma once
+// NEST iaf_psc_delta: leaky integrate-and-fire neuron with delta-shaped synaptic input (each
+// spike makes V jump by its weight in mV), exact integration (Rotter & Diesmann 1999; NEST
+// models/iaf_psc_delta.{h,cpp}, v3.9 numerics; reference section 3).
+//   dV/dt = -(V - E_L)/tau_m + (I_e + I_stim)/C_m + sum_k w_k delta(t - t_k)
+// Spikes arriving during refractoriness are discarded (refractory_input = false, NEST default).
+// Unlike psc_exp/psc_alpha, an input spike can trigger a spike in the step it arrives.
+#include "neurosweep/gating_table.hpp"
+#include "neurosweep/point/inputs.hpp"
+
+namespace ns {
+
+struct IafPscDeltaModel : point::NoTable {
+  static constexpr const char* kName = "iaf_psc_delta";
+  static constexpr const char* kDescription =
+      "NEST iaf_psc_delta: LIF with voltage-jump (delta) synapses, exact integration";
+  static constexpr bool kUsesContext = true;
+  static constexpr bool kResetSpikes = true;
+
+  enum Param {
+    E_L, C_m, tau_m, t_ref, V_th, V_reset, I_e, V_min,
+    kInputs, kNumParams = kInputs + point::kNumInputParams
+  };
+  static constexpr ParamInfo kParams[kNumParams] = {
+      {"E_L", "mV", -70.0, "resting membrane potential"},
+      {"C_m", "pF", 250.0, "membrane capacitance"},
+      {"tau_m", "ms", 10.0, "membrane time constant"},
+      {"t_ref", "ms", 2.0, "absolute refractory period (rounded to the grid)"},
+      {"V_th", "mV", -55.0, "spike threshold"},
+      {"V_reset", "mV", -70.0, "reset potential"},
+      {"I_e", "pA", 0.0, "constant input current"},
+      {"V_min", "mV", -1.7976931348623157e308, "absolute lower bound of V (NEST: -DBL_MAX)"},
+      NS_POINT_INPUT_PARAMS("pA", "pA/ms", "mV", "(voltage jump)"),
+  };
+
+  enum StateIx { V, refr, spike_flag, kNumState };
+  static constexpr StateInfo kState[kNumState] = {
+      {"V_m", "mV"}, {"refractory_steps", "1"}, {"spike", "1"}};
+  static constexpr int kNumObs = 1;
+
+  enum Derived {
+    dP33, dP30, dE_L, dVth, dVreset, dVmin, dI_e, dNref,
+    kIn, kNumDerived = kIn + point::kInputDerived
+  };
+
+  template <class T, class P, class D>
+  NS_HD static void derive(const P& p, D d, T dt) {
+    const double h = double(dt);
+    const double tm = double(p[tau_m]), c = double(p[C_m]), el = double(p[E_L]);
+    d[dP33] = T(fexp(-h / tm));
+    d[dP30] = T(-tm / c * point::expm1_d(-h / tm));
+    d[dE_L] = T(el);
+    d[dVth] = T(double(p[V_th]) - el);
+    d[dVreset] = T(double(p[V_reset]) - el);
+    d[dVmin] = point::clamp_to<T>(double(p[V_min]) - el);
+    d[dI_e] = T(p[I_e]);
+    d[dNref] = T(point::grid_steps(double(p[t_ref]), h));
+    point::derive_inputs<T>(p, kInputs, d, kIn, h);
+  }
+
+  template <class T, class D, class S>
+  NS_HD static void init(D d, S s) {
+    s[V] = d[dE_L];
+    s[refr] = T(0);
+    s[spike_flag] = T(0);
+  }
+
+  // NEST iaf_psc_delta::update(): propagate + this step's spike input, or count down the
+  // refractory period (input discarded); then threshold.
+  template <class T, class S, class D, class Tab>
+  NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
+    const T i_stim = point::input_current<T>(d, kIn, ctx.step);
+    T w_ex, w_in;
+    point::poisson_input<T>(d, kIn, ctx, w_ex, w_in);
+    T v = s[V] - d[dE_L];
+    T r = s[refr];
+    if (r == T(0)) {
+      v = d[dP30] * (i_stim + d[dI_e]) + d[dP33] * v + (w_ex - w_in);
+      v = v < d[dVmin] ? d[dVmin] : v;
+    } else {
+      r = r - T(1);
+    }
+    const bool fire = v >= d[dVth];
+    if (fire) {
+      r = d[dNref];
+      v = d[dVreset];
+    }
+    s[V] = v + d[dE_L];
+    s[refr] = r;
+    s[spike_flag] = fire ? T(1) : T(0);
+  }
+
+  template <class T, class S>
+  NS_HD static T observe(S s, int /*k*/) { return s[V]; }
+  template <class S>
+  NS_HD static bool spiked(S s) { return s[spike_flag] > 0; }
+};
+
+}  // namespace ns

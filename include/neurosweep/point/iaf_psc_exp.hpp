@@ -1,0 +1,130 @@
+#pragma once
+// NEST iaf_psc_exp: leaky integrate-and-fire neuron with exponential post-synaptic currents,
+// integrated exactly on the grid (Rotter & Diesmann 1999, Biol Cybern 81:381-402; NEST
+// models/iaf_psc_exp.{h,cpp}, numerics of NEST v3.9; reference: shared/reference/
+// point-neuron-models.md section 2).
+//   dV/dt = -(V - E_L)/tau_m + (I_syn_ex + I_syn_in + I_e + I_stim)/C_m
+//   dI_syn_X/dt = -I_syn_X / tau_syn_X;  a spike of weight w makes I_syn_X jump by w (pA).
+// Threshold V >= V_th -> V = V_reset, clamped for t_ref (rounded to the grid).
+// Stochastic threshold when delta > 1e-10: spike with probability rho exp((V - V_th)/delta) h.
+#include "neurosweep/gating_table.hpp"
+#include "neurosweep/point/inputs.hpp"
+
+namespace ns {
+
+struct IafPscExpModel : point::NoTable {
+  static constexpr const char* kName = "iaf_psc_exp";
+  static constexpr const char* kDescription =
+      "NEST iaf_psc_exp: LIF, exponential PSCs, exact integration (Rotter & Diesmann 1999)";
+  static constexpr bool kUsesContext = true;
+  static constexpr bool kResetSpikes = true;
+
+  enum Param {
+    E_L, C_m, tau_m, t_ref, V_th, V_reset, tau_syn_ex, tau_syn_in, I_e, delta, rho,
+    kInputs, kNumParams = kInputs + point::kNumInputParams
+  };
+  static constexpr ParamInfo kParams[kNumParams] = {
+      {"E_L", "mV", -70.0, "resting membrane potential"},
+      {"C_m", "pF", 250.0, "membrane capacitance"},
+      {"tau_m", "ms", 10.0, "membrane time constant"},
+      {"t_ref", "ms", 2.0, "absolute refractory period (rounded to the grid)"},
+      {"V_th", "mV", -55.0, "spike threshold"},
+      {"V_reset", "mV", -70.0, "reset potential"},
+      {"tau_syn_ex", "ms", 2.0, "excitatory synaptic time constant"},
+      {"tau_syn_in", "ms", 2.0, "inhibitory synaptic time constant"},
+      {"I_e", "pA", 0.0, "constant input current"},
+      {"delta", "mV", 0.0, "escape-noise width (0: deterministic threshold)"},
+      {"rho", "1/s", 0.01, "escape rate at threshold (used when delta > 0)"},
+      NS_POINT_INPUT_PARAMS("pA", "pA/ms", "pA", "(jump of I_syn_ex / I_syn_in)"),
+  };
+
+  enum StateIx { V, Iex, Iin, refr, spike_flag, kNumState };
+  static constexpr StateInfo kState[kNumState] = {{"V_m", "mV"},
+                                                  {"I_syn_ex", "pA"},
+                                                  {"I_syn_in", "pA"},
+                                                  {"refractory_steps", "1"},
+                                                  {"spike", "1"}};
+  static constexpr int kNumObs = 1;
+
+  enum Derived {
+    dP22, dP21ex, dP21in, dP20, dP11ex, dP11in, dE_L, dVth, dVreset, dI_e, dNref, dDelta, dRhoH,
+    kIn, kNumDerived = kIn + point::kInputDerived
+  };
+
+  // NEST pre_run_hook: propagators for step h (V is kept relative to E_L inside step()).
+  template <class T, class P, class D>
+  NS_HD static void derive(const P& p, D d, T dt) {
+    const double h = double(dt);
+    const double tm = double(p[tau_m]), c = double(p[C_m]);
+    const double p22 = fexp(-h / tm);
+    d[dP22] = T(p22);
+    d[dP20] = T(tm / c * (1.0 - p22));
+    d[dP11ex] = T(fexp(-h / double(p[tau_syn_ex])));
+    d[dP11in] = T(fexp(-h / double(p[tau_syn_in])));
+    d[dP21ex] = T(point::iaf_propagators(double(p[tau_syn_ex]), tm, c, h).p32);
+    d[dP21in] = T(point::iaf_propagators(double(p[tau_syn_in]), tm, c, h).p32);
+    d[dE_L] = T(p[E_L]);
+    d[dVth] = T(double(p[V_th]) - double(p[E_L]));
+    d[dVreset] = T(double(p[V_reset]) - double(p[E_L]));
+    d[dI_e] = T(p[I_e]);
+    d[dNref] = T(point::grid_steps(double(p[t_ref]), h));
+    d[dDelta] = T(p[delta]);
+    d[dRhoH] = T(double(p[rho]) * h * 1e-3);
+    point::derive_inputs<T>(p, kInputs, d, kIn, h);
+  }
+
+  template <class T, class D, class S>
+  NS_HD static void init(D d, S s) {
+    s[V] = d[dE_L];
+    s[Iex] = T(0);
+    s[Iin] = T(0);
+    s[refr] = T(0);
+    s[spike_flag] = T(0);
+  }
+
+  // One grid step t_k -> t_{k+1} in NEST's update order (iaf_psc_exp.cpp update()).
+  template <class T, class S, class D, class Tab>
+  NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
+    const T i_stim = point::input_current<T>(d, kIn, ctx.step);
+    T v = s[V] - d[dE_L];
+    T r = s[refr];
+    T iex = s[Iex], iin = s[Iin];
+    // 1. membrane (only when not refractory; V clamped otherwise)
+    if (r == T(0)) {
+      v = d[dP22] * v + d[dP21ex] * iex + d[dP21in] * iin + d[dP20] * (d[dI_e] + i_stim);
+    } else {
+      r = r - T(1);
+    }
+    // 2. synaptic decay, 3. this step's input spikes (enter the state at t_{k+1})
+    T w_ex, w_in;
+    point::poisson_input<T>(d, kIn, ctx, w_ex, w_in);
+    iex = d[dP11ex] * iex + w_ex;
+    iin = d[dP11in] * iin - w_in;
+    // 4. threshold
+    bool fire;
+    if (d[dDelta] < T(1e-10)) {
+      fire = v >= d[dVth];
+    } else {  // escape noise; like NEST, not gated by refractoriness
+      point::CounterRng rng(ctx, point::kStreamEscape);
+      const double p_fire =
+          double(d[dRhoH]) * fexp(double(v - d[dVth]) / double(d[dDelta]));
+      fire = rng.uniform() < p_fire;
+    }
+    if (fire) {
+      r = d[dNref];
+      v = d[dVreset];
+    }
+    s[V] = v + d[dE_L];
+    s[Iex] = iex;
+    s[Iin] = iin;
+    s[refr] = r;
+    s[spike_flag] = fire ? T(1) : T(0);
+  }
+
+  template <class T, class S>
+  NS_HD static T observe(S s, int /*k*/) { return s[V]; }
+  template <class S>
+  NS_HD static bool spiked(S s) { return s[spike_flag] > 0; }
+};
+
+}  // namespace ns

@@ -1,0 +1,221 @@
+#pragma once
+// Shared pieces of the NEST point-neuron models (include/neurosweep/point/*.hpp):
+//   * the sweepable input block every point model appends to its parameters (step current,
+//     ramp, excitatory/inhibitory Poisson spike trains),
+//   * a counter-based random generator keyed by (seed, instance, step, stream), so random input
+//     does not depend on backend, chunking or thread count,
+//   * exact Poisson sampling (inversion, large means split into chunks),
+//   * NEST's exact-integration propagators (libnestutil/iaf_propagator.cpp, IAFPropagator),
+//   * small helpers (expm1, grid rounding, clamping of +-DBL_MAX for float).
+// Header-only, NS_HD, no CUDA headers.
+#include <cstdint>
+
+#include "neurosweep/engine.hpp"
+#include "neurosweep/gating_table.hpp"
+#include "neurosweep/hd.hpp"
+#include "neurosweep/model_info.hpp"
+
+namespace ns {
+namespace point {
+
+// Point models have no gating functions: `--gating table` runs them exactly like `direct`. The
+// backends still build a table per run; this gives them a valid 2-row dummy that step() ignores.
+struct NoTable {
+  template <class T>
+  static void build_table(HostTable<T>& t, double /*dt*/, double v_min = -120.0,
+                          double v_max = 80.0, double dv = 0.2) {
+    t.v_min = v_min;
+    t.v_max = v_max;
+    t.dv = dv;
+    t.n = 2;
+    t.width = 1;
+    t.data.assign(2, T(0));
+  }
+};
+
+// ---- elementary helpers ---------------------------------------------------------------------
+
+// exp(x) - 1 accurate for small |x| (W. Kahan's trick: (u - 1) x / log u with u = exp x rounded;
+// the rounding errors of u cancel). Double precision; used in derive() only.
+NS_HD double expm1_d(double x) {
+  const double u = fexp(x);
+  if (u == 1.0) return x;
+  const double um1 = u - 1.0;
+  if (um1 == -1.0) return -1.0;
+  if (x > 0.5 || x < -0.5) return um1;
+  return um1 * x / flog(u);
+}
+
+// NEST converts times to steps as Time(ms(t)).get_steps(): round to the nearest grid point.
+NS_HD double grid_steps(double t_ms, double dt) { return ffloor(t_ms / dt + 0.5); }
+
+// Values like NEST's V_min = -DBL_MAX must not overflow when converted to float.
+template <class T>
+NS_HD T clamp_to(double x) {
+  const double big = sizeof(T) == 4 ? 3.0e38 : 1.7976931348623157e308;
+  x = x > big ? big : x;
+  x = x < -big ? -big : x;
+  return T(x);
+}
+
+NS_HD bool is_normal_positive(double x) {
+  return x >= 2.2250738585072014e-308 && x <= 1.7976931348623157e308;  // false for NaN and inf
+}
+
+// ---- NEST propagators (Rotter & Diesmann 1999, Biol Cybern 81:381, exact integration) --------
+// Membrane tau_m, capacitance c_m, synapse tau_s, step h. beta = tau_s tau_m / (tau_m - tau_s),
+// gamma = beta / c_m. P32 (psc -> V) = gamma e^{-h/tau_s} expm1(h/beta); if that is not a
+// positive normal number (tau_m == tau_s or nearly) the singular limit (h/c) e^{-h/tau_m} is used
+// (NEST IAFPropagator::evaluate_P32_). P31 (alpha: dI -> V) = gamma e^{-h/tau_s}(beta expm1(h/beta)
+// - h) for h > 1e-7 tau_m^2/|tau_m - tau_s|, else 0.5 h^2/c e^{-h/tau_m} (IAFPropagatorAlpha).
+struct Propagators {
+  double p31, p32;
+};
+NS_HD Propagators iaf_propagators(double tau_s, double tau_m, double c_m, double h) {
+  const double beta = tau_s * tau_m / (tau_m - tau_s);  // inf when equal: well defined below
+  const double gamma = beta / c_m;
+  const double inv_beta = (tau_m - tau_s) / (tau_s * tau_m);
+  const double exp_s = fexp(-h / tau_s);
+  const double em1 = expm1_d(h * inv_beta);
+  double p32 = gamma * exp_s * em1;
+  if (!is_normal_positive(p32)) p32 = h / c_m * fexp(-h / tau_m);
+  const double diff = tau_m > tau_s ? tau_m - tau_s : tau_s - tau_m;
+  const double h_min_regular = 1e-7 * tau_m * tau_m / diff;  // inf when equal
+  double p31;
+  if (h > h_min_regular) {
+    p31 = gamma * exp_s * (beta * em1 - h);
+  } else {
+    p31 = 0.5 * h * h / c_m * fexp(-h / tau_m);
+  }
+  return {p31, p32};
+}
+
+// ---- counter-based random numbers ------------------------------------------------------------
+// SplitMix64 finaliser (Steele, Lea & Flood 2014, "Fast splittable pseudorandom number
+// generators", OOPSLA; constants of D. Stafford's Mix13 variant). Each (seed, instance, step,
+// stream) tuple gives an independent key; draw j of that key is mix(key + (j+1) * golden).
+NS_HD uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+enum Stream : uint64_t { kStreamEx = 1, kStreamIn = 2, kStreamEscape = 3 };
+
+struct CounterRng {
+  uint64_t key;
+  uint64_t ctr = 0;
+  NS_HD CounterRng(uint64_t seed, uint64_t instance, int64_t step, uint64_t stream)
+      : key(mix64(mix64(mix64(mix64(seed) ^ instance) ^ static_cast<uint64_t>(step)) ^ stream)) {}
+  NS_HD explicit CounterRng(const StepContext& c, uint64_t stream)
+      : CounterRng(c.seed, c.instance, c.step, stream) {}
+  NS_HD uint64_t next_u64() {
+    ++ctr;
+    return mix64(key + ctr * 0x9e3779b97f4a7c15ULL);
+  }
+  // Uniform on [0, 1) with 53 random bits.
+  NS_HD double uniform() { return double(next_u64() >> 11) * (1.0 / 9007199254740992.0); }
+};
+
+// Poisson variate: mean lam_chunk per chunk, p0 = exp(-lam_chunk), n_chunks chunks (the sum of
+// independent Poisson variates is Poisson with the summed mean, so splitting a large mean into
+// chunks of at most kPoissonChunk keeps the inversion exact and its loop short). Inversion by
+// sequential search (Devroye 1986, Non-Uniform Random Variate Generation, sec. X.3.3).
+constexpr double kPoissonChunk = 16.0;
+constexpr int kPoissonMaxK = 200;  // P(K > 200 | mean 16) < 1e-100
+NS_HD uint32_t poisson(CounterRng& rng, double lam_chunk, double p0, int n_chunks) {
+  uint32_t total = 0;
+  for (int c = 0; c < n_chunks; ++c) {
+    const double u = rng.uniform();
+    double p = p0, f = p0;
+    int k = 0;
+    while (u > f && k < kPoissonMaxK) {
+      ++k;
+      p *= lam_chunk / k;
+      f += p;
+    }
+    total += static_cast<uint32_t>(k);
+  }
+  return total;
+}
+
+// ---- the input block -------------------------------------------------------------------------
+// Every point model ends its parameter list with these 8 entries (same order), its derived list
+// with kInputDerived entries starting at a model-chosen base. Weights are magnitudes (>= 0): the
+// excitatory train adds +weight_ex, the inhibitory train -weight_in (current/voltage models) or
+// +weight_in to the inhibitory conductance (conductance models), in each model's NEST unit.
+enum InputParam {
+  kStepAmplitude, kStepStart, kStepStop, kRampSlope, kRateEx, kWeightEx, kRateIn, kWeightIn,
+  kNumInputParams
+};
+
+#define NS_POINT_INPUT_PARAMS(CUR_UNIT, SLOPE_UNIT, W_UNIT, W_DOC)                              \
+  {"step_amplitude", CUR_UNIT, 0.0,                                                              \
+   "step current, on for step_start <= t_k < step_stop (acts like I_e: no device delay)"},       \
+  {"step_start", "ms", 0.0, "step current onset (rounded to the grid)"},                         \
+  {"step_stop", "ms", 0.0, "step current offset (rounded to the grid)"},                         \
+  {"ramp_slope", SLOPE_UNIT, 0.0, "ramp current: I_ramp(t_k) = ramp_slope * t_k"},               \
+  {"rate_ex", "Hz", 0.0, "rate of the excitatory Poisson spike train"},                          \
+  {"weight_ex", W_UNIT, 0.0, "weight of each excitatory Poisson spike (>= 0) " W_DOC},           \
+  {"rate_in", "Hz", 0.0, "rate of the inhibitory Poisson spike train"},                          \
+  {"weight_in", W_UNIT, 0.0, "magnitude of each inhibitory Poisson spike (>= 0) " W_DOC}
+
+enum InputDerived {
+  kDt, kStepAmp, kStepK0, kStepK1, kRampPerStep,
+  kLamEx, kP0Ex, kChunksEx, kWEx,
+  kLamIn, kP0In, kChunksIn, kWIn,
+  kInputDerived
+};
+
+template <class T, class P, class D>
+NS_HD void derive_inputs(const P& p, int pbase, D d, int dbase, double dt) {
+  d[dbase + kDt] = T(dt);
+  d[dbase + kStepAmp] = T(p[pbase + kStepAmplitude]);
+  d[dbase + kStepK0] = T(grid_steps(double(p[pbase + kStepStart]), dt));
+  d[dbase + kStepK1] = T(grid_steps(double(p[pbase + kStepStop]), dt));
+  d[dbase + kRampPerStep] = T(double(p[pbase + kRampSlope]) * dt);
+  for (int ch = 0; ch < 2; ++ch) {
+    const double rate = double(p[pbase + (ch ? kRateIn : kRateEx)]);
+    const double w = double(p[pbase + (ch ? kWeightIn : kWeightEx)]);
+    const double lam = rate > 0.0 ? rate * dt * 1e-3 : 0.0;
+    double chunks = lam > 0.0 ? ffloor(lam / kPoissonChunk) + 1.0 : 0.0;
+    const double lam_c = chunks > 0.0 ? lam / chunks : 0.0;
+    const int o = ch ? (kLamIn - kLamEx) : 0;
+    d[dbase + kLamEx + o] = T(lam_c);
+    d[dbase + kP0Ex + o] = T(fexp(-lam_c));
+    d[dbase + kChunksEx + o] = T(chunks);
+    d[dbase + kWEx + o] = T(w);
+  }
+}
+
+// Stimulus current of step k (t_k -> t_{k+1}), piecewise constant over the step.
+template <class T, class D>
+NS_HD T input_current(D d, int dbase, int64_t k) {
+  const double kd = double(k);
+  const bool on = kd >= double(d[dbase + kStepK0]) && kd < double(d[dbase + kStepK1]);
+  const double ramp = double(d[dbase + kRampPerStep]) * kd;
+  return T((on ? double(d[dbase + kStepAmp]) : 0.0) + ramp);
+}
+
+// Poisson spike counts of step k for both trains; returns the summed weights (ex >= 0, in >= 0).
+template <class T, class D>
+NS_HD void poisson_input(D d, int dbase, const StepContext& ctx, T& w_ex, T& w_in) {
+  w_ex = T(0);
+  w_in = T(0);
+  const int ce = static_cast<int>(d[dbase + kChunksEx]);
+  if (ce > 0) {
+    CounterRng rng(ctx, kStreamEx);
+    const uint32_t n = poisson(rng, double(d[dbase + kLamEx]), double(d[dbase + kP0Ex]), ce);
+    w_ex = T(n) * d[dbase + kWEx];
+  }
+  const int ci = static_cast<int>(d[dbase + kChunksIn]);
+  if (ci > 0) {
+    CounterRng rng(ctx, kStreamIn);
+    const uint32_t n = poisson(rng, double(d[dbase + kLamIn]), double(d[dbase + kP0In]), ci);
+    w_in = T(n) * d[dbase + kWIn];
+  }
+}
+
+}  // namespace point
+}  // namespace ns
