@@ -1,0 +1,376 @@
+// Activity classifier for single neurons. Rules, thresholds and their sources: docs/CLASSIFIER.md.
+// Source of the Prinz-lab routine: shared/reference/prinz-stg-model.md section 3.2 (the Macke
+// lab's summary of Prinz's code).
+#include "classify.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "errors.hpp"
+
+namespace ns {
+
+// ---- names ---------------------------------------------------------------------------------
+const std::vector<std::string>& label_names() {
+  static const std::vector<std::string> v = {"silent", "tonic", "bursting", "irregular_bursting",
+                                             "irregular"};
+  return v;
+}
+
+const char* label_name(int label) {
+  const auto& v = label_names();
+  if (label < 0 || label >= static_cast<int>(v.size())) return "unclassified";
+  return v[static_cast<size_t>(label)].c_str();
+}
+
+namespace {
+
+struct Column {
+  const char* name;
+  const char* unit;
+  float Features::*member;
+};
+// The one place that fixes the feature order.
+const Column kColumns[kNumFeatures] = {
+    {"rate_hz", "Hz", &Features::rate_hz},
+    {"n_spikes", "1", &Features::n_spikes},
+    {"isi_mean_ms", "ms", &Features::isi_mean_ms},
+    {"isi_cv", "1", &Features::isi_cv},
+    {"burst_period_ms", "ms", &Features::burst_period_ms},
+    {"burst_duration_ms", "ms", &Features::burst_duration_ms},
+    {"duty_cycle", "1", &Features::duty_cycle},
+    {"spikes_per_burst", "1", &Features::spikes_per_burst},
+    {"n_bursts", "1", &Features::n_bursts},
+    {"period_cv", "1", &Features::period_cv},
+    {"pattern_k", "1", &Features::pattern_k},
+    {"v_min", "mV", &Features::v_min},
+    {"v_max", "mV", &Features::v_max},
+    {"v_rest", "mV", &Features::v_rest},
+};
+static_assert(sizeof(Features) == kNumFeatures * sizeof(float), "kColumns must list every feature");
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+Features nan_features() {
+  Features f;
+  for (const auto& c : kColumns) f.*(c.member) = kNaN;
+  return f;
+}
+
+}  // namespace
+
+const std::vector<std::pair<std::string, std::string>>& feature_columns() {
+  static const std::vector<std::pair<std::string, std::string>> v = [] {
+    std::vector<std::pair<std::string, std::string>> r;
+    for (const auto& c : kColumns) r.emplace_back(c.name, c.unit);
+    return r;
+  }();
+  return v;
+}
+
+void feature_values(const Features& f, float* out) {
+  for (int k = 0; k < kNumFeatures; ++k) out[k] = f.*(kColumns[k].member);
+}
+
+// ---- settings --------------------------------------------------------------------------------
+namespace {
+
+struct Key {
+  const char* name;
+  bool integer;
+  double lo, hi;  // allowed range
+  bool lo_open;   // lo excluded
+  const char* rule;
+  int ClassifierSettings::*ip;
+  double ClassifierSettings::*dp;
+};
+
+const Key kKeys[] = {
+    {"min_spikes", true, 3, 1e9, false, "an integer >= 3", &ClassifierSettings::min_spikes, nullptr},
+    {"regularity_tolerance", false, 0, 1, true, "a number in (0, 1]", nullptr,
+     &ClassifierSettings::regularity_tolerance},
+    {"modulated_tonic_ratio", false, 1, 1e9, false, "a number >= 1", nullptr,
+     &ClassifierSettings::modulated_tonic_ratio},
+    {"ibi_max_over_mean", false, 1, 1e9, false, "a number >= 1", nullptr,
+     &ClassifierSettings::ibi_max_over_mean},
+    {"ibi_fraction_of_max", false, 0, 1, true, "a number in (0, 1]", nullptr,
+     &ClassifierSettings::ibi_fraction_of_max},
+    {"ibi_threshold_max_ms", false, 0, 1e12, true, "a number of ms > 0", nullptr,
+     &ClassifierSettings::ibi_threshold_max_ms},
+    {"burst_gap_ratio", false, 1, 1e9, false, "a number >= 1", nullptr,
+     &ClassifierSettings::burst_gap_ratio},
+    {"min_spikes_per_burst", false, 1, 1e9, false, "a number >= 1", nullptr,
+     &ClassifierSettings::min_spikes_per_burst},
+    {"min_ibis", true, 1, 1e9, false, "an integer >= 1", &ClassifierSettings::min_ibis, nullptr},
+    {"min_repeats", true, 2, 1e6, false, "an integer >= 2", &ClassifierSettings::min_repeats,
+     nullptr},
+    {"tonic_max_pattern", true, 1, 64, false, "an integer in [1, 64]",
+     &ClassifierSettings::tonic_max_pattern, nullptr},
+    {"burst_max_pattern", true, 1, 64, false, "an integer in [1, 64]",
+     &ClassifierSettings::burst_max_pattern, nullptr},
+    {"stationarity_factor", false, 1, 1e12, false, "a number >= 1", nullptr,
+     &ClassifierSettings::stationarity_factor},
+    {"slowest_period_ms", false, 0, 1e12, true, "a number of ms > 0", nullptr,
+     &ClassifierSettings::slowest_period_ms},
+};
+
+[[noreturn]] void bad(const std::string& source, const std::string& key, const nlohmann::json& v,
+                      const std::string& why) {
+  std::ostringstream os;
+  os << source << ": classifier." << key << " = " << v.dump() << ": " << why;
+  throw SpecError(os.str());
+}
+
+}  // namespace
+
+ClassifierSettings ClassifierSettings::from_json(const nlohmann::json& j,
+                                                 const std::string& source) {
+  ClassifierSettings s;
+  if (j.is_null()) return s;
+  if (!j.is_object()) {
+    std::ostringstream os;
+    os << source << ": classifier = " << j.dump() << ": must be an object of settings";
+    throw SpecError(os.str());
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const Key* key = nullptr;
+    for (const auto& k : kKeys)
+      if (it.key() == k.name) key = &k;
+    if (!key) {
+      std::string known;
+      for (const auto& k : kKeys) known += std::string(known.empty() ? "" : ", ") + k.name;
+      bad(source, it.key(), it.value(), "unknown key (known: " + known + ")");
+    }
+    const nlohmann::json& v = it.value();
+    if (!v.is_number()) bad(source, key->name, v, std::string("must be ") + key->rule);
+    const double x = v.get<double>();
+    const bool in_range = std::isfinite(x) && (key->lo_open ? x > key->lo : x >= key->lo) &&
+                          x <= key->hi;
+    if (!in_range || (key->integer && x != std::floor(x)))
+      bad(source, key->name, v, std::string("must be ") + key->rule);
+    if (key->integer)
+      s.*(key->ip) = static_cast<int>(x);
+    else
+      s.*(key->dp) = x;
+  }
+  return s;
+}
+
+nlohmann::json ClassifierSettings::to_json() const {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& k : kKeys) {
+    if (k.integer)
+      j[k.name] = this->*(k.ip);
+    else
+      j[k.name] = this->*(k.dp);
+  }
+  return j;
+}
+
+double ClassifierSettings::min_analysis_ms() const {
+  return double(min_repeats * burst_max_pattern + 2) * slowest_period_ms;
+}
+
+int ClassifierSettings::min_kept_spikes() const { return std::max(min_spikes, 3); }
+
+// ---- classification --------------------------------------------------------------------------
+namespace {
+
+struct Moments {
+  double mean = 0, cv = 0, min = 0, max = 0;
+};
+
+// n >= 1. CV = population SD / mean (NaN when the mean is not > 0).
+Moments moments(const double* x, size_t n) {
+  Moments m;
+  double sum = 0;
+  m.min = m.max = x[0];
+  for (size_t i = 0; i < n; ++i) {
+    sum += x[i];
+    m.min = std::min(m.min, x[i]);
+    m.max = std::max(m.max, x[i]);
+  }
+  m.mean = sum / double(n);
+  double ss = 0;
+  for (size_t i = 0; i < n; ++i) ss += (x[i] - m.mean) * (x[i] - m.mean);
+  m.cv = m.mean > 0 ? std::sqrt(ss / double(n)) / m.mean : std::numeric_limits<double>::quiet_NaN();
+  return m;
+}
+
+// Is x[0..n) periodic with period k (k intervals per cycle)? Each of the k phases r must occur
+// at least min_repeats times and its values x[r], x[r+k], ... must satisfy Prinz's regularity
+// criterion (max - min) / ((max + min) / 2) < tol. k = 1 is Prinz's tonic criterion.
+bool periodic_k(const double* x, size_t n, int k, const ClassifierSettings& s) {
+  const size_t kk = static_cast<size_t>(k);
+  if (n < kk * static_cast<size_t>(s.min_repeats)) return false;
+  for (size_t r = 0; r < kk; ++r) {
+    double lo = x[r], hi = x[r];
+    for (size_t j = r + kk; j < n; j += kk) {
+      lo = std::min(lo, x[j]);
+      hi = std::max(hi, x[j]);
+    }
+    if (!(hi - lo < s.regularity_tolerance * 0.5 * (hi + lo))) return false;
+  }
+  return true;
+}
+
+// Smallest k in [1, kmax] for which x is periodic, 0 when none.
+int smallest_period(const double* x, size_t n, int kmax, const ClassifierSettings& s) {
+  for (int k = 1; k <= kmax; ++k)
+    if (periodic_k(x, n, k, s)) return k;
+  return 0;
+}
+
+// CV of the lengths of the complete, non-overlapping cycles of k intervals starting at x[0].
+double cycle_cv(const double* x, size_t n, int k, std::vector<double>& tmp) {
+  tmp.clear();
+  const size_t kk = static_cast<size_t>(k);
+  for (size_t j = 0; j + kk <= n; j += kk) {
+    double c = 0;
+    for (size_t r = 0; r < kk; ++r) c += x[j + r];
+    tmp.push_back(c);
+  }
+  return tmp.empty() ? std::numeric_limits<double>::quiet_NaN() : moments(tmp.data(), tmp.size()).cv;
+}
+
+float to_f(double x) { return static_cast<float>(x); }
+
+}  // namespace
+
+Classification classify(const float* spikes, uint32_t n_spikes_kept, uint32_t n_spikes_total,
+                        double analysis_ms, float v_min, float v_max, float v_mean,
+                        uint8_t status, const ClassifierSettings& s) {
+  Classification out;
+  out.label = kUnclassified;
+  out.f = nan_features();
+  if (status != 0) return out;
+  // Preconditions of valid detector output; anything else is reported, never guessed at.
+  if (!(analysis_ms > 0) || !std::isfinite(analysis_ms) || n_spikes_kept > n_spikes_total ||
+      (n_spikes_kept > 0 && !spikes))
+    return out;
+  for (uint32_t i = 0; i < n_spikes_kept; ++i) {
+    if (!std::isfinite(spikes[i]) || (i > 0 && spikes[i] < spikes[i - 1])) return out;
+  }
+
+  Features& f = out.f;
+  f.v_min = v_min;
+  f.v_max = v_max;
+  f.n_spikes = to_f(double(n_spikes_total));
+  f.rate_hz = to_f(double(n_spikes_total) * 1000.0 / analysis_ms);
+
+  // Silent: too few spikes to compare two intervals.
+  if (n_spikes_total < static_cast<uint32_t>(s.min_spikes)) {
+    out.label = kSilent;
+    f.v_rest = v_mean;
+    return out;
+  }
+  // Enough spikes but too few kept to compare two intervals (max_spikes below min_kept_spikes()).
+  if (n_spikes_kept < 3) return out;
+
+  const size_t n = n_spikes_kept;
+  const size_t m = n - 1;  // ISIs
+  thread_local std::vector<double> isi, periods, tmp;
+  isi.resize(m);
+  for (size_t i = 0; i < m; ++i) isi[i] = double(spikes[i + 1]) - double(spikes[i]);
+  const Moments im = moments(isi.data(), m);
+  f.isi_mean_ms = to_f(im.mean);
+  f.isi_cv = to_f(im.cv);
+
+  // Truncated record: the pattern is judged over the span of the kept spikes; the silence after
+  // the last kept spike is unknown.
+  const bool truncated = n_spikes_total > n_spikes_kept;
+  const double head = double(spikes[0]);
+  const double tail = truncated ? 0.0 : analysis_ms - double(spikes[n - 1]);
+
+  // Stationarity: a silence at either end of the window much longer than any interval inside it
+  // means the activity started or stopped inside the window.
+  if (head > s.stationarity_factor * im.max || tail > s.stationarity_factor * im.max) {
+    out.label = kIrregular;
+    return out;
+  }
+
+  // ---- bursts (Prinz ISI-threshold rule) ----
+  const bool modulated_tonic = im.max < s.modulated_tonic_ratio * im.min;
+  if (!modulated_tonic) {
+    double thr = im.max > s.ibi_max_over_mean * im.mean ? s.ibi_fraction_of_max * im.max : im.mean;
+    thr = std::min(thr, s.ibi_threshold_max_ms);
+    size_t n_ibi = 0, n_intra = 0;
+    double min_ibi = std::numeric_limits<double>::infinity(), max_intra = 0;
+    for (size_t i = 0; i < m; ++i) {
+      if (isi[i] > thr) {
+        ++n_ibi;
+        min_ibi = std::min(min_ibi, isi[i]);
+      } else {
+        ++n_intra;
+        max_intra = std::max(max_intra, isi[i]);
+      }
+    }
+    const double groups = double(n_ibi + 1);
+    const bool bursting = n_ibi >= static_cast<size_t>(s.min_ibis) && n_intra > 0 &&
+                          min_ibi >= s.burst_gap_ratio * max_intra &&
+                          double(n) / groups >= s.min_spikes_per_burst;
+    if (bursting) {
+      // Walk the groups: onset complete when preceded by an IBI (or by a leading silence longer
+      // than the threshold), end complete when followed by one (or by a trailing silence).
+      periods.clear();
+      double dur_sum = 0, spk_sum = 0;
+      size_t n_complete = 0;
+      bool have_onset = false;
+      double last_onset = 0;
+      size_t start = 0;
+      for (size_t g = 0; g < n_ibi + 1; ++g) {
+        size_t end = start;  // index of the last spike of the group
+        while (end < m && !(isi[end] > thr)) ++end;
+        const bool onset_ok = g > 0 || head > thr;
+        const bool end_ok = end < m || (!truncated && tail > thr);
+        if (onset_ok) {
+          const double onset = double(spikes[start]);
+          if (have_onset) periods.push_back(onset - last_onset);
+          have_onset = true;
+          last_onset = onset;
+        }
+        if (onset_ok && end_ok) {
+          dur_sum += double(spikes[end]) - double(spikes[start]);
+          spk_sum += double(end - start + 1);
+          ++n_complete;
+        }
+        start = end + 1;
+      }
+      f.n_bursts = to_f(groups);
+      if (n_complete > 0) {
+        f.burst_duration_ms = to_f(dur_sum / double(n_complete));
+        f.spikes_per_burst = to_f(spk_sum / double(n_complete));
+      }
+      if (!periods.empty()) {
+        const Moments pm = moments(periods.data(), periods.size());
+        f.burst_period_ms = to_f(pm.mean);
+        f.period_cv = to_f(pm.cv);
+        if (n_complete > 0 && pm.mean > 0) f.duty_cycle = to_f(dur_sum / double(n_complete) / pm.mean);
+      }
+      const int k = smallest_period(periods.data(), periods.size(), s.burst_max_pattern, s);
+      if (k > 0) {
+        out.label = kRegularBursting;
+        f.pattern_k = to_f(double(k));
+      } else {
+        out.label = kIrregularBursting;
+      }
+      return out;
+    }
+  }
+
+  // ---- tonic: the ISI sequence repeats with period k (k = 1: plain tonic) ----
+  const int k = smallest_period(isi.data(), m, s.tonic_max_pattern, s);
+  if (k > 0) {
+    out.label = kTonic;
+    f.pattern_k = to_f(double(k));
+    f.period_cv = to_f(cycle_cv(isi.data(), m, k, tmp));
+    return out;
+  }
+  out.label = kIrregular;
+  return out;
+}
+
+}  // namespace ns
