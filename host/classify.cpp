@@ -107,6 +107,8 @@ const Key kKeys[] = {
     {"min_ibis", true, 1, 1e9, false, "an integer >= 1", &ClassifierSettings::min_ibis, nullptr},
     {"min_repeats", true, 2, 1e6, false, "an integer >= 2", &ClassifierSettings::min_repeats,
      nullptr},
+    {"settle_fraction", false, 0, 1, true, "a number in (0, 1]", nullptr,
+     &ClassifierSettings::settle_fraction},
     {"tonic_max_pattern", true, 1, 64, false, "an integer in [1, 64]",
      &ClassifierSettings::tonic_max_pattern, nullptr},
     {"burst_max_pattern", true, 1, 64, false, "an integer in [1, 64]",
@@ -200,19 +202,33 @@ Moments moments(const double* x, size_t n) {
   return m;
 }
 
-// Is x[0..n) periodic with period k (k intervals per cycle)? Each of the k phases r must occur
-// at least min_repeats times and its values x[r], x[r+k], ... must satisfy Prinz's regularity
-// criterion (max - min) / ((max + min) / 2) < tol. k = 1 is Prinz's tonic criterion.
+// Is x[0..n) periodic with period k (k intervals per cycle)? Two criteria, both with Prinz's
+// relative measure |a - b| / ((a + b) / 2) < regularity_tolerance:
+//  - cycle to cycle, over the whole sequence: every interval against the one k before it (Prinz's
+//    periodicity test, which compares each IBI with the previous, 2nd- or 3rd-last one);
+//  - settled: over the last settle_fraction of the intervals (at least min_repeats cycles), the
+//    range (max - min) of each phase (Prinz's tonic test, max ISI - min ISI, per phase).
+// The first allows a slow approach to the limit cycle early in the window; the second demands
+// that the end of the window is periodic. Each phase must occur at least min_repeats times.
 bool periodic_k(const double* x, size_t n, int k, const ClassifierSettings& s) {
   const size_t kk = static_cast<size_t>(k);
-  if (n < kk * static_cast<size_t>(s.min_repeats)) return false;
+  const size_t need = kk * static_cast<size_t>(s.min_repeats);
+  if (n < need) return false;
+  const double tol = s.regularity_tolerance;
+  for (size_t j = kk; j < n; ++j) {
+    const double a = x[j], b = x[j - kk];
+    if (!(std::fabs(a - b) < tol * 0.5 * (a + b))) return false;
+  }
+  size_t len = static_cast<size_t>(std::ceil(s.settle_fraction * double(n)));
+  len = std::min(n, std::max(len, need));
+  const size_t start = n - len;
   for (size_t r = 0; r < kk; ++r) {
-    double lo = x[r], hi = x[r];
-    for (size_t j = r + kk; j < n; j += kk) {
+    double lo = x[start + r], hi = x[start + r];
+    for (size_t j = start + r + kk; j < n; j += kk) {
       lo = std::min(lo, x[j]);
       hi = std::max(hi, x[j]);
     }
-    if (!(hi - lo < s.regularity_tolerance * 0.5 * (hi + lo))) return false;
+    if (!(hi - lo < tol * 0.5 * (hi + lo))) return false;
   }
   return true;
 }

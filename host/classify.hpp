@@ -42,6 +42,7 @@ struct ClassifierSettings {
   double min_spikes_per_burst = 2.0;    // mean spikes per burst needed to call bursts
   int min_ibis = 2;                     // inter-burst intervals needed to call bursts
   int min_repeats = 2;                  // occurrences of each interval of a pattern [Prinz: 2]
+  double settle_fraction = 0.5;         // final share of intervals that must be within tolerance
   int tonic_max_pattern = 4;            // longest ISI pattern (period-k) still called tonic
   int burst_max_pattern = 1;            // longest burst-period pattern still called regular
   double stationarity_factor = 2.0;     // head/tail silence > this x max ISI: irregular
