@@ -1,0 +1,892 @@
+// Sweep spec parsing, validation and lazy expansion. Contract: docs/SWEEP_SPEC.md.
+#include "spec.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "sobol.hpp"
+
+namespace ns {
+using json = nlohmann::json;
+
+namespace {
+
+constexpr uint64_t kMaxStoredAxis = 10000000;  // values held in memory per explicit axis
+constexpr int kMaxSpikes = 100000;
+constexpr uint64_t kTagRandom = 0x52414e44ULL << 32;  // "RAND"
+constexpr uint64_t kTagSobol = 0x534f424cULL << 32;   // "SOBL"
+
+const char* const kKinds[] = {"grid", "list", "linked", "categorical", "random", "sobol"};
+
+std::string fmt_num(double x) {
+  if (std::isnan(x)) return "NaN";
+  if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
+  char buf[40];
+  if (x == std::floor(x) && std::fabs(x) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", x);
+    return buf;
+  }
+  for (int prec = 1; prec <= 17; ++prec) {  // shortest form that reads back exactly
+    std::snprintf(buf, sizeof buf, "%.*g", prec, x);
+    if (std::strtod(buf, nullptr) == x) break;
+  }
+  return buf;
+}
+
+std::string show(const json& v) {
+  if (v.is_number_float()) return fmt_num(v.get<double>());
+  std::string s = v.dump();
+  if (s.size() > 120) s = s.substr(0, 117) + "...";
+  return s;
+}
+
+std::string type_of(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "an array";
+    case json::value_t::string: return "a string";
+    case json::value_t::boolean: return "a boolean";
+    default: return "a number";
+  }
+}
+
+std::string kpath(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+std::string ipath(const std::string& parent, size_t i) {
+  return parent + "[" + std::to_string(i) + "]";
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string s;
+  for (size_t k = 0; k < v.size(); ++k) s += (k ? sep : "") + v[k];
+  return s;
+}
+
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// Closest candidate within a small edit distance (case-insensitive), or "".
+std::string closest(const std::string& s, const std::vector<std::string>& cands) {
+  std::string best;
+  size_t best_d = std::max<size_t>(2, s.size() / 3) + 1;
+  for (const auto& c : cands) {
+    const size_t d = edit_distance(lower(s), lower(c));
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+std::string did_you_mean(const std::string& s, const std::vector<std::string>& cands) {
+  const std::string c = closest(s, cands);
+  return c.empty() ? "" : " (did you mean \"" + c + "\"?)";
+}
+
+struct Ctx {
+  std::string src;
+
+  [[noreturn]] void fail(const std::string& path, const std::string& msg) const {
+    throw SpecError(src + ": " + (path.empty() ? std::string("(top level)") : path) + ": " + msg);
+  }
+  [[noreturn]] void bad(const std::string& path, const json& v, const std::string& expected) const {
+    fail(path, "got " + show(v) + "; expected " + expected);
+  }
+
+  void keys(const std::string& path, const json& obj, const std::vector<std::string>& allowed) const {
+    for (auto it = obj.begin(); it != obj.end(); ++it) {
+      if (std::find(allowed.begin(), allowed.end(), it.key()) != allowed.end()) continue;
+      fail(kpath(path, it.key()), "unknown key \"" + it.key() + "\"" +
+                                      did_you_mean(it.key(), allowed) + "; valid keys here: " +
+                                      join(allowed));
+    }
+  }
+  const json& require(const std::string& path, const json& obj, const std::string& key,
+                      const std::string& hint = "") const {
+    auto it = obj.find(key);
+    if (it == obj.end())
+      fail(kpath(path, key), "missing required key \"" + key + "\"" + (hint.empty() ? "" : " (" + hint + ")"));
+    return *it;
+  }
+  const json& object(const std::string& path, const json& v) const {
+    if (!v.is_object()) bad(path, v, "an object {...}, not " + type_of(v));
+    return v;
+  }
+  const json& array(const std::string& path, const json& v, bool nonempty = true) const {
+    if (!v.is_array()) bad(path, v, "an array [...], not " + type_of(v));
+    if (nonempty && v.empty()) bad(path, v, "a non-empty array");
+    return v;
+  }
+  double number(const std::string& path, const json& v) const {
+    if (!v.is_number()) bad(path, v, "a number, not " + type_of(v));
+    const double x = v.get<double>();
+    if (!std::isfinite(x)) bad(path, v, "a finite number");
+    return x;
+  }
+  uint64_t uint(const std::string& path, const json& v, uint64_t lo, uint64_t hi,
+                const std::string& what) const {
+    uint64_t x = 0;
+    if (v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0)) {
+      x = v.get<uint64_t>();
+    } else if (v.is_number_integer()) {
+      bad(path, v, what + ": a non-negative integer");
+    } else {
+      bad(path, v, what + ": an integer, not " + type_of(v));
+    }
+    if (x < lo || x > hi)
+      bad(path, v, what + ": an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return x;
+  }
+  std::string str(const std::string& path, const json& v) const {
+    if (!v.is_string()) bad(path, v, "a string, not " + type_of(v));
+    return v.get<std::string>();
+  }
+  std::string choice(const std::string& path, const json& v, const std::vector<std::string>& opts) const {
+    const std::string s = str(path, v);
+    if (std::find(opts.begin(), opts.end(), s) == opts.end())
+      bad(path, v, "one of \"" + join(opts, "\", \"") + "\"" + did_you_mean(s, opts));
+    return s;
+  }
+  bool boolean(const std::string& path, const json& v) const {
+    if (!v.is_boolean()) bad(path, v, "true or false, not " + type_of(v));
+    return v.get<bool>();
+  }
+};
+
+void check_finite(const Ctx& c, const std::string& path, const json& v) {
+  if (v.is_number_float() && !std::isfinite(v.get<double>()))
+    c.bad(path, v, "a finite number (NaN and infinities are not allowed anywhere)");
+  if (v.is_object())
+    for (auto it = v.begin(); it != v.end(); ++it) check_finite(c, kpath(path, it.key()), *it);
+  if (v.is_array())
+    for (size_t k = 0; k < v.size(); ++k) check_finite(c, ipath(path, k), v[k]);
+}
+
+double duration(const Ctx& c, const std::string& path, const json& v) {
+  const std::string expect =
+      "a duration with a unit: \"0.05 ms\", \"10 s\" or {\"value\": 0.05, \"unit\": \"ms\"}";
+  double value = 0;
+  std::string unit;
+  if (v.is_string()) {
+    const std::string s = v.get<std::string>();
+    const char* b = s.c_str();
+    char* e = nullptr;
+    value = std::strtod(b, &e);
+    if (e == b) c.bad(path, v, expect);
+    unit = e;
+    unit.erase(0, unit.find_first_not_of(" \t"));
+    unit.erase(unit.find_last_not_of(" \t") + 1);
+  } else if (v.is_object()) {
+    c.keys(path, v, {"value", "unit"});
+    value = c.number(kpath(path, "value"), c.require(path, v, "value"));
+    unit = c.str(kpath(path, "unit"), c.require(path, v, "unit"));
+  } else if (v.is_number()) {
+    c.bad(path, v, expect + " (a bare number is ambiguous: write \"" + show(v) + " ms\")");
+  } else {
+    c.bad(path, v, expect);
+  }
+  if (!std::isfinite(value)) c.bad(path, v, "a finite duration");
+  if (unit == "ms") return value;
+  if (unit == "s") return value * 1000.0;
+  c.bad(path, v, expect + "; the unit must be \"ms\" or \"s\"");
+}
+
+// Whole number of steps of dt in dur (to within 1e-9 relative).
+int64_t steps_of(const Ctx& c, const std::string& path, const json& v, double dur, double dt) {
+  const double r = dur / dt;
+  if (r > 9.0e15) c.bad(path, v, "fewer than 9e15 time steps of dt = " + fmt_num(dt) + " ms");
+  const double n = std::nearbyint(r);
+  if (std::fabs(n * dt - dur) > 1e-9 * dur)
+    c.fail(path, "got " + show(v) + " = " + fmt_num(r) + " steps of dt = " + fmt_num(dt) +
+                     " ms; expected a whole number of steps (durations must be multiples of dt "
+                     "to within 1e-9 relative)");
+  return static_cast<int64_t>(n);
+}
+
+std::vector<std::string> param_names(const ModelDesc& m) {
+  std::vector<std::string> v;
+  for (const auto& p : m.params) v.emplace_back(p.name);
+  return v;
+}
+
+int param_of(const Ctx& c, const ModelDesc& m, const std::string& path, const std::string& name) {
+  const int k = m.param_index(name);
+  if (k < 0) {
+    const auto names = param_names(m);
+    c.fail(path, "got \"" + name + "\": not a parameter of model \"" + m.name + "\"" +
+                     did_you_mean(name, names) + "; valid parameters: " + join(names));
+  }
+  return k;
+}
+
+// Where each parameter is set (fixed.X or axes[k]): a parameter may appear once.
+struct Owners {
+  std::map<int, std::string> by_param;
+  void claim(const Ctx& c, const std::string& path, int k, const std::string& name,
+             const std::string& owner) {
+    auto it = by_param.find(k);
+    if (it != by_param.end()) {
+      const bool fixed = it->second.rfind("fixed", 0) == 0;
+      c.fail(path, "got parameter \"" + name + "\", which is already " +
+                       (fixed ? "fixed at " : "swept by ") + it->second +
+                       "; expected each parameter at most once (fixed, or in one axis)");
+    }
+    by_param[k] = owner;
+  }
+};
+
+std::vector<double> numbers(const Ctx& c, const std::string& path, const json& v) {
+  c.array(path, v);
+  if (v.size() > kMaxStoredAxis)
+    c.fail(path, "got " + std::to_string(v.size()) + " values; expected at most " +
+                     std::to_string(kMaxStoredAxis));
+  std::vector<double> out;
+  out.reserve(v.size());
+  for (size_t k = 0; k < v.size(); ++k) out.push_back(c.number(ipath(path, k), v[k]));
+  return out;
+}
+
+std::vector<double> spaced(const Ctx& c, const std::string& path, const json& v, bool log) {
+  c.object(path, v);
+  c.keys(path, v, {"start", "stop", "count"});
+  const double a = c.number(kpath(path, "start"), c.require(path, v, "start"));
+  const double b = c.number(kpath(path, "stop"), c.require(path, v, "stop"));
+  const uint64_t n = c.uint(kpath(path, "count"), c.require(path, v, "count"), 1, kMaxStoredAxis,
+                            "count");
+  if (log && !(a > 0))
+    c.bad(kpath(path, "start"), v["start"],
+          "a positive start: logspace spaces the values themselves geometrically (start and stop "
+          "are values, not exponents)");
+  if (log && !(b > 0))
+    c.bad(kpath(path, "stop"), v["stop"],
+          "a positive stop: logspace spaces the values themselves geometrically (start and stop "
+          "are values, not exponents)");
+  if (n > 1 && a == b)
+    c.fail(path, "got start = stop = " + fmt_num(a) + " with count " + std::to_string(n) +
+                     "; expected distinct start and stop (or count 1)");
+  std::vector<double> out(n);
+  const double la = log ? std::log(a) : a, lb = log ? std::log(b) : b;
+  for (uint64_t j = 0; j < n; ++j) {
+    const double t = n > 1 ? static_cast<double>(j) / static_cast<double>(n - 1) : 0.0;
+    const double u = la + (lb - la) * t;
+    out[j] = log ? std::exp(u) : u;
+  }
+  out[0] = a;
+  if (n > 1) out[n - 1] = b;
+  return out;
+}
+
+struct Parsed {
+  const ModelDesc* m;
+  std::vector<double> base;
+  Owners owners;
+};
+
+std::string axis_default_name(const AxisInfo& ax) {
+  if (ax.kind == "categorical") return "preset";
+  return join(ax.params, "+");
+}
+
+void parse_range_params(const Ctx& c, Parsed& P, const std::string& path, const json& a,
+                        AxisInfo& ax, const std::string& owner) {
+  const std::string pp = kpath(path, "params");
+  const json& ps = c.object(pp, c.require(path, a, "params"));
+  if (ps.empty()) c.bad(pp, ps, "at least one parameter: {\"gNa\": {\"low\": 0, \"high\": 500}}");
+  for (auto it = ps.begin(); it != ps.end(); ++it) {
+    const std::string p = kpath(pp, it.key());
+    const int k = param_of(c, *P.m, p, it.key());
+    P.owners.claim(c, p, k, it.key(), owner);
+    c.object(p, *it);
+    c.keys(p, *it, {"low", "high", "scale"});
+    const double lo = c.number(kpath(p, "low"), c.require(p, *it, "low"));
+    const double hi = c.number(kpath(p, "high"), c.require(p, *it, "high"));
+    bool lg = false;
+    if (it->contains("scale")) lg = c.choice(kpath(p, "scale"), (*it)["scale"], {"linear", "log"}) == "log";
+    if (!(lo < hi))
+      c.fail(p, "got low = " + fmt_num(lo) + ", high = " + fmt_num(hi) + "; expected low < high");
+    if (lg && !(lo > 0))
+      c.bad(kpath(p, "low"), (*it)["low"], "low > 0 for \"scale\": \"log\" (log-uniform needs positive bounds)");
+    ax.params.push_back(it.key());
+    ax.param_index.push_back(k);
+    ax.low.push_back(lo);
+    ax.high.push_back(hi);
+    ax.log_scale.push_back(lg);
+  }
+}
+
+AxisInfo parse_axis(const Ctx& c, Parsed& P, const std::string& path, const json& a, size_t index) {
+  const ModelDesc& m = *P.m;
+  c.object(path, a);
+  const std::vector<std::string> kinds(std::begin(kKinds), std::end(kKinds));
+  const std::string kind_path = kpath(path, "kind");
+  const json& kv = c.require(path, a, "kind", "one of " + join(kinds) + "; the kind is never inferred");
+  AxisInfo ax;
+  ax.kind = c.choice(kind_path, kv, kinds);
+  const std::string owner = "axes[" + std::to_string(index) + "]";
+
+  if (ax.kind == "grid" || ax.kind == "list") {
+    if (ax.kind == "grid")
+      c.keys(path, a, {"kind", "name", "param", "values", "linspace", "logspace"});
+    else
+      c.keys(path, a, {"kind", "name", "param", "values"});
+    const std::string pp = kpath(path, "param");
+    const json& pv = c.require(path, a, "param", "the name of the swept parameter; use kind \"linked\" for several");
+    const std::string pname = c.str(pp, pv);
+    const int k = param_of(c, m, pp, pname);
+    P.owners.claim(c, pp, k, pname, owner);
+    ax.params = {pname};
+    ax.param_index = {k};
+    const int given = int(a.contains("values")) + int(a.contains("linspace")) + int(a.contains("logspace"));
+    if (given != 1)
+      c.fail(path, ax.kind == "grid"
+                       ? "got " + std::to_string(given) + " of values/linspace/logspace; expected exactly one"
+                       : std::string("missing required key \"values\""));
+    if (a.contains("values")) {
+      const std::string vp = kpath(path, "values");
+      ax.values = numbers(c, vp, a["values"]);
+      if (ax.kind == "grid" && ax.values.size() > 1) {
+        const bool up = ax.values[1] > ax.values[0];
+        for (size_t j = 1; j < ax.values.size(); ++j) {
+          const bool ok = up ? ax.values[j] > ax.values[j - 1] : ax.values[j] < ax.values[j - 1];
+          if (!ok)
+            c.fail(ipath(vp, j), "got " + fmt_num(ax.values[j]) + " after " + fmt_num(ax.values[j - 1]) +
+                                     "; expected strictly " + (up ? "increasing" : "decreasing") +
+                                     " grid values (use kind \"list\" for repeated or unordered values)");
+        }
+      }
+    } else if (a.contains("linspace")) {
+      ax.values = spaced(c, kpath(path, "linspace"), a["linspace"], false);
+    } else {
+      ax.values = spaced(c, kpath(path, "logspace"), a["logspace"], true);
+    }
+    ax.size = ax.values.size();
+  } else if (ax.kind == "linked") {
+    c.keys(path, a, {"kind", "name", "params"});
+    const std::string pp = kpath(path, "params");
+    const json& ps = c.object(pp, c.require(path, a, "params"));
+    if (ps.size() < 1) c.bad(pp, ps, "at least one parameter with its list of values");
+    std::string first;
+    for (auto it = ps.begin(); it != ps.end(); ++it) {
+      const std::string p = kpath(pp, it.key());
+      const int k = param_of(c, m, p, it.key());
+      P.owners.claim(c, p, k, it.key(), owner);
+      std::vector<double> vals = numbers(c, p, *it);
+      if (first.empty()) {
+        first = p;
+        ax.size = vals.size();
+      } else if (vals.size() != ax.size) {
+        c.fail(p, "got " + std::to_string(vals.size()) + " values; expected " +
+                      std::to_string(ax.size) + " like " + first +
+                      " (all lists of a linked axis have equal length)");
+      }
+      ax.params.push_back(it.key());
+      ax.param_index.push_back(k);
+      ax.values.insert(ax.values.end(), vals.begin(), vals.end());
+    }
+  } else if (ax.kind == "random" || ax.kind == "sobol") {
+    const bool sob = ax.kind == "sobol";
+    if (sob)
+      c.keys(path, a, {"kind", "name", "params", "count", "scramble"});
+    else
+      c.keys(path, a, {"kind", "name", "params", "count"});
+    parse_range_params(c, P, path, a, ax, owner);
+    const uint64_t maxc = sob ? sobol::kMaxPoints : kMaxInstances;
+    ax.size = c.uint(kpath(path, "count"), c.require(path, a, "count"), 1, maxc, "count");
+    if (sob) {
+      if (ax.params.size() > static_cast<size_t>(sobol::kMaxDims))
+        c.fail(kpath(path, "params"), "got " + std::to_string(ax.params.size()) +
+                                          " parameters; expected at most " +
+                                          std::to_string(sobol::kMaxDims) + " in one sobol axis");
+      ax.scramble = a.contains("scramble")
+                        ? c.choice(kpath(path, "scramble"), a["scramble"], {"owen", "shift", "none"})
+                        : "owen";
+    }
+  } else {  // categorical
+    c.keys(path, a, {"kind", "name", "presets"});
+    const std::string pp = kpath(path, "presets");
+    const json& pv = c.require(path, a, "presets", "\"all\" or a list of preset names");
+    std::vector<std::string> valid;
+    for (const auto& pr : m.presets) valid.emplace_back(pr.name);
+    // Each entry: label and (param index -> value).
+    std::vector<std::pair<std::string, std::map<int, double>>> sets;
+    auto add_model_preset = [&](const std::string& p, const json& v, const std::string& label) {
+      auto it = std::find(valid.begin(), valid.end(), label);
+      if (it == valid.end())
+        c.bad(p, v, "a preset of model \"" + m.name + "\"" + did_you_mean(label, valid) +
+                        (valid.empty() ? " (this model has none; give {\"name\": ..., \"params\": {...}})"
+                                       : ": " + join(valid)));
+      const Preset& pr = m.presets[static_cast<size_t>(it - valid.begin())];
+      std::map<int, double> vals;
+      for (int q = 0; q < pr.n_values; ++q) {
+        const int k = m.param_index(pr.values[q].param);
+        if (k < 0) c.fail(p, std::string("internal: preset parameter ") + pr.values[q].param + " unknown");
+        vals[k] = pr.values[q].value;
+      }
+      sets.emplace_back(label, std::move(vals));
+    };
+    if (pv.is_string()) {
+      if (pv.get<std::string>() != "all")
+        c.bad(pp, pv, "\"all\" or a list of presets (names or {\"name\": ..., \"params\": {...}})");
+      if (valid.empty()) c.bad(pp, pv, "a list of {\"name\": ..., \"params\": {...}}: model \"" + m.name + "\" has no presets");
+      for (const auto& nm : valid) add_model_preset(pp, pv, nm);
+    } else {
+      c.array(pp, pv);
+      for (size_t q = 0; q < pv.size(); ++q) {
+        const std::string p = ipath(pp, q);
+        const json& e = pv[q];
+        if (e.is_string()) {
+          add_model_preset(p, e, e.get<std::string>());
+        } else if (e.is_object()) {
+          c.keys(p, e, {"name", "params"});
+          const std::string label = c.str(kpath(p, "name"), c.require(p, e, "name"));
+          if (label.empty()) c.bad(kpath(p, "name"), e["name"], "a non-empty name");
+          const std::string ppp = kpath(p, "params");
+          const json& ps = c.object(ppp, c.require(p, e, "params"));
+          if (ps.empty()) c.bad(ppp, ps, "at least one parameter value");
+          std::map<int, double> vals;
+          for (auto it = ps.begin(); it != ps.end(); ++it)
+            vals[param_of(c, m, kpath(ppp, it.key()), it.key())] = c.number(kpath(ppp, it.key()), *it);
+          sets.emplace_back(label, std::move(vals));
+        } else {
+          c.bad(p, e, "a preset name or {\"name\": ..., \"params\": {...}}");
+        }
+        for (size_t r = 0; r + 1 < sets.size(); ++r)
+          if (sets[r].first == sets.back().first)
+            c.bad(p, e, "distinct preset names (\"" + sets.back().first + "\" appears twice)");
+      }
+    }
+    std::set<int> touched;
+    for (const auto& s : sets)
+      for (const auto& kv2 : s.second) touched.insert(kv2.first);
+    std::vector<std::pair<std::string, int>> by_name;
+    for (int k : touched) by_name.emplace_back(m.params[static_cast<size_t>(k)].name, k);
+    std::sort(by_name.begin(), by_name.end());
+    for (const auto& nk : by_name) {
+      P.owners.claim(c, pp, nk.second, nk.first, owner);
+      ax.params.push_back(nk.first);
+      ax.param_index.push_back(nk.second);
+    }
+    ax.size = sets.size();
+    ax.values.assign(ax.params.size() * ax.size, 0.0);
+    for (size_t p = 0; p < ax.params.size(); ++p)
+      for (size_t j = 0; j < ax.size; ++j) {
+        auto f = sets[j].second.find(ax.param_index[p]);
+        ax.values[p * ax.size + j] =
+            f != sets[j].second.end() ? f->second : P.base[static_cast<size_t>(ax.param_index[p])];
+      }
+    for (const auto& s : sets) ax.labels.push_back(s.first);
+  }
+
+  if (a.contains("name")) {
+    const std::string np = kpath(path, "name");
+    ax.name = c.str(np, a["name"]);
+    if (ax.name.empty() || ax.name.find('/') != std::string::npos)
+      c.bad(np, a["name"], "a non-empty axis name without '/'");
+  } else {
+    ax.name = axis_default_name(ax);
+  }
+  return ax;
+}
+
+// ---- JSON text parsing with duplicate-key detection and line/column positions -----------------
+
+struct Frame {
+  bool obj;
+  std::string key;
+  long idx = -1;
+  std::set<std::string> seen;
+};
+
+std::string frames_path(const std::vector<Frame>& st) {
+  std::string p;
+  for (const auto& f : st) {
+    if (f.obj) {
+      p = kpath(p, f.key);
+    } else {
+      p = ipath(p, static_cast<size_t>(f.idx < 0 ? 0 : f.idx));
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+// ---- Sweep --------------------------------------------------------------------------------------
+
+Sweep::Sweep(std::vector<double> base_params, std::vector<AxisInfo> axes, std::string combine,
+             uint64_t seed)
+    : base_(std::move(base_params)), axes_(std::move(axes)), combine_(std::move(combine)), seed_(seed) {
+  if (combine_ != "product" && combine_ != "sample")
+    throw std::invalid_argument("Sweep: combine must be product or sample");
+  stride_.assign(axes_.size(), 1);
+  keys_.resize(axes_.size());
+  if (combine_ == "product") {
+    uint64_t n = 1;
+    for (size_t a = axes_.size(); a-- > 0;) {
+      stride_[a] = n;
+      if (axes_[a].size == 0 || n > kMaxInstances / axes_[a].size)
+        throw std::invalid_argument("Sweep: size out of range");
+      n *= axes_[a].size;
+    }
+    size_ = n;
+  } else {
+    if (axes_.empty()) throw std::invalid_argument("Sweep: sample needs axes");
+    size_ = axes_[0].size;
+    for (const auto& ax : axes_)
+      if (ax.size != size_ || (ax.kind != "random" && ax.kind != "sobol"))
+        throw std::invalid_argument("Sweep: sample axes must be random/sobol of equal count");
+    std::fill(stride_.begin(), stride_.end(), 0);
+  }
+  for (size_t a = 0; a < axes_.size(); ++a) {
+    const AxisInfo& ax = axes_[a];
+    for (size_t p = 0; p < ax.params.size(); ++p) {
+      if (ax.kind == "random")
+        keys_[a].push_back(fnv1a64(ax.params[p].data(), ax.params[p].size()));
+      else if (ax.kind == "sobol")
+        keys_[a].push_back(hash_words(seed_, kTagSobol | a, p, 0));
+    }
+  }
+}
+
+double Sweep::value(size_t a, size_t p, uint64_t j) const {
+  const AxisInfo& ax = axes_[a];
+  if (ax.kind != "random" && ax.kind != "sobol") return ax.values[p * ax.size + j];
+  double u;
+  if (ax.kind == "random") {
+    u = u01_from_hash(hash_words(seed_, kTagRandom | a, keys_[a][p], j));
+  } else {
+    const sobol::Scramble s = ax.scramble == "none"    ? sobol::Scramble::None
+                              : ax.scramble == "shift" ? sobol::Scramble::Shift
+                                                       : sobol::Scramble::Owen;
+    u = sobol::scrambled(static_cast<int>(p), j, s, keys_[a][p]);
+  }
+  const double lo = ax.low[p], hi = ax.high[p];
+  double v;
+  if (ax.log_scale[p]) {
+    const double la = std::log(lo), lb = std::log(hi);
+    v = std::exp(la + u * (lb - la));
+  } else {
+    v = lo + u * (hi - lo);
+  }
+  return std::min(std::max(v, lo), hi);
+}
+
+void Sweep::fill(uint64_t i0, size_t n, double* out) const {
+  if (i0 > size_ || n > size_ - i0)
+    throw std::out_of_range("Sweep::fill: instances [" + std::to_string(i0) + ", " +
+                            std::to_string(i0 + n) + ") outside [0, " + std::to_string(size_) + ")");
+  for (size_t k = 0; k < base_.size(); ++k) std::fill(out + k * n, out + (k + 1) * n, base_[k]);
+  const bool product = combine_ == "product";
+  for (size_t a = 0; a < axes_.size(); ++a) {
+    const AxisInfo& ax = axes_[a];
+    for (size_t j = 0; j < n; ++j) {
+      const uint64_t i = i0 + j;
+      const uint64_t d = product ? (i / stride_[a]) % ax.size : i;
+      for (size_t p = 0; p < ax.params.size(); ++p)
+        out[static_cast<size_t>(ax.param_index[p]) * n + j] = value(a, p, d);
+    }
+  }
+}
+
+std::vector<double> Sweep::params_of(uint64_t i) const {
+  std::vector<double> v(base_.size());
+  fill(i, 1, v.data());
+  return v;
+}
+
+std::vector<int> Sweep::swept_params() const {
+  std::set<int> s;
+  for (const auto& ax : axes_) s.insert(ax.param_index.begin(), ax.param_index.end());
+  return {s.begin(), s.end()};
+}
+
+std::vector<uint64_t> Sweep::decode(uint64_t i) const {
+  if (i >= size_) throw std::out_of_range("Sweep::decode: index " + std::to_string(i) + " >= size");
+  std::vector<uint64_t> d(axes_.size(), i);
+  if (combine_ == "product")
+    for (size_t a = 0; a < axes_.size(); ++a) d[a] = (i / stride_[a]) % axes_[a].size;
+  return d;
+}
+
+uint64_t Sweep::encode(const std::vector<uint64_t>& digits) const {
+  if (digits.size() != axes_.size()) throw std::invalid_argument("Sweep::encode: wrong digit count");
+  if (combine_ == "sample") return digits.empty() ? 0 : digits[0];
+  uint64_t i = 0;
+  for (size_t a = 0; a < axes_.size(); ++a) {
+    if (digits[a] >= axes_[a].size) throw std::out_of_range("Sweep::encode: digit out of range");
+    i += digits[a] * stride_[a];
+  }
+  return i;
+}
+
+// ---- spec ---------------------------------------------------------------------------------------
+
+double parse_duration_ms(const json& v, const std::string& source, const std::string& path) {
+  return duration(Ctx{source}, path, v);
+}
+
+RunSpec parse_spec(const json& j, const std::string& source) {
+  const Ctx c{source};
+  RunSpec r;
+  r.source = source;
+  if (!j.is_object()) c.bad("", j, "a JSON object {...} at the top level, not " + type_of(j));
+  check_finite(c, "", j);
+  c.keys("", j, {"name", "description", "model", "dt", "transient", "analysis", "seed", "precision",
+                 "gating", "fixed", "initial", "axes", "combine", "classifier", "output"});
+  r.raw = j;
+  r.canonical = j.dump();
+  r.hash = fnv1a64(r.canonical.data(), r.canonical.size());
+
+  // model
+  const json& mv = c.require("", j, "model", "one of: " + join(model_names()));
+  const std::string mname = c.str("model", mv);
+  r.model = find_model(mname);
+  if (!r.model) c.bad("model", mv, "a registered model" + did_you_mean(mname, model_names()) + ": " + join(model_names()));
+  const ModelDesc& m = *r.model;
+
+  // time
+  r.dt_ms = duration(c, "dt", c.require("", j, "dt", "the time step, e.g. \"0.05 ms\""));
+  if (!(r.dt_ms > 0)) c.bad("dt", j["dt"], "a positive time step");
+  r.transient_ms = duration(c, "transient", c.require("", j, "transient", "the discarded warm-up, e.g. \"10 s\"; \"0 ms\" for none"));
+  if (r.transient_ms < 0) c.bad("transient", j["transient"], "a duration >= 0");
+  r.analysis_ms = duration(c, "analysis", c.require("", j, "analysis", "the analysed window, e.g. \"10 s\""));
+  if (!(r.analysis_ms >= kMinAnalysisMs))
+    c.bad("analysis", j["analysis"], "an analysis window of at least " + fmt_num(kMinAnalysisMs) + " ms");
+  r.n_transient = steps_of(c, "transient", j["transient"], r.transient_ms, r.dt_ms);
+  r.n_analysis = steps_of(c, "analysis", j["analysis"], r.analysis_ms, r.dt_ms);
+
+  if (j.contains("seed"))
+    r.seed = c.uint("seed", j["seed"], 0, std::numeric_limits<uint64_t>::max(), "the seed");
+  if (j.contains("precision")) r.precision = c.choice("precision", j["precision"], {"float", "double"});
+  if (j.contains("gating")) r.gating = c.choice("gating", j["gating"], {"direct", "table"});
+  if (j.contains("name")) r.name = c.str("name", j["name"]);
+  else if (!source.empty() && source[0] != '<') r.name = std::filesystem::path(source).stem().string();
+  if (j.contains("description")) r.description = c.str("description", j["description"]);
+
+  // fixed parameters
+  Parsed P{r.model, m.defaults(), {}};
+  if (j.contains("fixed")) {
+    const json& f = c.object("fixed", j["fixed"]);
+    for (auto it = f.begin(); it != f.end(); ++it) {
+      const std::string p = kpath("fixed", it.key());
+      const int k = param_of(c, m, p, it.key());
+      P.base[static_cast<size_t>(k)] = c.number(p, *it);
+      P.owners.claim(c, p, k, it.key(), p);
+    }
+  }
+  r.base_params = P.base;
+
+  // axes
+  std::vector<AxisInfo> axes;
+  if (j.contains("axes")) {
+    const json& av = c.array("axes", j["axes"], false);
+    for (size_t a = 0; a < av.size(); ++a) {
+      axes.push_back(parse_axis(c, P, ipath("axes", a), av[a], a));
+      for (size_t b = 0; b + 1 < axes.size(); ++b)
+        if (axes[b].name == axes.back().name)
+          c.fail(ipath("axes", a), "got axis name \"" + axes.back().name + "\", already used by axes[" +
+                                       std::to_string(b) + "]; expected distinct names (set \"name\")");
+    }
+  }
+  const std::string combine =
+      j.contains("combine") ? c.choice("combine", j["combine"], {"product", "sample"}) : "product";
+  if (combine == "product") {
+    long double exact = 1;
+    for (const auto& ax : axes) exact *= static_cast<long double>(ax.size);
+    if (exact > static_cast<long double>(kMaxInstances)) {
+      std::vector<std::string> dims;
+      for (const auto& ax : axes) dims.push_back(std::to_string(ax.size));
+      std::ostringstream os;
+      os.precision(4);
+      os << exact;
+      c.fail("axes", "got " + join(dims, " x ") + " = " + os.str() +
+                         " instances; expected at most 2^48 = " + std::to_string(kMaxInstances));
+    }
+  } else {
+    if (axes.empty()) c.fail("axes", "got no axes; expected at least one random or sobol axis for \"combine\": \"sample\"");
+    for (size_t a = 0; a < axes.size(); ++a) {
+      const std::string p = ipath("axes", a);
+      if (axes[a].kind != "random" && axes[a].kind != "sobol")
+        c.bad(kpath(p, "kind"), j["axes"][a]["kind"],
+              "\"random\" or \"sobol\": \"combine\": \"sample\" zips sampled axes (use \"product\" to cross other kinds)");
+      if (axes[a].size != axes[0].size)
+        c.bad(kpath(p, "count"), j["axes"][a]["count"],
+              std::to_string(axes[0].size) + " like axes[0].count (\"sample\" zips axes of equal count)");
+    }
+  }
+  r.sweep = Sweep(P.base, std::move(axes), combine, r.seed);
+
+  // initial state
+  if (j.contains("initial")) {
+    const json& iv = j["initial"];
+    if (iv.is_string()) {
+      if (iv.get<std::string>() != "cold")
+        c.bad("initial", iv, "\"cold\", {\"from_database\": \"path.h5\"} or an object giving every state variable");
+    } else if (iv.is_object() && iv.contains("from_database")) {
+      c.keys("initial", iv, {"from_database"});
+      const std::string pth = c.str("initial.from_database", iv["from_database"]);
+      if (pth.empty()) c.bad("initial.from_database", iv["from_database"], "a path to a database file");
+      std::filesystem::path fp(pth);
+      if (fp.is_relative() && !source.empty() && source[0] != '<')
+        fp = std::filesystem::path(source).parent_path() / fp;
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(fp, ec))
+        c.bad("initial.from_database", iv["from_database"],
+              "an existing database file (looked for " + fp.string() +
+                  "; relative paths are resolved against the spec file's directory)");
+      r.initial_kind = "database";
+      r.initial_database = fp.string();
+    } else if (iv.is_object()) {
+      std::vector<std::string> names;
+      for (const auto& s : m.state) names.emplace_back(s.name);
+      std::vector<std::string> allowed = names;
+      allowed.push_back("from_database");
+      c.keys("initial", iv, allowed);
+      std::vector<std::string> missing;
+      r.initial_state.assign(names.size(), 0.0);
+      for (size_t k = 0; k < names.size(); ++k) {
+        if (!iv.contains(names[k])) {
+          missing.push_back(names[k]);
+          continue;
+        }
+        r.initial_state[k] = c.number(kpath("initial", names[k]), iv[names[k]]);
+      }
+      if (!missing.empty())
+        c.fail("initial", "missing state variables " + join(missing) +
+                              "; expected every state variable of model \"" + m.name + "\": " + join(names));
+      r.initial_kind = "explicit";
+    } else {
+      c.bad("initial", iv, "\"cold\", {\"from_database\": \"path.h5\"} or an object giving every state variable");
+    }
+  }
+
+  // classifier: kept raw, validated by the classifier module
+  if (j.contains("classifier")) r.classifier = c.object("classifier", j["classifier"]);
+
+  // output
+  if (j.contains("output")) {
+    const json& o = c.object("output", j["output"]);
+    c.keys("output", o, {"final_state", "spikes", "traces"});
+    if (o.contains("final_state")) r.out_final_state = c.boolean("output.final_state", o["final_state"]);
+    if (o.contains("spikes"))
+      r.out_spikes = static_cast<int>(c.uint("output.spikes", o["spikes"], 0, kMaxSpikes,
+                                             "the number of spike times kept per instance"));
+    if (o.contains("traces")) {
+      const json& t = c.object("output.traces", o["traces"]);
+      c.keys("output.traces", t, {"instances", "every"});
+      const json& in = c.array("output.traces.instances",
+                               c.require("output.traces", t, "instances", "instance indices to record"));
+      std::set<uint64_t> seen;
+      for (size_t q = 0; q < in.size(); ++q) {
+        const std::string p = ipath("output.traces.instances", q);
+        const uint64_t i = c.uint(p, in[q], 0, std::numeric_limits<uint64_t>::max(), "an instance index");
+        if (i >= r.sweep.size())
+          c.bad(p, in[q], "an instance index < " + std::to_string(r.sweep.size()) + " (the sweep size)");
+        if (!seen.insert(i).second) c.bad(p, in[q], "distinct instance indices");
+      }
+      r.trace_instances.assign(seen.begin(), seen.end());
+      if (t.contains("every")) {
+        r.trace_every_ms = duration(c, "output.traces.every", t["every"]);
+        if (!(r.trace_every_ms > 0)) c.bad("output.traces.every", t["every"], "a positive interval");
+        r.trace_every_steps = steps_of(c, "output.traces.every", t["every"], r.trace_every_ms, r.dt_ms);
+      } else {
+        r.trace_every_ms = r.dt_ms;
+        r.trace_every_steps = 1;
+      }
+    }
+  }
+  return r;
+}
+
+RunSpec parse_spec_text(const std::string& text, const std::string& source) {
+  const Ctx c{source};
+  std::vector<Frame> st;
+  json::parser_callback_t cb = [&](int /*depth*/, json::parse_event_t ev, json& parsed) -> bool {
+    using E = json::parse_event_t;
+    switch (ev) {
+      case E::object_start:
+      case E::array_start:
+        if (!st.empty() && !st.back().obj) ++st.back().idx;
+        st.push_back(Frame{ev == E::object_start, "", -1, {}});
+        break;
+      case E::key: {
+        const std::string k = parsed.get<std::string>();
+        Frame& f = st.back();
+        if (!f.seen.insert(k).second) {
+          f.key = k;
+          c.fail(frames_path(st), "duplicate key \"" + k + "\"; expected each key once per object");
+        }
+        f.key = k;
+        break;
+      }
+      case E::value:
+        if (!st.empty() && !st.back().obj) ++st.back().idx;
+        break;
+      case E::object_end:
+      case E::array_end:
+        if (!st.empty()) st.pop_back();
+        break;
+    }
+    return true;
+  };
+  json j;
+  try {
+    j = json::parse(text, cb, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    size_t idx = e.byte > 0 ? e.byte - 1 : 0;
+    if (idx > text.size()) idx = text.size();
+    size_t line = 1, col = 1;
+    for (size_t k = 0; k < idx; ++k) {
+      if (text[k] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    std::string what = e.what();
+    const auto pos = what.find("syntax error");
+    if (pos != std::string::npos) what = what.substr(pos);
+    throw SpecError(source + ":" + std::to_string(line) + ":" + std::to_string(col) +
+                    ": JSON syntax error: " + what);
+  }
+  return parse_spec(j, source);
+}
+
+RunSpec load_spec(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw SpecError(path + ": cannot open the sweep spec: " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return parse_spec_text(ss.str(), path);
+}
+
+}  // namespace ns

@@ -1,0 +1,118 @@
+#pragma once
+// The sweep specification: parsing, validation and lazy expansion of a JSON sweep spec.
+// docs/SWEEP_SPEC.md is the user-facing contract (keys, units, defaults, index order, errors).
+//
+// Instance i -> parameters is a pure function of (spec, seed, i): mixed radix over the axes for
+// "product" sweeps (first axis slowest), counter-based hashes for random axes, direct index
+// computation for (scrambled) Sobol axes. No table of instances is ever built; fill() computes any
+// chunk, and the result does not depend on the chunking, the thread or the shard.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "errors.hpp"
+#include "neurosweep/models.hpp"
+
+namespace ns {
+
+// One axis of a sweep, in spec order. For product sweeps the axes are the dimensions of an N-D
+// array of shape (axes[0].size, axes[1].size, ...), axis 0 slowest.
+struct AxisInfo {
+  std::string name;                 // unique among the axes ("gNa", "gKd+gNa", "preset", ...)
+  std::string kind;                 // grid | list | linked | categorical | random | sobol
+  std::vector<std::string> params;  // parameter names (sorted by name except grid/list: one)
+  std::vector<int> param_index;     // their indices in the model's parameter list
+  uint64_t size = 0;                // number of distinct digits (product) or samples (sample)
+  // grid, list, linked, categorical: values[p * size + j] of params[p] at digit j.
+  // random, sobol: empty (values are computed lazily: Sweep::value).
+  std::vector<double> values;
+  std::vector<std::string> labels;  // categorical: the preset name of each digit
+  // random, sobol: per parameter: range and scale (log: log-uniform in [low, high]).
+  std::vector<double> low, high;
+  std::vector<bool> log_scale;
+  std::string scramble;             // sobol: "owen" | "shift" | "none"
+};
+using GridAxisInfo = AxisInfo;  // name used in the design notes
+
+class Sweep {  // immutable after construction
+ public:
+  Sweep() = default;  // empty: size 0
+  // Used by the parser (axes already validated). combine: "product" | "sample".
+  Sweep(std::vector<double> base_params, std::vector<AxisInfo> axes, std::string combine,
+        uint64_t seed);
+
+  uint64_t size() const { return size_; }
+  size_t n_params() const { return base_.size(); }
+  // Writes ALL model parameters (base values overridden by the axes) of instances [i0, i0+n),
+  // column-major: out[k * n + j] = parameter k of instance i0 + j. Throws std::out_of_range when
+  // i0 + n > size().
+  void fill(uint64_t i0, size_t n, double* out) const;
+  std::vector<double> params_of(uint64_t i) const;  // one instance (convenience)
+  // Value of params[p] of axis a at digit (product) or sample index (sample) j.
+  double value(size_t a, size_t p, uint64_t j) const;
+  // Indices of the parameters named in any axis (stored as database columns), ascending.
+  std::vector<int> swept_params() const;
+  const std::vector<AxisInfo>& axes() const { return axes_; }
+  // Per-axis digit of instance i: mixed radix for "product" (axis 0 most significant), i itself
+  // for every axis of a "sample" sweep.
+  std::vector<uint64_t> decode(uint64_t i) const;
+  uint64_t encode(const std::vector<uint64_t>& digits) const;  // inverse of decode (product)
+  const std::string& combine() const { return combine_; }
+  uint64_t seed() const { return seed_; }
+  const std::vector<double>& base_params() const { return base_; }
+
+ private:
+  std::vector<double> base_;
+  std::vector<AxisInfo> axes_;
+  std::string combine_ = "product";
+  uint64_t seed_ = 0;
+  uint64_t size_ = 0;
+  std::vector<uint64_t> stride_;              // product: instance stride of each axis
+  std::vector<std::vector<uint64_t>> keys_;   // random/sobol: per axis, per parameter hash key
+};
+
+struct RunSpec {
+  std::string source;      // file path (or "<string>")
+  nlohmann::json raw;      // verbatim (comments dropped)
+  std::string canonical;   // raw.dump(): keys sorted, no whitespace
+  uint64_t hash = 0;       // FNV-1a 64 of canonical
+  const ModelDesc* model = nullptr;
+  double dt_ms = 0, transient_ms = 0, analysis_ms = 0;
+  int64_t n_transient = 0, n_analysis = 0;  // steps
+  uint64_t seed = 0;
+  std::string precision = "float";  // "float" | "double"
+  std::string gating;               // "" (backend default) | "direct" | "table"
+  std::vector<double> base_params;  // model defaults overridden by `fixed`
+  Sweep sweep;
+  nlohmann::json classifier = nlohmann::json::object();  // raw; validated by the classifier
+  bool out_final_state = false;
+  int out_spikes = 0;                     // spike times kept per instance (and potential)
+  std::vector<uint64_t> trace_instances;  // ascending, unique, < sweep.size()
+  double trace_every_ms = 0;              // 0 when no traces
+  int64_t trace_every_steps = 0;
+  std::string initial_kind = "cold";      // "cold" | "explicit" | "database"
+  std::vector<double> initial_state;      // explicit: every state variable, model order
+  std::string initial_database;           // database: path (relative paths resolved against
+                                          // the spec file's directory); checked to exist
+  std::string name, description;          // name defaults to the spec file's stem
+};
+
+// All throw SpecError with a message "<source>: <key path>: ... got <value>; expected ...".
+RunSpec load_spec(const std::string& path);
+RunSpec parse_spec(const nlohmann::json& j, const std::string& source);
+RunSpec parse_spec_text(const std::string& text, const std::string& source);
+
+// Minimum analysis window accepted by the parser (ms); the classifier may require more.
+constexpr double kMinAnalysisMs = 100.0;
+// Largest number of instances of one sweep (2^48).
+constexpr uint64_t kMaxInstances = 1ULL << 48;
+
+// Parses a duration ("0.05 ms", "10 s", {"value": 0.05, "unit": "ms"}) to ms; throws SpecError
+// naming `source` and `path`. Exposed for the CLI (e.g. --every).
+double parse_duration_ms(const nlohmann::json& v, const std::string& source,
+                         const std::string& path);
+
+}  // namespace ns
