@@ -154,7 +154,7 @@ TEST(Classify, ConvergingPeriod2TrainIsTonicSlowRateModulationIsNot) {
   // Rate modulated by +-15% with a 25-spike period: consecutive ISIs differ by < 4% (passes the
   // cycle-to-cycle test), but the last half spans 30%: irregular, not tonic.
   std::vector<double> u = {40.0};
-  for (int j = 0; u.back() < kWindow; ++j) u.push_back(u.back() + 100.0 * (1.0 + 0.15 * std::sin(2 * M_PI * j / 25.0)));
+  for (int j = 0; u.back() < kWindow; ++j) u.push_back(u.back() + 100.0 * (1.0 + 0.15 * std::sin(2 * 3.141592653589793 * j / 25.0)));
   u.pop_back();
   EXPECT_EQ(run(u).label, ns::kIrregular);
 }
@@ -367,9 +367,9 @@ TEST(Classify, NoInfinityFromValidInput) {
     }
     const auto c = run(t, {}, kWindow, 0, 1 + uint32_t(uniform(g) * 80));
     for (float v : all_features(c.f)) EXPECT_FALSE(std::isinf(v));
-    if (c.label != ns::kUnclassified) EXPECT_TRUE(std::isfinite(c.f.rate_hz));
-    if (c.label == ns::kTonic) EXPECT_TRUE(std::isfinite(c.f.period_cv));
-    if (c.label == ns::kRegularBursting) EXPECT_TRUE(std::isfinite(c.f.burst_period_ms));
+    if (c.label != ns::kUnclassified) { EXPECT_TRUE(std::isfinite(c.f.rate_hz)); }
+    if (c.label == ns::kTonic) { EXPECT_TRUE(std::isfinite(c.f.period_cv)); }
+    if (c.label == ns::kRegularBursting) { EXPECT_TRUE(std::isfinite(c.f.burst_period_ms)); }
   }
 }
 
@@ -472,12 +472,12 @@ TEST(Classify, LabelNamesAndFeatureColumns) {
   f.v_rest = 3;
   const auto v = all_features(f);
   for (size_t k = 0; k < cols.size(); ++k) {
-    if (cols[k].first == "rate_hz") EXPECT_EQ(v[k], 1.f);
+    if (cols[k].first == "rate_hz") { EXPECT_EQ(v[k], 1.f); }
     if (cols[k].first == "burst_period_ms") {
       EXPECT_EQ(v[k], 2.f);
       EXPECT_EQ(cols[k].second, "ms");
     }
-    if (cols[k].first == "v_rest") EXPECT_EQ(v[k], 3.f);
+    if (cols[k].first == "v_rest") { EXPECT_EQ(v[k], 3.f); }
   }
 }
 
