@@ -126,10 +126,11 @@ double scrambled(int dim, uint64_t index, Scramble s, uint64_t key) {
       for (int level = 0; level < kBits; ++level) {
         const int b = kBits - 1 - level;  // digit 2^-(level+1)
         const uint32_t prefix = level == 0 ? 0u : (x >> (b + 1));
-        const uint32_t flip = static_cast<uint32_t>(hash_words(key, 0x4f57454eULL, level, prefix) >> 63);
+        const uint64_t ctr = (static_cast<uint64_t>(level) << 32) | prefix;
+        const uint32_t flip = static_cast<uint32_t>(mix64(key ^ ctr) >> 63);
         y |= (((x >> b) & 1u) ^ flip) << b;
       }
-      const uint64_t low = hash_words(key, 0x4f57454eULL, kBits, x) >> 44;  // 20 more digits
+      const uint64_t low = mix64(mix64(key ^ (static_cast<uint64_t>(kBits) << 32 | x))) >> 44;  // 20 more digits
       return static_cast<double>((static_cast<uint64_t>(y) << 20) | low) * 0x1.0p-52;
     }
   }

@@ -224,10 +224,13 @@ int64_t steps_of(const Ctx& c, const std::string& path, const json& v, double du
   const double r = dur / dt;
   if (r > 9.0e15) c.bad(path, v, "fewer than 9e15 time steps of dt = " + fmt_num(dt) + " ms");
   const double n = std::nearbyint(r);
-  if (std::fabs(n * dt - dur) > 1e-9 * dur)
-    c.fail(path, "got " + show(v) + " = " + fmt_num(r) + " steps of dt = " + fmt_num(dt) +
+  if (std::fabs(n * dt - dur) > 1e-9 * dur) {
+    char steps[32];
+    std::snprintf(steps, sizeof steps, "%.10g", r);
+    c.fail(path, "got " + show(v) + " = " + steps + " steps of dt = " + fmt_num(dt) +
                      " ms; expected a whole number of steps (durations must be multiples of dt "
                      "to within 1e-9 relative)");
+  }
   return static_cast<int64_t>(n);
 }
 
@@ -565,8 +568,20 @@ Sweep::Sweep(std::vector<double> base_params, std::vector<AxisInfo> axes, std::s
         throw std::invalid_argument("Sweep: sample axes must be random/sobol of equal count");
     std::fill(stride_.begin(), stride_.end(), 0);
   }
+  mode_.assign(axes_.size(), 0);
   for (size_t a = 0; a < axes_.size(); ++a) {
     const AxisInfo& ax = axes_[a];
+    mode_[a] = ax.kind == "random" ? 1 : ax.kind == "sobol" ? 2 : 0;
+    if (mode_[a] == 0 && ax.values.size() != ax.params.size() * ax.size)
+      throw std::invalid_argument("Sweep: axis " + ax.name + " has the wrong number of values");
+    if (mode_[a] != 0 && (ax.low.size() != ax.params.size() || ax.high.size() != ax.params.size() ||
+                          ax.log_scale.size() != ax.params.size()))
+      throw std::invalid_argument("Sweep: axis " + ax.name + " lacks ranges");
+    if (ax.param_index.size() != ax.params.size())
+      throw std::invalid_argument("Sweep: axis " + ax.name + " lacks parameter indices");
+    for (int k : ax.param_index)
+      if (k < 0 || static_cast<size_t>(k) >= base_.size())
+        throw std::invalid_argument("Sweep: axis " + ax.name + ": parameter index out of range");
     for (size_t p = 0; p < ax.params.size(); ++p) {
       if (ax.kind == "random")
         keys_[a].push_back(fnv1a64(ax.params[p].data(), ax.params[p].size()));
@@ -578,9 +593,9 @@ Sweep::Sweep(std::vector<double> base_params, std::vector<AxisInfo> axes, std::s
 
 double Sweep::value(size_t a, size_t p, uint64_t j) const {
   const AxisInfo& ax = axes_[a];
-  if (ax.kind != "random" && ax.kind != "sobol") return ax.values[p * ax.size + j];
+  if (mode_[a] == 0) return ax.values[p * ax.size + j];
   double u;
-  if (ax.kind == "random") {
+  if (mode_[a] == 1) {
     u = u01_from_hash(hash_words(seed_, kTagRandom | a, keys_[a][p], j));
   } else {
     const sobol::Scramble s = ax.scramble == "none"    ? sobol::Scramble::None

@@ -72,6 +72,7 @@ class Sweep {  // immutable after construction
   uint64_t size_ = 0;
   std::vector<uint64_t> stride_;              // product: instance stride of each axis
   std::vector<std::vector<uint64_t>> keys_;   // random/sobol: per axis, per parameter hash key
+  std::vector<int> mode_;                     // per axis: 0 stored values, 1 random, 2 sobol
 };
 
 struct RunSpec {
