@@ -1,0 +1,532 @@
+#!/usr/bin/env python3
+"""neurosweep benchmark harness: neurosweep's own benchmark executables and the peer simulators
+(bench/peers/) on the same models, in one run, on one machine; writes JSON, CSV and Markdown.
+
+    python3 bench/run_bench.py [--quick] [--out bench/results] [--build DIR] [--threads 1,2]
+
+Steps: (a) record the machine, compiler, versions and date; (b) run neurosweep's benchmark
+executables (build*/bench/*, build*/stg_bench, ...) with --json, when present; (c) run each peer
+at 1e3 and 1e4 instances (1e5 when the extrapolated time fits --max-run-s), each run under a time
+limit; (d) compare spike counts of the same instances: neurosweep (CLI, pluggable command
+template) and every peer against a reference, within stated tolerances; (e) write
+<out>/latest.json, <out>/latest.csv and <out>/latest.md (neuron-steps/s, per core, ratios
+neurosweep/peer). Peers run from bench/.peers-venv (bench/peers/setup.sh); a missing peer is
+reported, never fatal. System Python with the standard library and numpy suffices here.
+"""
+import argparse
+import csv
+import datetime
+import glob
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PEERS = os.path.join(HERE, "peers")
+sys.path.insert(0, PEERS)
+import common  # noqa: E402
+
+# Default command template for one neurosweep instance (STG); fields: {exe}, {params} (a
+# "--param k=v" list), {duration}, {dt}, {model}. Override with --ns-simulate. The output may be
+# JSON with "spike_times" (list, or list of lists), "spike_count"/"n_spikes", or lines of numbers.
+NS_SIMULATE = "{exe} simulate --model {model} {params} --duration {duration} --dt {dt} --format json"
+
+# Agreement tolerances on spike counts of the same instance (stated in the report):
+#  * STG, same scheme (exponential Euler, dt 0.05 ms): |delta| <= 1 per 2 s simulated (at least 1);
+#    float vs double and different compilers move a spike across the window edge or add/drop one
+#    near a burst edge, not more (reference section 7: 14 of 16 P04 traces agree to 1e-6 mV
+#    between double builds over 2 s). LP4 and LP5 are rounding-sensitive (reference section 7):
+#    listed, not counted as failures.
+#  * STG, different integrator (JAX vmap: forward Euler 0.005 ms): |delta| <= 1 + 10 % (burst
+#    periods change by a few percent with dt, reference section 6 item 14).
+#  * iaf_psc_exp, izhikevich: exact (same update equations, deterministic).
+STG_TOL_PER_2S = 1
+STG_OTHER_INTEGRATOR_REL = 0.10
+
+
+def sh(cmd, timeout=30):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=timeout).stdout.strip()
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def machine_info(ns_exe):
+    lscpu = sh("lscpu")
+    info = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "hostname": platform.node(), "platform": platform.platform(),
+            "python": platform.python_version(), "nproc": os.cpu_count()}
+    for line in lscpu.splitlines():
+        k, _, v = line.partition(":")
+        if k.strip() in ("Model name", "CPU(s)", "Thread(s) per core", "Core(s) per socket",
+                         "Socket(s)", "L3 cache", "Flags"):
+            info["cpu_" + k.strip().lower().replace(" ", "_").replace("(s)", "s")] = v.strip()
+    if "cpu_flags" in info:  # keep the SIMD level only
+        flags = info.pop("cpu_flags").split()
+        info["cpu_simd"] = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f") if f in flags]
+    info["loadavg_start"] = os.getloadavg()
+    info["gxx"] = sh("g++ --version").splitlines()[0] if sh("g++ --version") else None
+    info["git_rev"] = sh(f"git -C {shlex.quote(ROOT)} rev-parse --short=12 HEAD") or "unknown"
+    info["neurosweep_exe"] = ns_exe
+    if ns_exe:
+        info["neurosweep_version"] = sh(f"{shlex.quote(ns_exe)} --version")
+        cache = os.path.join(os.path.dirname(ns_exe), "CMakeCache.txt")
+        if os.path.exists(cache):
+            for line in open(cache, errors="replace"):
+                if line.startswith(("CMAKE_BUILD_TYPE:", "CMAKE_CXX_FLAGS_RELEASE:", "CMAKE_CXX_COMPILER:",
+                                    "NEUROSWEEP_NATIVE:", "NEUROSWEEP_CUDA:")):
+                    k, _, v = line.strip().partition("=")
+                    info["cmake_" + k.split(":")[0].lower()] = v
+    info["neurosweep_host_flags"] = "-O3 (Release) -ffp-contract=off -fno-math-errno -march=native (CMakeLists.txt)"
+    return info
+
+
+def find_neurosweep(build):
+    cands = [build] if build else sorted(glob.glob(os.path.join(ROOT, "build*")), key=os.path.getmtime,
+                                          reverse=True)
+    exe, benches = None, []
+    for b in cands:
+        e = os.path.join(b, "neurosweep")
+        if exe is None and os.path.isfile(e) and os.access(e, os.X_OK):
+            exe = e
+        if not benches:
+            for pat in ("bench/*", "*_bench", "stg_bench"):
+                benches += [p for p in glob.glob(os.path.join(b, pat))
+                            if os.path.isfile(p) and os.access(p, os.X_OK) and not p.endswith((".cmake", ".txt"))]
+            benches = sorted(set(benches))
+    return exe, benches
+
+
+def run_json_lines(cmd, timeout, env=None):
+    """Run cmd (list); return (records, error). Records = JSON objects printed one per line."""
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return [], f"timed out after {timeout:.0f} s"
+    except OSError as e:
+        return [], f"could not start: {e}"
+    recs = []
+    for line in p.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                recs.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    err = None
+    if p.returncode != 0:
+        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
+        err = f"exit {p.returncode}: " + " | ".join(tail)
+    elif not recs:
+        err = "no JSON line on stdout"
+    for r in recs:
+        r.setdefault("process_wall_s", time.perf_counter() - t0)
+    return recs, err
+
+
+# ---------------------------------------------------------------------------------------------
+# Peer plan
+
+def peer_plan(args):
+    """List of (name, script, model, base_args, dt, duration, sizes)."""
+    stg_d = 1000.0
+    pt_d = 1000.0
+    sizes = [1000] if args.quick else [1000, 10000, 100000]
+    plan = [
+        ("brian2-cpp_standalone", "stg_brian2.py", "stg", [], 0.05, stg_d, sizes),
+        ("pyloric-network-simulator-vmap", "stg_pyloric_jax.py", "stg", ["--mode", "vmap"], 0.05, stg_d, sizes),
+        ("pyloric-network-simulator-package", "stg_pyloric_jax.py", "stg", ["--mode", "package"], 0.05,
+         stg_d, [1000] if not args.quick else [256]),
+    ]
+    for m in ("iaf_psc_exp", "izhikevich"):
+        plan.append(("nest", "point_nest.py", m, ["--model", m], 0.1, pt_d, sizes))
+        plan.append(("brian2-cpp_standalone", "point_brian2.py", m, ["--model", m], 0.1, pt_d, sizes))
+    if args.only:
+        keep = set(args.only.split(","))
+        plan = [p for p in plan if p[0] in keep or p[2] in keep or p[1] in keep]
+    return plan
+
+
+def run_peers(args, py, log):
+    out = []
+    for name, script, model, base, dt, dur, sizes in peer_plan(args):
+        for threads in args.threads:
+            rate = None  # neuron-steps/s of the previous size (integration only)
+            overhead = None
+            for n in sizes:
+                d = dur
+                if args.quick:
+                    d = min(d, 200.0)
+                steps = d / dt
+                if rate:
+                    pred = n * steps / rate + (overhead or 0)
+                    if pred > args.max_run_s:
+                        # shorten the simulated time first (not below 100 ms), then give up
+                        d_fit = (args.max_run_s - (overhead or 0)) * rate * dt / n
+                        if d_fit >= 100.0:
+                            d = float(int(d_fit // 50 * 50))
+                        else:
+                            rec = {"peer": name, "model": model, "n": n, "threads": threads,
+                                   "skipped": f"extrapolated {pred:.0f} s > --max-run-s {args.max_run_s}"}
+                            log(f"  {name} {model} n={n}: skipped ({rec['skipped']})")
+                            out.append(rec)
+                            continue
+                cmd = [py, os.path.join(PEERS, script), *base, "--n", str(n), "--duration-ms", str(d),
+                       "--dt-ms", str(dt), "--threads", str(threads), "--sample", str(args.sample)]
+                if "stg_pyloric_jax.py" == script:
+                    cmd += ["--time-limit-s", str(args.max_run_s)]
+                log(f"  {name} {model} n={n} T={d:g} ms threads={threads} ...")
+                recs, err = run_json_lines(cmd, timeout=args.max_run_s * 1.5 + 120)
+                rec = recs[-1] if recs else {"peer": name, "model": model, "n": n, "error": err}
+                rec.setdefault("peer", name)
+                rec.setdefault("model", model)
+                rec.setdefault("n", n)
+                rec["threads"] = threads
+                rec["command"] = " ".join(shlex.quote(c) for c in cmd[1:])
+                if err and "error" not in rec:
+                    rec["error"] = err
+                out.append(rec)
+                if "neuron_steps_per_s" in rec and rec.get("neuron_steps_per_s"):
+                    rate = rec["neuron_steps_per_s"]
+                    overhead = (rec.get("compile_s") or 0) + 5
+                    log(f"    {rec['neuron_steps_per_s']:.3e} neuron-steps/s, wall {rec['wall_s']:.2f} s, "
+                        f"compile/JIT {rec.get('compile_s') or 0:.1f} s")
+                else:
+                    log(f"    {rec.get('unsupported') or rec.get('error')}")
+                    break  # larger sizes will not do better
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# neurosweep
+
+def run_ns_benches(benches, args, log):
+    out, notes = [], []
+    if not benches:
+        notes.append("no neurosweep benchmark executable found (looked for build*/bench/*, build*/*_bench); "
+                     "configure with -DNEUROSWEEP_BENCH=ON and build the bench targets")
+        return out, notes
+    for b in benches:
+        cmd = [b, "--json"] + (["--quick"] if args.quick else [])
+        log(f"  {os.path.relpath(b, ROOT)} {' '.join(cmd[1:])} ...")
+        recs, err = run_json_lines(cmd, timeout=args.ns_timeout)
+        if err and args.quick and recs == []:
+            recs, err = run_json_lines([b, "--json"], timeout=args.ns_timeout)  # no --quick option
+        for r in recs:
+            r["peer"] = "neurosweep"
+            r["executable"] = os.path.relpath(b, ROOT)
+            out.append(r)
+        if err:
+            notes.append(f"{os.path.relpath(b, ROOT)}: {err}")
+        log(f"    {len(recs)} records" + (f"; {err}" if err else ""))
+    return out, notes
+
+
+def parse_spikes(text):
+    """Spike count from the CLI output: JSON spike_times / spike_count / n_spikes, or numbers."""
+    text = text.strip()
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        lines = [ln for ln in text.splitlines() if ln.strip().startswith("{")]
+        obj = json.loads(lines[-1]) if lines else None
+    if isinstance(obj, dict):
+        for k in ("spike_count", "n_spikes"):
+            if k in obj:
+                v = obj[k]
+                return int(v[0] if isinstance(v, list) else v)
+        st = obj.get("spike_times")
+        if st is None and isinstance(obj.get("instances"), list) and obj["instances"]:
+            st = obj["instances"][0].get("spike_times")
+        if st is not None:
+            if st and isinstance(st[0], list):
+                st = st[0]
+            return len(st)
+    if isinstance(obj, list):
+        return len(obj)
+    raise ValueError("no spike_times/spike_count in output")
+
+
+def ns_counts(exe, template, model, n, duration, dt, log):
+    """Spike counts of the first n instances of the common tables from the neurosweep CLI."""
+    counts, errors = [], []
+    if model == "stg":
+        g, _ = common.stg_table(n, "p04")
+        plist = [[f"{k}={v:g}" for k, v in zip(common.STG_COND_NAMES, row)] for row in g]
+    elif model == "iaf_psc_exp":
+        plist = [[f"I_e={c:g}"] for c in common.lif_current(n)]
+    else:
+        plist = [[f"I_e={c:g}"] for c in common.izh_current(n)]
+    for ps in plist:
+        params = " ".join(f"--param {shlex.quote(p)}" for p in ps)
+        cmd = template.format(exe=shlex.quote(exe), model=model, params=params, duration=f"{duration:g}",
+                              dt=f"{dt:g}")
+        try:
+            p = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=120)
+            if p.returncode != 0:
+                raise RuntimeError(f"exit {p.returncode}: {(p.stderr or p.stdout).strip()[-200:]}")
+            counts.append(parse_spikes(p.stdout))
+        except Exception as e:  # noqa: BLE001 - tolerant by design: report and go on
+            errors.append(f"{cmd}: {e}")
+            counts.append(None)
+            if len(errors) >= 2 and all(c is None for c in counts):
+                break  # the CLI does not support this; do not try every instance
+    if errors:
+        log(f"    neurosweep CLI: {errors[0][:300]}")
+    return counts, errors
+
+
+# ---------------------------------------------------------------------------------------------
+# agreement
+
+def compare(model, ref_name, ref, other_name, other, duration, labels, other_integrator=False,
+            other_constants=False):
+    rows = []
+    n = min(len(ref), len(other))
+    fails = 0
+    for i in range(n):
+        a, b = ref[i], other[i]
+        if a is None or b is None:
+            continue
+        lab = labels[i] if labels else str(i)
+        if model == "stg":
+            if other_integrator:
+                tol = 1 + STG_OTHER_INTEGRATOR_REL * max(a, b)
+            else:
+                tol = max(1, STG_TOL_PER_2S * duration / 2000.0)
+        else:
+            tol = 0
+        d = b - a
+        fragile = model == "stg" and lab in common.STG_FRAGILE
+        ok = abs(d) <= tol
+        if not ok and not fragile and not other_constants:
+            fails += 1
+        rows.append({"instance": i, "label": lab, ref_name: a, other_name: b, "delta": d, "tol": tol,
+                     "ok": ok, "fragile": fragile})
+    verdict = ("not comparable (different model constants)" if other_constants else
+               ("agree" if fails == 0 else f"{fails} mismatch(es)"))
+    return {"model": model, "reference": ref_name, "other": other_name, "duration_ms": duration,
+            "compared": len(rows), "verdict": verdict, "rows": rows}
+
+
+def agreement(args, py, ns_exe, peer_recs, log):
+    """Compare the sample counts of the smallest run of each peer/model with the reference."""
+    out = []
+    first = {}
+    for r in peer_recs:
+        if r.get("spike_counts") and (r["peer"], r["model"]) not in first:
+            first[(r["peer"], r["model"])] = r
+    for model in ("stg", "iaf_psc_exp", "izhikevich"):
+        recs = [r for (p, m), r in first.items() if m == model]
+        if not recs:
+            continue
+        dur = recs[0]["duration"]
+        dt = recs[0]["dt"]
+        k = args.sample
+        # Reference: STG -> the NumPy transcription of stg.hpp (bench/peers/stg_numpy.py), point
+        # models -> NEST.
+        if model == "stg":
+            g, labels = common.stg_table(k, "p04")
+            import stg_numpy
+            ref, _ = stg_numpy.simulate(g, dur, dt)
+            ref = [int(x) for x in ref]
+            ref_name = "numpy-reference"
+        else:
+            labels = [f"I_e={c:g}" for c in (common.lif_current(k) if model == "iaf_psc_exp"
+                                              else common.izh_current(k))]
+            nest = first.get(("nest", model))
+            if not nest:
+                continue
+            ref, ref_name = nest["spike_counts"], "nest"
+        for r in recs:
+            if r["peer"] == ref_name or r.get("duration") != dur:
+                continue
+            other_constants = "package" in str(r.get("constants", "")).lower() and "stg.hpp" not in str(r.get("constants"))
+            if r.get("sample_labels") and r["sample_labels"] != labels[: len(r["sample_labels"])]:
+                # package mode: compare by label with the reference of that neuron
+                gl, ll = common.stg_table(16, "p04")
+                idx = [ll.index(x) for x in r["sample_labels"]]
+                import stg_numpy
+                rr, _ = stg_numpy.simulate(gl[idx], dur, dt)
+                res = compare(model, ref_name, [int(x) for x in rr], r["peer"], r["spike_counts"], dur,
+                              r["sample_labels"], other_constants=other_constants)
+            else:
+                res = compare(model, ref_name, ref, r["peer"], r["spike_counts"], dur, labels,
+                              other_integrator="vmap" in r["peer"], other_constants=other_constants)
+            out.append(res)
+            log(f"  {model}: {r['peer']} vs {ref_name}: {res['verdict']}")
+        if ns_exe and not args.no_ns_agreement:
+            cnt, errs = ns_counts(ns_exe, args.ns_simulate, model, k, dur, dt, log)
+            if any(c is not None for c in cnt):
+                res = compare(model, ref_name, ref, "neurosweep", cnt, dur, labels)
+                res["cli_errors"] = errs[:3]
+                out.append(res)
+                log(f"  {model}: neurosweep vs {ref_name}: {res['verdict']}")
+            else:
+                out.append({"model": model, "reference": ref_name, "other": "neurosweep",
+                            "verdict": "neurosweep CLI gave no counts", "cli_errors": errs[:3]})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+def fmt(x, nd=3):
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.{nd}g}" if abs(x) < 1e4 else f"{x:.{nd}e}"
+    return str(x)
+
+
+def best_ns(ns_recs, model, n):
+    c = [r for r in ns_recs if r.get("model") == model and r.get("neuron_steps_per_s")
+         and str(r.get("backend", "cpu")).startswith("cpu")]
+    if not c:
+        return None
+    same = [r for r in c if r.get("n") == n] or c
+    return max(same, key=lambda r: r["neuron_steps_per_s"] / max(1, r.get("threads") or 1))
+
+
+def write_report(out_dir, info, ns_recs, ns_notes, peer_recs, agree, quick):
+    os.makedirs(out_dir, exist_ok=True)
+    full = {"machine": info, "neurosweep": ns_recs, "neurosweep_notes": ns_notes, "peers": peer_recs,
+            "agreement": agree, "quick": quick, "provisional": True}
+    with open(os.path.join(out_dir, "latest.json"), "w") as f:
+        json.dump(full, f, indent=1)
+    cols = ["engine", "model", "backend", "precision", "gating", "n", "threads", "dt", "duration", "steps",
+            "wall_s", "compile_s", "neuron_steps_per_s", "per_core", "status"]
+    rows = []
+    for r in ns_recs:
+        rows.append({**{c: r.get(c) for c in cols}, "engine": "neurosweep",
+                     "per_core": (r.get("neuron_steps_per_s") or 0) / max(1, r.get("threads") or 1), "status": "ok"})
+    for r in peer_recs:
+        st = "ok" if r.get("neuron_steps_per_s") else (r.get("unsupported") and "unsupported: " + r["unsupported"]
+                                                       or r.get("skipped") and "skipped: " + r["skipped"]
+                                                       or "error: " + str(r.get("error")))
+        rows.append({**{c: r.get(c) for c in cols}, "engine": r["peer"], "backend": "cpu",
+                     "precision": r.get("precision", "double"),
+                     "per_core": (r.get("neuron_steps_per_s") or 0) / max(1, r.get("threads") or 1)
+                     if r.get("neuron_steps_per_s") else None, "status": st})
+    with open(os.path.join(out_dir, "latest.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows(rows)
+
+    L = []
+    L.append("# Benchmark results (PROVISIONAL)\n")
+    L.append(f"Date {info['date']}, git {info.get('git_rev')}, {'quick' if quick else 'full'} mode. "
+             f"CPU: {info.get('cpu_model_name')} ({info.get('nproc')} logical CPUs, SIMD "
+             f"{','.join(info.get('cpu_simd', []))}), load average at start {tuple(round(x, 2) for x in info['loadavg_start'])}; "
+             f"compiler: {info.get('gxx')}.\n")
+    L.append("**Provisional:** the machine is shared (other builds were running); timings can be off by "
+             "a factor of 2 or more. Re-run on an idle machine before quoting any number.\n")
+    L.append("neuron-steps/s = instances x time steps / integration wall time (compile/JIT excluded, "
+             "reported separately). per core = divided by threads. STG: dt 0.05 ms; iaf_psc_exp and "
+             "izhikevich: dt 0.1 ms. The JAX vmap peer integrates at 0.005 ms internally "
+             "(its explicit scheme diverges at 0.01 ms); its steps are counted at 0.05 ms, so all STG "
+             "figures measure the same simulated time.\n")
+    L.append("## Throughput\n")
+    L.append("| model | engine | n | threads | T (ms) | wall (s) | compile/JIT (s) | neuron-steps/s | per core | neurosweep/peer per core |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in ns_recs:
+        L.append(f"| {r.get('model')} | neurosweep {r.get('backend', '')} {r.get('precision', '')} {r.get('gating', '')} "
+                 f"| {r.get('n')} | {r.get('threads')} | - | {fmt(r.get('wall_s'))} | - | {fmt(r.get('neuron_steps_per_s'))} "
+                 f"| {fmt((r.get('neuron_steps_per_s') or 0) / max(1, r.get('threads') or 1))} | |")
+    for r in peer_recs:
+        if r.get("neuron_steps_per_s"):
+            pc = r["neuron_steps_per_s"] / max(1, r.get("threads") or 1)
+            b = best_ns(ns_recs, r["model"], r["n"])
+            ratio = fmt(b["neuron_steps_per_s"] / max(1, b.get("threads") or 1) / pc) if b else "no neurosweep figure"
+            L.append(f"| {r['model']} | {r['peer']} | {r['n']} | {r.get('threads')} | {fmt(r.get('duration'))} "
+                     f"| {fmt(r.get('wall_s'))} | {fmt(r.get('compile_s'))} | {fmt(r['neuron_steps_per_s'])} | {fmt(pc)} | {ratio} |")
+        else:
+            why = r.get("unsupported") or r.get("skipped") or r.get("error")
+            L.append(f"| {r.get('model')} | {r.get('peer')} | {r.get('n')} | {r.get('threads')} | | | | not run: {why} | | |")
+    if ns_notes:
+        L.append("\nneurosweep: " + "; ".join(ns_notes) + "\n")
+    L.append("\n## Agreement of spike counts (same instances)\n")
+    L.append(f"Tolerances: STG same scheme |delta| <= {STG_TOL_PER_2S} per 2 s (min 1); STG other integrator "
+             f"|delta| <= 1 + {int(STG_OTHER_INTEGRATOR_REL * 100)} %; iaf_psc_exp and izhikevich exact. "
+             "LP4/LP5 are rounding-sensitive (reference section 7) and listed without counting as failures.\n")
+    for a in agree:
+        L.append(f"- {a['model']}: **{a['other']}** vs {a['reference']} ({a.get('compared', 0)} instances, "
+                 f"{fmt(a.get('duration_ms'))} ms): {a['verdict']}")
+        bad = [x for x in a.get("rows", []) if not x["ok"]]
+        if bad:
+            L.append("  - differing: " + ", ".join(f"{x['label']} {x[a['reference']]}->{x[a['other']]}"
+                                                    + (" (fragile)" if x["fragile"] else "") for x in bad[:16]))
+        if a.get("cli_errors"):
+            L.append(f"  - CLI: {a['cli_errors'][0][:200]}")
+    L.append("\n## Versions\n")
+    vers = {}
+    for r in peer_recs:
+        vers.update({k: v for k, v in (r.get("versions") or {}).items() if v})
+    L.append(", ".join(f"{k} {v}" for k, v in sorted(vers.items())) + "\n")
+    with open(os.path.join(out_dir, "latest.md"), "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="1e3 instances, 200 ms: about 3 min")
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--build", default=None, help="neurosweep build directory (default: newest build*)")
+    ap.add_argument("--threads", default="1", help="comma list of thread counts for the peers")
+    ap.add_argument("--max-run-s", type=float, default=None,
+                    help="time limit per peer run (default 120 s, quick 45 s)")
+    ap.add_argument("--ns-timeout", type=float, default=300)
+    ap.add_argument("--sample", type=int, default=16)
+    ap.add_argument("--only", default=None, help="comma list of peers, models or scripts to run")
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--no-ns-agreement", action="store_true")
+    ap.add_argument("--ns-simulate", default=NS_SIMULATE, help="neurosweep CLI template for one instance")
+    ap.add_argument("--peers-venv", default=os.path.join(HERE, ".peers-venv"))
+    args = ap.parse_args()
+    args.threads = [int(t) for t in args.threads.split(",")]
+    if args.max_run_s is None:
+        args.max_run_s = 45.0 if args.quick else 120.0
+
+    t_start = time.perf_counter()
+
+    def log(msg):
+        print(f"[{time.perf_counter() - t_start:6.0f} s] {msg}", flush=True)
+
+    ns_exe, benches = find_neurosweep(args.build)
+    info = machine_info(ns_exe)
+    log(f"machine: {info.get('cpu_model_name')}, {info.get('nproc')} CPUs, {info.get('gxx')}")
+    log("neurosweep benchmarks:")
+    ns_recs, ns_notes = run_ns_benches(benches, args, log)
+    if not ns_exe:
+        ns_notes.append("no neurosweep executable (build*/neurosweep): agreement check skipped")
+
+    py = os.path.join(args.peers_venv, "bin", "python")
+    peer_recs, agree = [], []
+    if args.no_peers:
+        pass
+    elif not os.path.exists(py):
+        ns_notes.append(f"peers not installed ({py} missing): run bash bench/peers/setup.sh")
+        log(ns_notes[-1])
+    else:
+        nest_why = os.path.join(args.peers_venv, "nest-unavailable.txt")
+        if os.path.exists(nest_why):
+            info["nest_unavailable"] = open(nest_why).read()[-2000:]
+        log("peers:")
+        peer_recs = run_peers(args, py, log)
+        log("agreement:")
+        agree = agreement(args, py, ns_exe, peer_recs, log)
+    info["loadavg_end"] = os.getloadavg()
+    info["harness_wall_s"] = time.perf_counter() - t_start
+    write_report(args.out, info, ns_recs, ns_notes, peer_recs, agree, args.quick)
+    log(f"wrote {os.path.join(args.out, 'latest.md')} (.json, .csv)")
+
+
+if __name__ == "__main__":
+    main()
