@@ -80,7 +80,11 @@ void run_tile(const SimConfig& c, const ChunkInput& in, size_t i0, size_t nl, co
       for (int l = 0; l < W; ++l) {
         const int j = o * W + l;
         const T v0 = Model::template observe<T>(Lane<T, W>{st, l}, o);
-        const int p = is_peak(v0, v1[j], v2[j], thr) ? 1 : 0;
+        int p;
+        if constexpr (reset_spikes<Model>::value)
+          p = Model::template spike_count<T>(Lane<T, W>{st, l}, o);
+        else
+          p = is_peak(v0, v1[j], v2[j], thr) ? 1 : 0;
         pk[j] = p;
         any |= p;
         p1[j] = v1[j];
@@ -95,7 +99,12 @@ void run_tile(const SimConfig& c, const ChunkInput& in, size_t i0, size_t nl, co
     if (any) {
       for (int o = 0; o < NO; ++o)
         for (size_t l = 0; l < nl; ++l)
-          if (pk[o * W + l]) record_peak(out, c, i0 + l, o, k, v1[o * W + l], p1[o * W + l], p2[o * W + l]);
+          if (pk[o * W + l]) {
+            if constexpr (reset_spikes<Model>::value)
+              record_spikes_at(out, c, i0 + l, o, double(k) * c.dt, pk[o * W + l]);
+            else
+              record_peak(out, c, i0 + l, o, k, v1[o * W + l], p1[o * W + l], p2[o * W + l]);
+          }
     }
   }
   for (size_t l = 0; l < nl; ++l) {

@@ -114,6 +114,28 @@ NS_HD void model_step(S s, D d, const Tab& tab, const StepContext& ctx) {
   }
 }
 
+// Integrate-and-fire models reset V inside the step, so a local maximum is not a spike. They set
+// `static constexpr bool kResetSpikes = true;` and report the number of spikes of the last step
+// through spike_count(s); the spike carries NEST's time stamp t_{k+1} (end of the step).
+template <class M, class = void>
+struct reset_spikes {
+  static constexpr bool value = false;
+};
+template <class M>
+struct reset_spikes<M, decltype(void(M::kResetSpikes))> {
+  static constexpr bool value = M::kResetSpikes;
+};
+
+// Record `count` spikes at analysis time t_ms (reset models).
+NS_HD void record_spikes_at(const OutputView& out, const SimConfig& c, size_t i, int o,
+                                   double t_ms, int count) {
+  const size_t slot = i * out.n_obs + o;
+  uint32_t cnt = out.n_spikes[slot];
+  for (int j = 0; j < count; ++j, ++cnt)
+    if (static_cast<int>(cnt) < c.max_spikes) out.spike_times[slot * c.max_spikes + cnt] = static_cast<float>(t_ms);
+  out.n_spikes[slot] = cnt;
+}
+
 struct NoProbe {
   template <class T>
   NS_HD void operator()(int64_t, const T*) const {}
@@ -155,7 +177,12 @@ NS_HD void run_instance(const SimConfig& c, const double* params, const double* 
     probe(c.n_transient + k, s);
     for (int o = 0; o < Model::kNumObs; ++o) {
       const T v0 = Model::template observe<T>(s, o);
-      if (is_peak(v0, v1[o], v2[o], thr)) record_peak(out, c, i, o, k, v0, v1[o], v2[o]);
+      if constexpr (reset_spikes<Model>::value) {
+        const int nsp = Model::template spike_count<T>(s, o);
+        if (nsp > 0) record_spikes_at(out, c, i, o, double(k) * c.dt, nsp);
+      } else {
+        if (is_peak(v0, v1[o], v2[o], thr)) record_peak(out, c, i, o, k, v0, v1[o], v2[o]);
+      }
       vmin[o] = v0 < vmin[o] ? v0 : vmin[o];
       vmax[o] = v0 > vmax[o] ? v0 : vmax[o];
       vsum[o] += double(v0);

@@ -89,7 +89,7 @@ struct StgModel {
   // R and F: CODATA 2018 exact values. At 283 K, RT/2F = 12.1936 mV (reference section 1.4).
   template <class T, class P, class D>
   NS_HD static void derive(const P& p, D d, T dt) {
-    for (int k = 0; k < 8; ++k) d[dgNa + k] = T(p[gNa + k]);
+    NS_UNROLL for (int k = 0; k < 8; ++k) d[dgNa + k] = T(p[gNa + k]);
     d[dE_Na] = T(p[E_Na]);
     d[dE_K] = T(p[E_K]);
     d[dE_H] = T(p[E_H]);
@@ -136,9 +136,9 @@ struct StgModel {
     tau[3] = T(210) - T(179.6) * sigm(v, T(55), T(-16.9));
     // I_CaS: m^3 h
     inf[4] = sigm(v, T(33), T(-8.1));
-    tau[4] = T(2.8) + T(14) / (fexp((v + T(27)) / T(10)) + fexp((v + T(70)) / T(-13)));
+    tau[4] = T(2.8) + T(14) / (fexp((v + T(27)) * T(0.1)) + fexp((v + T(70)) * (T(1) / T(-13))));
     inf[5] = sigm(v, T(60), T(6.2));
-    tau[5] = T(120) + T(300) / (fexp((v + T(55)) / T(9)) + fexp((v + T(65)) / T(-16)));
+    tau[5] = T(120) + T(300) / (fexp((v + T(55)) * (T(1) / T(9))) + fexp((v + T(65)) * (T(1) / T(-16))));
     // I_A: m^3 h
     inf[6] = sigm(v, T(27.2), T(-8.7));
     tau[6] = T(23.2) - T(20.8) * sigm(v, T(32.9), T(-15.2));
@@ -152,7 +152,7 @@ struct StgModel {
     tau[9] = T(14.4) - T(12.8) * sigm(v, T(28.3), T(-19.2));
     // I_H: m (activates on hyperpolarisation: positive slope 5.5)
     inf[10] = sigm(v, T(75), T(5.5));
-    tau[10] = T(2) / (fexp((v + T(169.7)) / T(-11.6)) + fexp((v - T(26.7)) / T(14.3)));
+    tau[10] = T(2) / (fexp((v + T(169.7)) * (T(1) / T(-11.6))) + fexp((v - T(26.7)) * (T(1) / T(14.3))));
   }
 
   template <class T>
@@ -163,7 +163,7 @@ struct StgModel {
   NS_HD static void gate_targets(Direct, T v, T dt, T* inf, T* dec) {
     T tau[kNumGates];
     gating(v, inf, tau);
-    for (int g = 0; g < kNumGates; ++g) dec[g] = fexp(-dt / tau[g]);
+    NS_UNROLL for (int g = 0; g < kNumGates; ++g) dec[g] = fexp(-dt / tau[g]);
   }
   // ... or from the shared lookup table (linear interpolation).
   template <class T>
@@ -171,7 +171,7 @@ struct StgModel {
     int i;
     T f;
     tab.locate(v, i, f);
-    for (int g = 0; g < kNumGates; ++g) {
+    NS_UNROLL for (int g = 0; g < kNumGates; ++g) {
       inf[g] = tab.at(i, f, 2 * g);
       dec[g] = tab.at(i, f, 2 * g + 1);
     }
@@ -218,7 +218,7 @@ struct StgModel {
     T inf[kNumGates], dec[kNumGates];
     gate_targets(tab, v, d[d_dt], inf, dec);
     inf[8] = inf[8] * kca_factor(ca);
-    for (int g = 0; g < kNumGates; ++g) {
+    NS_UNROLL for (int g = 0; g < kNumGates; ++g) {
       const T x0 = s[mNa + g];
       s[mNa + g] = inf[g] + (x0 - inf[g]) * dec[g];
     }

@@ -125,6 +125,9 @@ struct IafPscExpModel : point::NoTable {
   NS_HD static T observe(S s, int /*k*/) { return s[V]; }
   template <class S>
   NS_HD static bool spiked(S s) { return s[spike_flag] > 0; }
+  // Spikes in the last step (engine: reset_spikes in engine.hpp).
+  template <class T, class S>
+  NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
 
 }  // namespace ns

@@ -1,0 +1,100 @@
+// Throughput of the engine: neuron-steps per second for a model on a backend, for each precision,
+// gating mode and thread count. Prints a table (or JSON lines with --json).
+//   stg_bench [--model stg] [--n 4096] [--ms 1000] [--backend cpu] [--threads 1,2] [--json]
+// Instances are random P03-grid neurons (seeded), cold start, dt = 0.05 ms.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "neurosweep/backend.hpp"
+#include "neurosweep/models.hpp"
+
+namespace {
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;
+}
+std::vector<int> parse_list(const std::string& s) {
+  std::vector<int> v;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) v.push_back(std::stoi(item));
+  return v;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model = "stg", backend = "cpu", threads_s = "1,2", precisions = "float,double", gatings = "direct,table";
+  size_t n = 4096;
+  double ms = 1000, dt = 0.05;
+  bool json = false;
+  for (int a = 1; a < argc; ++a) {
+    std::string k = argv[a];
+    auto next = [&]() { return std::string(a + 1 < argc ? argv[++a] : ""); };
+    if (k == "--model") model = next();
+    else if (k == "--n") n = std::stoul(next());
+    else if (k == "--ms") ms = std::stod(next());
+    else if (k == "--dt") dt = std::stod(next());
+    else if (k == "--backend") backend = next();
+    else if (k == "--threads") threads_s = next();
+    else if (k == "--precision") precisions = next();
+    else if (k == "--gating") gatings = next();
+    else if (k == "--json") json = true;
+    else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
+  }
+  const ns::ModelDesc* m = ns::find_model(model);
+  if (!m) { std::fprintf(stderr, "unknown model %s\n", model.c_str()); return 2; }
+  std::vector<double> cols(n * m->params.size());
+  const auto def = m->defaults();
+  std::mt19937 rng(42);
+  const double step[8] = {100, 2.5, 2, 10, 5, 25, 0.01, 0.01};
+  for (size_t k = 0; k < def.size(); ++k)
+    for (size_t i = 0; i < n; ++i)
+      cols[k * n + i] = (model == "stg" && k < 8) ? step[k] * (rng() % 6) : def[k];
+  std::string notice;
+  auto be = ns::make_backend(backend, &notice);
+  if (!json) std::printf("# %s on %s, n = %zu, %.0f ms at dt = %.3f ms\n", model.c_str(), be->device().c_str(), n, ms, dt);
+  if (!json) std::printf("%-8s %-7s %-7s %8s %10s %14s %12s\n", "prec", "gating", "threads", "steps", "wall_s", "steps/s", "per_thread");
+  for (const auto& p : {std::string("float"), std::string("double")}) {
+    if (precisions.find(p) == std::string::npos) continue;
+    for (const auto& g : {std::string("direct"), std::string("table")}) {
+      if (gatings.find(g) == std::string::npos) continue;
+      for (int th : parse_list(threads_s)) {
+        ns::RunSettings s;
+        s.model = model;
+        s.precision = ns::parse_precision(p);
+        s.gating = ns::parse_gating(g);
+        s.sim.dt = dt;
+        s.sim.n_transient = 0;
+        s.sim.n_analysis = static_cast<int64_t>(ms / dt);
+        s.sim.max_spikes = 64;
+        s.threads = th;
+        ns::ChunkInput in;
+        in.n = n;
+        in.params = cols.data();
+        ns::ChunkOutput out;
+        const auto t0 = std::chrono::steady_clock::now();
+        be->run(s, in, out);
+        const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double steps = double(n) * double(s.sim.n_analysis);
+        const double rate = steps / wall;
+        if (json)
+          std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"device\":\"%s\",\"precision\":\"%s\",\"gating\":\"%s\",\"threads\":%d,\"n\":%zu,\"steps\":%lld,\"wall_s\":%.4f,\"neuron_steps_per_s\":%.4e,\"peak_rss_mb\":%.1f}\n",
+                      model.c_str(), be->name().c_str(), be->device().c_str(), p.c_str(), g.c_str(), th, n,
+                      static_cast<long long>(s.sim.n_analysis), wall, rate, peak_rss_mb());
+        else
+          std::printf("%-8s %-7s %-7d %8lld %10.3f %14.4e %12.4e\n", p.c_str(), g.c_str(), th,
+                      static_cast<long long>(s.sim.n_analysis), wall, rate, rate / th);
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
