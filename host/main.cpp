@@ -9,6 +9,8 @@
 #include "neurosweep/backend.hpp"
 #include "neurosweep/models.hpp"
 #include "neurosweep/version.hpp"
+#include "database.hpp"
+#include "run.hpp"
 #include "simulate.hpp"
 
 namespace {
@@ -132,6 +134,42 @@ int main(int argc, char** argv) {
   sim->add_option("--format", sa.format, "csv, hdf5 or json (default: from the file extension)");
   sim->add_flag("--force", sa.force, "Overwrite an existing output file");
 
+  ns::RunOptions ro;
+  std::string shard;
+  auto* run = app.add_subcommand("run", "Build a database from a sweep spec (resumable)");
+  run->add_option("spec", ro.spec_path, "Sweep spec (JSON, docs/SWEEP_SPEC.md)")->required();
+  run->add_option("-o,--output", ro.out, "Output database (.h5)")->required();
+  run->add_option("--backend", ro.backend, "auto, cpu or cuda")->capture_default_str();
+  run->add_option("--threads", ro.threads, "CPU threads (0: all cores)")->capture_default_str();
+  run->add_option("--chunk", ro.chunk, "Instances per chunk (0: 4096 on CPU, 131072 on CUDA)")->capture_default_str();
+  run->add_flag("--resume", ro.resume, "Complete an interrupted build (only its missing chunks)");
+  run->add_flag("--force", ro.force, "Overwrite an existing database or unfinished build");
+  run->add_flag("-q,--quiet", ro.quiet, "No progress output");
+  run->add_option("--shard", shard, "K/N: build only shard K (0-based) of N, to DB.shard-K-of-N.h5; merge later");
+
+  std::string info_path;
+  auto* info = app.add_subcommand("info", "Summarise a database (also an unfinished build or a shard)");
+  info->add_option("db", info_path, "Database (.h5)")->required();
+
+  std::string query_path;
+  ns::QueryOptions qo;
+  std::string qlabels;
+  auto* query = app.add_subcommand("query", "Select instances of a database as CSV or JSON");
+  query->add_option("db", query_path, "Database (.h5)")->required();
+  query->add_option("--label", qo.labels, "Keep instances with this label (repeatable)");
+  query->add_option("--where", qo.where, "Filter expression, e.g. \"gNa > 100 and gKd <= 50\"");
+  query->add_option("--columns", qo.columns, "Columns to output (default: all)")->delimiter(',');
+  query->add_option("--format", qo.format, "csv or json")->capture_default_str();
+  query->add_option("--limit", qo.limit, "At most this many rows (0: all)");
+
+  std::vector<std::string> merge_in;
+  std::string merge_out;
+  bool merge_force = false;
+  auto* merge = app.add_subcommand("merge", "Merge shard databases of one spec into one database");
+  merge->add_option("shards", merge_in, "Shard files")->required();
+  merge->add_option("-o,--output", merge_out, "Output database")->required();
+  merge->add_flag("--force", merge_force, "Overwrite an existing output");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -139,6 +177,34 @@ int main(int argc, char** argv) {
   }
   try {
     if (*sim) return cmd_simulate(sa);
+    if (*run) {
+      if (!shard.empty()) {
+        const auto slash = shard.find('/');
+        try {
+          if (slash == std::string::npos) throw std::invalid_argument("no slash");
+          size_t u1 = 0, u2 = 0;
+          ro.shard_k = std::stoi(shard.substr(0, slash), &u1);
+          ro.shard_n = std::stoi(shard.substr(slash + 1), &u2);
+          if (u1 != slash || u2 != shard.size() - slash - 1) throw std::invalid_argument("trailing");
+        } catch (const std::exception&) {
+          throw ns::SpecError("--shard '" + shard + "': expected K/N, e.g. 0/4");
+        }
+      }
+      return ns::run_build(ro);
+    }
+    if (*info) {
+      std::cout << ns::format_info(ns::inspect(info_path));
+      return 0;
+    }
+    if (*query) {
+      ns::query(query_path, qo, std::cout);
+      return 0;
+    }
+    if (*merge) {
+      ns::merge_shards(merge_in, merge_out, merge_force);
+      std::cerr << "neurosweep: merged " << merge_in.size() << " shard(s) into " << merge_out << "\n";
+      return 0;
+    }
   } catch (const ns::SpecError& e) {
     std::cerr << "neurosweep: error: " << e.what() << "\n";
     return 2;

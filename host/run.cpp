@@ -1,0 +1,366 @@
+// The database build pipeline. Work flows in fixed-size chunks in index order; each chunk's
+// parameters are expanded from the sweep (lazily, from the instance index), integrated by the
+// backend, classified, and written to the build store, which renames it into place only when it is
+// complete. Peak memory depends on the chunk size, not on the sweep size.
+#include "run.hpp"
+
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "database.hpp"
+#include "errors.hpp"
+#include "neurosweep/backend.hpp"
+#include "neurosweep/models.hpp"
+#include "neurosweep/version.hpp"
+#include "simulate.hpp"
+#include "spec.hpp"
+#include "stage.hpp"
+
+namespace ns {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string fmt_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  char b[32];
+  if (s < 60)
+    std::snprintf(b, sizeof b, "%.0fs", s);
+  else if (s < 3600)
+    std::snprintf(b, sizeof b, "%dm%02ds", int(s) / 60, int(s) % 60);
+  else
+    std::snprintf(b, sizeof b, "%dh%02dm", int(s) / 3600, (int(s) % 3600) / 60);
+  return b;
+}
+
+// Progress on stderr: a bar redrawn in place on a terminal, plain log lines every 10 s otherwise.
+class Progress {
+ public:
+  Progress(uint64_t total, uint64_t done, std::vector<std::string> labels, bool quiet)
+      : total_(total), done0_(done), done_(done), labels_(std::move(labels)), quiet_(quiet),
+        tty_(isatty(2)), t0_(Clock::now()), last_(t0_) {
+    counts_.assign(labels_.size() + 1, 0);
+  }
+  void add(uint64_t n, const std::vector<int8_t>& label) {
+    done_ += n;
+    for (auto l : label) counts_[l >= 0 && size_t(l) < labels_.size() ? l : labels_.size()]++;
+    const double since = std::chrono::duration<double>(Clock::now() - last_).count();
+    if (!quiet_ && (done_ == total_ || since >= (tty_ ? 0.2 : 10.0))) {
+      last_ = Clock::now();
+      print(done_ == total_);
+    }
+  }
+  void print(bool final) const {
+    const double el = seconds_since(t0_);
+    const double rate = el > 0 ? double(done_ - done0_) / el : 0.0;
+    const double eta = rate > 0 ? double(total_ - done_) / rate : NAN;
+    std::ostringstream o;
+    if (tty_) {
+      const int w = 24, fill = total_ ? int(w * double(done_) / double(total_)) : w;
+      o << "\r[" << std::string(fill, '#') << std::string(w - fill, '.') << "] ";
+    }
+    char b[128];
+    std::snprintf(b, sizeof b, "%" PRIu64 "/%" PRIu64 " instances (%.1f%%), %.0f inst/s, ETA %s", done_, total_,
+                  total_ ? 100.0 * double(done_) / double(total_) : 100.0, rate, fmt_duration(eta).c_str());
+    o << b << " |";
+    for (size_t k = 0; k < labels_.size(); ++k)
+      if (counts_[k]) o << " " << labels_[k] << " " << counts_[k];
+    if (counts_.back()) o << " unclassified " << counts_.back();
+    if (tty_) o << "\x1b[K";
+    if (!tty_ || final) o << "\n";
+    std::cerr << o.str() << std::flush;
+  }
+
+ private:
+  uint64_t total_, done0_, done_;
+  std::vector<std::string> labels_;
+  std::vector<uint64_t> counts_;
+  bool quiet_, tty_;
+  Clock::time_point t0_, last_;
+};
+
+// Final states of another database, rows [first, first + n), state-major, for warm starts.
+class StateSource {
+ public:
+  StateSource(const std::string& path, const ModelDesc& m, uint64_t n_expected) : path_(path) {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    const DbSummary s = inspect(path);  // validates format; throws DatabaseError
+    if (s.state != "complete")
+      throw SpecError("initial.from_database '" + path + "': the build is " + s.state + "; finish it first");
+    if (s.n_instances != n_expected)
+      throw SpecError("initial.from_database '" + path + "': it has " + std::to_string(s.n_instances) +
+                      " instances, this sweep has " + std::to_string(n_expected) + " (they must match one to one)");
+    file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file_ < 0) throw DatabaseError(path + ": cannot open");
+    for (const auto& st : m.state) {
+      const std::string ds = std::string("/final_state/") + st.name;
+      const hid_t d = H5Dopen2(file_, ds.c_str(), H5P_DEFAULT);
+      if (d < 0)
+        throw SpecError("initial.from_database '" + path + "': no dataset " + ds +
+                        " (was it built with output.final_state = true, for model " + m.name + "?)");
+      sets_.push_back(d);
+    }
+  }
+  ~StateSource() {
+    for (auto d : sets_) H5Dclose(d);
+    if (file_ >= 0) H5Fclose(file_);
+  }
+  StateSource(const StateSource&) = delete;
+  StateSource& operator=(const StateSource&) = delete;
+  void read(uint64_t first, size_t n, std::vector<double>& out) const {
+    out.resize(sets_.size() * n);
+    hsize_t start = first, count = n;
+    for (size_t k = 0; k < sets_.size(); ++k) {
+      const hid_t fs = H5Dget_space(sets_[k]);
+      H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, nullptr, &count, nullptr);
+      const hid_t ms = H5Screate_simple(1, &count, nullptr);
+      const herr_t e = H5Dread(sets_[k], H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, out.data() + k * n);
+      H5Sclose(ms);
+      H5Sclose(fs);
+      if (e < 0) throw DatabaseError(path_ + ": cannot read final states");
+    }
+  }
+
+ private:
+  std::string path_;
+  hid_t file_ = -1;
+  std::vector<hid_t> sets_;
+};
+
+StoreSchema make_schema(const RunSpec& spec, const ClassifierStage& stage) {
+  StoreSchema sc;
+  const ModelDesc& m = *spec.model;
+  sc.columns.push_back({"index", "u8", "", "instance index in the sweep", {}});
+  for (int k : spec.sweep.swept_params())
+    sc.columns.push_back({m.params[k].name, "f8", m.params[k].unit, m.params[k].doc, {}});
+  sc.columns.push_back({"status", "u1", "", "numerical status of the integration", {"ok", "nonfinite", "diverged"}});
+  for (auto& c : stage.columns()) sc.columns.push_back(c);
+  if (spec.out_final_state) {
+    sc.final_state = true;
+    for (const auto& st : m.state) {
+      sc.state_names.push_back(st.name);
+      sc.state_units.push_back(st.unit);
+    }
+  }
+  sc.max_spikes_stored = spec.out_spikes;
+  for (const auto& a : spec.sweep.axes()) {
+    AxisSpec ax;
+    ax.name = a.name;
+    ax.kind = a.kind;
+    ax.params = a.params;
+    ax.size = a.size;
+    ax.labels = a.labels;
+    ax.values = a.values;
+    if (ax.values.empty()) {  // random / sobol: realised values per digit
+      for (size_t p = 0; p < a.params.size(); ++p)
+        for (uint64_t j = 0; j < a.size && a.size <= (1u << 20); ++j) ax.values.push_back(spec.sweep.value(&a - &spec.sweep.axes()[0], p, j));
+    }
+    sc.axes.push_back(std::move(ax));
+  }
+  return sc;
+}
+
+}  // namespace
+
+std::string shard_path(const std::string& out, int k, int n) {
+  std::filesystem::path p(out);
+  const std::string stem = p.stem().string(), ext = p.extension().string();
+  return (p.parent_path() / (stem + ".shard-" + std::to_string(k) + "-of-" + std::to_string(n) + ext)).string();
+}
+
+int run_build(const RunOptions& opt) {
+  const auto t_start = Clock::now();
+  RunSpec spec = load_spec(opt.spec_path);
+  const ModelDesc& m = *spec.model;
+  auto stage = make_classifier_stage(spec);
+  if (opt.shard_n < 1 || opt.shard_k < 0 || opt.shard_k >= opt.shard_n)
+    throw SpecError("--shard " + std::to_string(opt.shard_k) + "/" + std::to_string(opt.shard_n) +
+                    ": expected K/N with 0 <= K < N");
+  if (opt.out.empty()) throw SpecError("-o: an output path is required");
+  const std::string out = opt.shard_n > 1 ? shard_path(opt.out, opt.shard_k, opt.shard_n) : opt.out;
+  {
+    const auto dir = std::filesystem::path(out).parent_path();
+    if (!dir.empty() && !std::filesystem::is_directory(dir))
+      throw SpecError("-o '" + out + "': directory '" + dir.string() + "' does not exist");
+  }
+  std::unique_ptr<StateSource> warm;
+  if (spec.initial_kind == "database") warm = std::make_unique<StateSource>(spec.initial_database, m, spec.sweep.size());
+
+  std::string notice;
+  auto backend = make_backend(opt.backend, &notice);
+  if (!opt.quiet && !notice.empty()) std::cerr << "neurosweep: " << notice << "\n";
+
+  RunSettings rs;
+  rs.model = m.name;
+  rs.precision = parse_precision(spec.precision);
+  // Default gating: lookup tables (faster than direct evaluation on both backends, bench/README.md).
+  rs.gating = spec.gating.empty() ? Gating::Table : parse_gating(spec.gating);
+  rs.sim.dt = spec.dt_ms;
+  rs.sim.n_transient = spec.n_transient;
+  rs.sim.n_analysis = spec.n_analysis;
+  rs.sim.spike_threshold = 0.0f;  // mV: spikes are maxima overshooting 0 mV (Prinz routine)
+  rs.sim.max_spikes = std::max(stage->spikes_needed(), spec.out_spikes);
+  rs.sim.seed = spec.seed;
+  rs.threads = opt.threads;
+  rs.want_final_state = spec.out_final_state;
+
+  const uint64_t n_total = spec.sweep.size();
+  const uint64_t chunk = opt.chunk ? opt.chunk : (backend->name() == "cuda" ? 131072 : 4096);
+  const StoreSchema schema = make_schema(spec, *stage);
+
+  std::map<std::string, AttrValue> attrs;
+  attrs["seed"] = static_cast<int64_t>(spec.seed);
+  attrs["model"] = m.name;
+  attrs["name"] = spec.name;
+  attrs["description"] = spec.description;
+  attrs["dt_ms"] = spec.dt_ms;
+  attrs["transient_ms"] = spec.transient_ms;
+  attrs["analysis_ms"] = spec.analysis_ms;
+  attrs["precision"] = spec.precision;
+  attrs["gating"] = to_string(rs.gating);
+  attrs["backend"] = backend->name();
+  attrs["device"] = backend->device();
+  attrs["software_version"] = std::string(kVersion);
+  attrs["git_revision"] = std::string(kGitRevision);
+  attrs["classifier"] = stage->settings_json();
+  attrs["spike_threshold_mV"] = static_cast<double>(rs.sim.spike_threshold);
+  attrs["spikes_kept_for_classifier"] = static_cast<int64_t>(rs.sim.max_spikes);
+  attrs["initial"] = spec.initial_kind == "database" ? "database:" + spec.initial_database : spec.initial_kind;
+
+  BuildStore store = opt.resume ? BuildStore::resume(out, spec.hash, spec.canonical)
+                                : BuildStore::create(out, spec.canonical, spec.hash, n_total, chunk, schema, attrs,
+                                                     opt.force, opt.shard_k, opt.shard_n);
+  const auto pending = store.pending_chunks();
+  const auto sc = store.shard_chunks();
+  uint64_t shard_total = 0, shard_pending = 0;
+  for (uint64_t c = sc.first; c < sc.second; ++c) shard_total += store.chunk_range(c).second - store.chunk_range(c).first;
+  for (uint64_t c : pending) shard_pending += store.chunk_range(c).second - store.chunk_range(c).first;
+  if (!opt.quiet) {
+    std::cerr << "neurosweep: " << spec.name << ": " << n_total << " instances of " << m.name << ", "
+              << spec.transient_ms << " + " << spec.analysis_ms << " ms at dt " << spec.dt_ms << " ms, "
+              << spec.precision << "/" << to_string(rs.gating) << ", " << pending.size() << " chunk(s) of " << chunk
+              << " to do" << (opt.shard_n > 1 ? " (shard " + std::to_string(opt.shard_k) + "/" + std::to_string(opt.shard_n) + ")" : "")
+              << " -> " << out << "\n";
+  }
+
+  Progress progress(shard_total, shard_total - shard_pending, stage->label_names(), opt.quiet);
+  double t_integrate = 0, t_classify = 0, t_write = 0, t_expand = 0;
+  const int np = static_cast<int>(m.params.size()), nstate = static_cast<int>(m.state.size());
+  const auto swept = spec.sweep.swept_params();
+  std::vector<double> params, init;
+  ChunkOutput result;
+  for (uint64_t c : pending) {
+    const auto [first, end] = store.chunk_range(c);
+    const size_t n = static_cast<size_t>(end - first);
+    auto t0 = Clock::now();
+    params.resize(static_cast<size_t>(np) * n);
+    spec.sweep.fill(first, n, params.data());
+    const double* init_ptr = nullptr;
+    if (spec.initial_kind == "explicit") {
+      init.resize(static_cast<size_t>(nstate) * n);
+      for (int k = 0; k < nstate; ++k) std::fill_n(init.begin() + k * n, n, spec.initial_state[k]);
+      init_ptr = init.data();
+    } else if (warm) {
+      warm->read(first, n, init);
+      init_ptr = init.data();
+    }
+    t_expand += seconds_since(t0);
+
+    t0 = Clock::now();
+    ChunkInput in;
+    in.n = n;
+    in.first_index = first;
+    in.params = params.data();
+    in.init_state = init_ptr;
+    backend->run(rs, in, result);
+    t_integrate += seconds_since(t0);
+
+    t0 = Clock::now();
+    ChunkData data;
+    data.first = first;
+    data.count = n;
+    std::vector<uint64_t> index(n);
+    for (size_t j = 0; j < n; ++j) index[j] = first + j;
+    data.set("index", index);
+    for (int k : swept) data.set(m.params[k].name, params.data() + static_cast<size_t>(k) * n, n);
+    data.set("status", result.status);
+    stage->classify_chunk(result, spec.analysis_ms, data);
+    if (spec.out_spikes > 0) {
+      data.spike_counts.resize(n);
+      for (size_t j = 0; j < n; ++j) {
+        const uint32_t kept = std::min<uint32_t>(result.n_spikes[j * result.n_obs], static_cast<uint32_t>(spec.out_spikes));
+        data.spike_counts[j] = kept;
+        const float* t = result.spike_times.data() + j * result.n_obs * result.max_spikes;
+        data.spike_times.insert(data.spike_times.end(), t, t + kept);
+      }
+    }
+    if (spec.out_final_state) data.final_state = result.final_state;
+    for (uint64_t ti : spec.trace_instances) {
+      if (ti < first || ti >= end) continue;
+      std::vector<double> p(np);
+      for (int k = 0; k < np; ++k) p[k] = params[static_cast<size_t>(k) * n + (ti - first)];
+      std::vector<double> st;
+      if (init_ptr)
+        for (int k = 0; k < nstate; ++k) st.push_back(init[static_cast<size_t>(k) * n + (ti - first)]);
+      const Trace tr = simulate_trace(rs, p, init_ptr ? &st : nullptr, spec.trace_every_steps);
+      TraceData td;
+      td.instance = ti;
+      for (size_t c2 = 1; c2 < tr.names.size(); ++c2) {
+        td.names.push_back(tr.names[c2]);
+        td.units.push_back(tr.units[c2]);
+        td.values.emplace_back();
+      }
+      for (size_t r = 0; r < tr.columns[0].size(); ++r) {
+        const double t = tr.columns[0][r] - spec.transient_ms;
+        if (t < -1e-9) continue;  // the stored trace covers the analysis window
+        td.t.push_back(t);
+        for (size_t c2 = 1; c2 < tr.names.size(); ++c2) td.values[c2 - 1].push_back(tr.columns[c2][r]);
+      }
+      data.traces.push_back(std::move(td));
+    }
+    t_classify += seconds_since(t0);
+
+    t0 = Clock::now();
+    store.write_chunk(c, data);
+    t_write += seconds_since(t0);
+    std::vector<int8_t> labels(n);
+    std::memcpy(labels.data(), data.columns["label"].data(), n);
+    progress.add(n, labels);
+  }
+
+  const auto t0 = Clock::now();
+  nlohmann::json timings = {{"wall_s", seconds_since(t_start)},
+                            {"expand_s", t_expand},
+                            {"integrate_s", t_integrate},
+                            {"classify_s", t_classify},
+                            {"write_s", t_write},
+                            {"instances_this_run", shard_pending},
+                            {"instances_per_s", t_integrate > 0 ? double(shard_pending) / (seconds_since(t_start)) : 0.0},
+                            {"neuron_steps_per_s", t_integrate > 0 ? double(shard_pending) * double(spec.n_transient + spec.n_analysis) / t_integrate : 0.0},
+                            {"threads", opt.threads},
+                            {"chunk", chunk},
+                            {"resumed", opt.resume}};
+  store.finalize({{"timings", timings.dump()}});
+  if (!opt.quiet)
+    std::cerr << "neurosweep: wrote " << out << " in " << fmt_duration(seconds_since(t_start)) << " (integrate "
+              << fmt_duration(t_integrate) << ", classify " << fmt_duration(t_classify) << ", write "
+              << fmt_duration(t_write + seconds_since(t0)) << ")\n";
+  return 0;
+}
+
+}  // namespace ns

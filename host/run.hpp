@@ -1,0 +1,27 @@
+#pragma once
+// `neurosweep run`: sweep spec -> chunks -> backend -> classifier stage -> database.
+#include <cstdint>
+#include <string>
+
+namespace ns {
+
+struct RunOptions {
+  std::string spec_path;
+  std::string out;
+  std::string backend = "auto";
+  int threads = 0;          // CPU threads (0: all cores)
+  uint64_t chunk = 0;       // instances per chunk (0: backend default)
+  bool resume = false;
+  bool force = false;
+  bool quiet = false;
+  int shard_k = 0, shard_n = 1;  // --shard K/N (0-based K)
+};
+
+// Output path of shard K of N for a requested output path: DB.h5 -> DB.shard-K-of-N.h5.
+std::string shard_path(const std::string& out, int k, int n);
+
+// Runs (or resumes) a build. Throws SpecError, DatabaseError or BackendError before any work for
+// bad input; returns 0 on success.
+int run_build(const RunOptions& opt);
+
+}  // namespace ns
