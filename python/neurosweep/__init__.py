@@ -1,0 +1,28 @@
+"""neurosweep: read, analyse and plot neurosweep parameter-sweep databases.
+
+    import neurosweep
+    db = neurosweep.open("demo.h5")
+    df = db.to_pandas()                 # one row per instance: parameters, label, features
+    ds = db.to_xarray()                 # grid sweeps: one dimension per grid axis
+    t = db.spikes(1970)                 # stored spike times of instance 1970 (ms)
+    neurosweep.plot_map(db, "gCaS", "gKd", out="map.png")
+
+The file format is docs/FORMAT.md of the neurosweep repository.
+"""
+from .database import KNOWN_FORMAT_VERSION, Axis, Database, open
+from .errors import (CorruptDatabaseError, DatabaseNotFoundError, FormatVersionError,
+                     InstanceNotAvailableError, NeurosweepError, NotADatabaseError, NotAGridError,
+                     SimulateError, UnfinishedDatabaseWarning)
+from .plots import LABEL_COLOURS, label_colour, plot_feature, plot_fractions, plot_map, plot_trace
+from .simulate import Trace, find_binary, resimulate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "open", "Database", "Axis", "KNOWN_FORMAT_VERSION",
+    "plot_map", "plot_fractions", "plot_feature", "plot_trace", "LABEL_COLOURS", "label_colour",
+    "resimulate", "Trace", "find_binary",
+    "NeurosweepError", "DatabaseNotFoundError", "NotADatabaseError", "FormatVersionError",
+    "CorruptDatabaseError", "NotAGridError", "InstanceNotAvailableError", "SimulateError",
+    "UnfinishedDatabaseWarning",
+]

@@ -1,0 +1,130 @@
+"""Fixtures: small databases built once per session by the real `neurosweep run`.
+
+The executable is $NEUROSWEEP_BIN, else build/neurosweep of the repository (the README's test
+command builds it first). Without it every test that needs a database is skipped with a message
+saying so.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+SPECS = os.path.join(HERE, "specs")
+try:  # the package itself: installed (pip install -e python/) or from this checkout
+    import neurosweep  # noqa: F401
+except ImportError:
+    sys.path.insert(0, os.path.dirname(HERE))
+
+
+def _binary():
+    env = os.environ.get("NEUROSWEEP_BIN")
+    cands = [env] if env else [os.path.join(REPO, "build", "neurosweep"), os.path.join(os.getcwd(), "build", "neurosweep")]
+    for c in cands:
+        if c and os.path.isfile(c) and os.access(c, os.X_OK):
+            return os.path.abspath(c)
+    return None
+
+
+@pytest.fixture(scope="session")
+def binary():
+    b = _binary()
+    if b is None:
+        pytest.skip("the neurosweep executable was not found (set NEUROSWEEP_BIN or build it into "
+                    "build/neurosweep: cmake -S . -B build && cmake --build build)")
+    p = subprocess.run([b, "run", "--help"], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"{b} has no `run` subcommand (an old build?)")
+    return b
+
+
+def run_cli(binary, *args, check=True):
+    p = subprocess.run([binary, *args], capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise AssertionError(f"`neurosweep {' '.join(args)}` failed ({p.returncode}):\n{p.stderr}")
+    return p
+
+
+@pytest.fixture(scope="session")
+def dbdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("dbs")
+
+
+def _build(binary, dbdir, spec, out=None, *extra):
+    out = out or os.path.join(str(dbdir), os.path.splitext(spec)[0] + ".h5")
+    run_cli(binary, "run", os.path.join(SPECS, spec), "-o", out, "--threads", "2", "-q", *extra)
+    return out
+
+
+@pytest.fixture(scope="session")
+def grid2(binary, dbdir):
+    """4 x 4 grid (gCaS x gKd), spikes, final states, a stored trace of instance 9."""
+    return _build(binary, dbdir, "grid2.json", None, "--chunk", "4")
+
+
+@pytest.fixture(scope="session")
+def grid3(binary, dbdir):
+    """2 x 3 x 3 grid (gNa x gCaS x log gKd)."""
+    return _build(binary, dbdir, "grid3.json")
+
+
+@pytest.fixture(scope="session")
+def neurons(binary, dbdir):
+    """Categorical axis (3 presets) x I_ext grid."""
+    return _build(binary, dbdir, "neurons.json")
+
+
+@pytest.fixture(scope="session")
+def sample(binary, dbdir):
+    """Sobol sample sweep (no grid)."""
+    return _build(binary, dbdir, "sample.json")
+
+
+@pytest.fixture(scope="session")
+def shards(binary, dbdir):
+    """grid2 built as 2 shards of 4-instance chunks: [(path, k), ...]."""
+    out = os.path.join(str(dbdir), "sharded.h5")
+    paths = []
+    for k in range(2):
+        _build(binary, dbdir, "grid2.json", out, "--chunk", "4", "--shard", f"{k}/2")
+        paths.append(os.path.join(str(dbdir), f"sharded.shard-{k}-of-2.h5"))
+    for p in paths:
+        assert os.path.exists(p), f"neurosweep run --shard did not write {p}"
+    return paths
+
+
+@pytest.fixture(scope="session")
+def unfinished(binary, dbdir):
+    """An unfinished build of grid2 made by the real `neurosweep run`: chunks of 4 instances, the
+    finalize step made to fail (a non-empty directory occupies DB.h5.tmp, the path finalize
+    writes to), then two of the four chunk files removed, as if the build had been killed before
+    writing them (chunk files are atomic, so a killed build leaves exactly this)."""
+    d = os.path.join(str(dbdir), "unfinished")
+    os.makedirs(d)
+    out = os.path.join(d, "grid2.h5")
+    os.makedirs(out + ".tmp/block")
+    p = run_cli(binary, "run", os.path.join(SPECS, "grid2.json"), "-o", out, "--chunk", "4",
+                "--threads", "2", "-q", check=False)
+    assert p.returncode != 0 and not os.path.exists(out), "finalize was expected to fail"
+    parts = out + ".parts"
+    chunks = sorted(f for f in os.listdir(parts) if f.startswith("chunk-"))
+    assert chunks == [f"chunk-{c:06d}.h5" for c in range(4)], chunks
+    for c in (1, 3):
+        os.remove(os.path.join(parts, f"chunk-{c:06d}.h5"))
+    shutil.rmtree(out + ".tmp")
+    return out
+
+
+@pytest.fixture
+def quiet_unfinished():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
