@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
   run->add_option("-o,--output", ro.out, "Output database (.h5)")->required();
   run->add_option("--backend", ro.backend, "auto, cpu or cuda")->capture_default_str();
   run->add_option("--threads", ro.threads, "CPU threads (0: all cores)")->capture_default_str();
-  run->add_option("--chunk", ro.chunk, "Instances per chunk (0: 4096 on CPU, 131072 on CUDA)")->capture_default_str();
+  run->add_option("--chunk", ro.chunk, "Instances per chunk (0: 512 per CPU thread, 131072 on CUDA)")->capture_default_str();
   run->add_flag("--resume", ro.resume, "Complete an interrupted build (only its missing chunks)");
   run->add_flag("--force", ro.force, "Overwrite an existing database or unfinished build");
   run->add_flag("-q,--quiet", ro.quiet, "No progress output");

@@ -17,6 +17,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "database.hpp"
 #include "errors.hpp"
@@ -220,7 +221,10 @@ int run_build(const RunOptions& opt) {
   rs.want_final_state = spec.out_final_state;
 
   const uint64_t n_total = spec.sweep.size();
-  const uint64_t chunk = opt.chunk ? opt.chunk : (backend->name() == "cuda" ? 131072 : 4096);
+  // Default chunk: a GPU wants >= 1e5 threads in flight; on the CPU 512 instances per core keeps
+  // every core busy and the progress display lively.
+  const int cores = opt.threads > 0 ? opt.threads : static_cast<int>(std::thread::hardware_concurrency());
+  const uint64_t chunk = opt.chunk ? opt.chunk : (backend->name() == "cuda" ? 131072 : 512ull * std::max(1, cores));
   const StoreSchema schema = make_schema(spec, *stage);
 
   std::map<std::string, AttrValue> attrs;
