@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Tuple
 import h5py
 import numpy as np
 
+from .database import _py
 from .errors import SimulateError
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -163,12 +164,9 @@ def resimulate(db, i: int, binary: Optional[str] = None, every_ms: Optional[floa
             cmd += ["--gating", st["gating"]]
         _run(cmd, f"{db.path}: re-simulating instance {i}")
         with h5py.File(out, "r") as f:
-            settings = json.loads(f.attrs["settings"])
-            names = [k for k in f.keys()]
-            data = {k: f[k][:] for k in names}
-            units = {k: (f[k].attrs.get("units", b"") if not isinstance(f[k].attrs.get("units", ""), str)
-                         else f[k].attrs["units"]) for k in names}
-    units = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in units.items()}
+            settings = json.loads(_py(f.attrs["settings"]))
+            data = {k: f[k][:] for k in f.keys()}
+            units = {k: str(_py(f[k].attrs.get("units", ""))) for k in f.keys()}
     t = data.pop("t") - st["transient_ms"]
     keep = slice(None) if keep_transient else (t >= -1e-9 * max(1.0, st["transient_ms"]))
     values = {k: v[keep] for k, v in data.items()}
