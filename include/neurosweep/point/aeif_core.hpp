@@ -26,6 +26,7 @@
 // occur within one grid step; the state entry `spike` counts them.
 #include "neurosweep/gating_table.hpp"
 #include "neurosweep/point/inputs.hpp"
+#include "neurosweep/point/rkf45.hpp"
 
 namespace ns {
 namespace point {
@@ -142,50 +143,6 @@ struct AeifCond : NoTable {
     }
   }
 
-  // One RKF45 trial step of size h from y (derivative k1 = f(y) given): y5 (5th order), err.
-  template <class T, class D>
-  NS_HD static void rkf45_trial(const T* y, const T* k1, T h, T* y5, T* err, D d, T i_ext,
-                                bool refr_) {
-    T k2[kDim], k3[kDim], k4[kDim], k5[kDim], k6[kDim], yt[kDim];
-    for (int i = 0; i < kDim; ++i) yt[i] = y[i] + h * (T(1.0 / 4.0) * k1[i]);
-    rhs<T>(yt, k2, d, i_ext, refr_);
-    for (int i = 0; i < kDim; ++i) yt[i] = y[i] + h * (T(3.0 / 32.0) * k1[i] + T(9.0 / 32.0) * k2[i]);
-    rhs<T>(yt, k3, d, i_ext, refr_);
-    for (int i = 0; i < kDim; ++i)
-      yt[i] = y[i] + h * (T(1932.0 / 2197.0) * k1[i] - T(7200.0 / 2197.0) * k2[i] +
-                          T(7296.0 / 2197.0) * k3[i]);
-    rhs<T>(yt, k4, d, i_ext, refr_);
-    for (int i = 0; i < kDim; ++i)
-      yt[i] = y[i] + h * (T(439.0 / 216.0) * k1[i] - T(8.0) * k2[i] + T(3680.0 / 513.0) * k3[i] -
-                          T(845.0 / 4104.0) * k4[i]);
-    rhs<T>(yt, k5, d, i_ext, refr_);
-    for (int i = 0; i < kDim; ++i)
-      yt[i] = y[i] + h * (-T(8.0 / 27.0) * k1[i] + T(2.0) * k2[i] - T(3544.0 / 2565.0) * k3[i] +
-                          T(1859.0 / 4104.0) * k4[i] - T(11.0 / 40.0) * k5[i]);
-    rhs<T>(yt, k6, d, i_ext, refr_);
-    for (int i = 0; i < kDim; ++i) {
-      y5[i] = y[i] + h * (T(16.0 / 135.0) * k1[i] + T(6656.0 / 12825.0) * k3[i] +
-                          T(28561.0 / 56430.0) * k4[i] - T(9.0 / 50.0) * k5[i] +
-                          T(2.0 / 55.0) * k6[i]);
-      err[i] = h * (T(1.0 / 360.0) * k1[i] - T(128.0 / 4275.0) * k3[i] -
-                    T(2197.0 / 75240.0) * k4[i] + T(1.0 / 50.0) * k5[i] + T(2.0 / 55.0) * k6[i]);
-    }
-  }
-
-  template <class T, class D>
-  NS_HD static void rk4_step(T* y, T h, D d, T i_ext, bool refr_) {
-    T k1[kDim], k2[kDim], k3[kDim], k4[kDim], yt[kDim];
-    rhs<T>(y, k1, d, i_ext, refr_);
-    for (int i = 0; i < kDim; ++i) yt[i] = y[i] + T(0.5) * h * k1[i];
-    rhs<T>(yt, k2, d, i_ext, refr_);
-    for (int i = 0; i < kDim; ++i) yt[i] = y[i] + T(0.5) * h * k2[i];
-    rhs<T>(yt, k3, d, i_ext, refr_);
-    for (int i = 0; i < kDim; ++i) yt[i] = y[i] + h * k3[i];
-    rhs<T>(yt, k4, d, i_ext, refr_);
-    for (int i = 0; i < kDim; ++i)
-      y[i] = y[i] + h / T(6) * (k1[i] + T(2) * k2[i] + T(2) * k3[i] + k4[i]);
-  }
-
   // NEST's check after every accepted sub-step. Returns false on numerical instability.
   template <class T, class D>
   NS_HD static bool after_substep(T* y, T& r, T& nspk, D d) {
@@ -202,77 +159,42 @@ struct AeifCond : NoTable {
     return true;
   }
 
-  static constexpr int kMaxAttempts = 100000;  // per grid step; beyond: instability
+  // The ODE system for rkf45.hpp: right-hand side with this grid step's current and the
+  // refractory flag (r > 0), NEST's checks after each accepted sub-step.
+  template <class D, class TT>
+  struct Sys {
+    D d;
+    TT i_ext;
+    TT r;     // refractory steps left
+    TT nspk;  // spikes in this grid step
+    template <class T>
+    NS_HD void rhs(const T* y, T* f) const { AeifCond::template rhs<T>(y, f, d, i_ext, r > T(0)); }
+    template <class T>
+    NS_HD bool after(T* y) { return AeifCond::template after_substep<T>(y, r, nspk, d); }
+  };
 
   template <class T, class S, class D, class Tab>
   NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
     const T i_ext = d[dI_e] + input_current<T>(d, kIn, ctx.step);
     T y[kDim];
     for (int i = 0; i < kDim; ++i) y[i] = s[i];
-    T r = s[refr];
-    T nspk = T(0);
+    Sys<D, T> sys{d, i_ext, s[refr], T(0)};
     const T hg = d[dH];
     bool ok = true;
     const int nsub = static_cast<int>(d[dSub]);
     if (nsub > 0) {
       const T hs = hg / T(nsub);
       for (int j = 0; j < nsub && ok; ++j) {
-        rk4_step<T>(y, hs, d, i_ext, r > T(0));
-        ok = after_substep<T>(y, r, nspk, d);
+        rk4_step<kDim, T>(sys, y, hs);
+        ok = sys.template after<T>(y);
       }
     } else {
-      const T tol = d[dTol];
       T h = s[h_int];
-      T t = T(0);
-      int attempts = 0;
-      while (t < hg && ok) {
-        const bool refr_ = r > T(0);
-        T k1[kDim], y5[kDim], err[kDim], f5[kDim];
-        rhs<T>(y, k1, d, i_ext, refr_);  // dydt_in, once per evolve_apply
-        T t_new;
-        for (;;) {
-          const T rem = hg - t;
-          const bool final_step = h > rem;
-          const T h0 = final_step ? rem : h;
-          rkf45_trial<T>(y, k1, h0, y5, err, d, i_ext, refr_);
-          rhs<T>(y5, f5, d, i_ext, refr_);  // dydt_out, used by the control
-          double rmax = 2.2250738585072014e-308;
-          for (int i = 0; i < kDim; ++i) {
-            const double yp = double(h0) * double(f5[i]);
-            const double den = double(tol) * (1.0 + (yp < 0 ? -yp : yp));
-            const double e = double(err[i]) < 0 ? -double(err[i]) : double(err[i]);
-            const double q = e / den;
-            rmax = q > rmax ? q : rmax;
-          }
-          if (!(rmax == rmax)) { ok = false; break; }
-          ++attempts;
-          if (rmax > 1.1) {
-            double f = 0.9 * fexp(-flog(rmax) / 5.0);
-            f = f < 0.2 ? 0.2 : f;
-            const T hn = T(f * double(h0));
-            if (hn < h0 && attempts < kMaxAttempts) {  // reject, retry smaller
-              h = hn;
-              continue;
-            }
-            h = h0;
-          } else if (rmax < 0.5) {
-            double f = 0.9 * fexp(-flog(rmax) / 6.0);
-            f = f > 5.0 ? 5.0 : f;
-            f = f < 1.0 ? 1.0 : f;
-            h = T(f * double(h0));
-          } else {
-            h = h0;
-          }
-          t_new = final_step ? hg : t + h0;
-          break;
-        }
-        if (!ok || attempts >= kMaxAttempts) { ok = false; break; }
-        for (int i = 0; i < kDim; ++i) y[i] = y5[i];
-        t = t_new;
-        ok = after_substep<T>(y, r, nspk, d);
-      }
+      ok = rkf45_evolve<kDim, Rkf45Control::kYp, T>(sys, y, h, hg, d[dTol]);
       s[h_int] = h;
     }
+    T r = sys.r;
+    const T nspk = sys.nspk;
     if (!ok) y[V] = T(0) / T(0);  // NEST throws NumericalInstability
     // End of the grid step: refractory count-down, this step's input, NEST update order.
     r = r > T(0) ? r - T(1) : r;
