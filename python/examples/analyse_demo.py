@@ -74,7 +74,7 @@ def main(path: str, outdir: str = ".") -> None:
     i = int(df.index[(np.isclose(df["gCaS"], 6.0)) & (np.isclose(df["gKd"], 100.0))][0])
     t = db.spikes(i)
     print(f"Instance {i} (AB/PD 2): {db.row(i)['label']}, {len(t)} stored spike times, first "
-          f"{np.round(t[:5], 1).tolist()} ms")
+          f"{np.round(t[:5].astype(float), 1).tolist()} ms")
     try:
         ns.plot_trace(db, i, window=(0, 4000), out=out("demo_trace.png"))
     except ns.SimulateError as e:  # no neurosweep executable at hand: skip the trace

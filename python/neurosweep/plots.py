@@ -473,8 +473,8 @@ def plot_trace(db, i: int, binary: Optional[str] = None, window: Optional[Tuple[
             top = np.nanmax(tr.values[name][sel]) if sel.any() else 0
             ax.plot(s * scale, np.full(len(s), top + 6), "|", color=colour, markersize=7,
                     label=f"stored spike times ({len(db.spikes(i))})")
-            ax.legend(loc="lower right", frameon=True, framealpha=0.9, edgecolor="none",
-                      fontsize="small")
+            ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False,
+                      fontsize="small", borderaxespad=0.1)
         ax.grid(alpha=0.25)
     axs[-1, 0].set_xlabel(f"time from the start of the analysis window ({tunit})")
     params = db.params_of(i, model_params=tr.params.keys())
