@@ -35,7 +35,12 @@ import common  # noqa: E402
 # Default command template for one neurosweep instance (STG); fields: {exe}, {params} (a
 # "--param k=v" list), {duration}, {dt}, {model}. Override with --ns-simulate. The output may be
 # JSON with "spike_times" (list, or list of lists), "spike_count"/"n_spikes", or lines of numbers.
-NS_SIMULATE = "{exe} simulate --model {model} {params} --duration {duration} --dt {dt} --format json"
+NS_SIMULATE = "{exe} simulate --model {model} {params} --duration {duration} --dt {dt} {extra} --format json"
+# The CLI counts local maxima of V above --spike-threshold (0 mV by default). An iaf_psc_exp neuron
+# never exceeds V_th = -55 mV (it is reset within the step that crosses), so its spikes are the
+# maxima above -65 mV (the sample before each reset; with constant I_e V rises monotonically
+# between resets, so there is no other maximum).
+NS_SIMULATE_EXTRA = {"iaf_psc_exp": "--spike-threshold -65"}
 
 # Agreement tolerances on spike counts of the same instance (stated in the report):
 #  * STG, same scheme (exponential Euler, dt 0.05 ms): |delta| <= 1 per 2 s simulated (at least 1);
@@ -141,9 +146,11 @@ def peer_plan(args):
     sizes = [1000] if args.quick else [1000, 10000, 100000]
     plan = [
         ("brian2-cpp_standalone", "stg_brian2.py", "stg", [], 0.05, stg_d, sizes),
-        ("pyloric-network-simulator-vmap", "stg_pyloric_jax.py", "stg", ["--mode", "vmap"], 0.05, stg_d, sizes),
+        # about 1e5-3e5 neuron-steps/s: 200 ms is enough for a per-step figure
+        ("pyloric-network-simulator-vmap", "stg_pyloric_jax.py", "stg", ["--mode", "vmap"], 0.05, 200.0, sizes),
+        # documented solve_ivp API: about 1e5 neuron-steps/s and an n^2 synaptic block, so 200 ms
         ("pyloric-network-simulator-package", "stg_pyloric_jax.py", "stg", ["--mode", "package"], 0.05,
-         stg_d, [1000] if not args.quick else [256]),
+         200.0, [256]),
     ]
     for m in ("iaf_psc_exp", "izhikevich"):
         plan.append(("nest", "point_nest.py", m, ["--model", m], 0.1, pt_d, sizes))
@@ -168,9 +175,9 @@ def run_peers(args, py, log):
                 if rate:
                     pred = n * steps / rate + (overhead or 0)
                     if pred > args.max_run_s:
-                        # shorten the simulated time first (not below 100 ms), then give up
+                        # shorten the simulated time first (not below 50 ms), then give up
                         d_fit = (args.max_run_s - (overhead or 0)) * rate * dt / n
-                        if d_fit >= 100.0:
+                        if d_fit >= 50.0:
                             d = float(int(d_fit // 50 * 50))
                         else:
                             rec = {"peer": name, "model": model, "n": n, "threads": threads,
@@ -214,18 +221,25 @@ def run_ns_benches(benches, args, log):
                      "configure with -DNEUROSWEEP_BENCH=ON and build the bench targets")
         return out, notes
     for b in benches:
-        cmd = [b, "--json"] + (["--quick"] if args.quick else [])
-        log(f"  {os.path.relpath(b, ROOT)} {' '.join(cmd[1:])} ...")
-        recs, err = run_json_lines(cmd, timeout=args.ns_timeout)
-        if err and args.quick and recs == []:
-            recs, err = run_json_lines([b, "--json"], timeout=args.ns_timeout)  # no --quick option
-        for r in recs:
-            r["peer"] = "neurosweep"
-            r["executable"] = os.path.relpath(b, ROOT)
-            out.append(r)
-        if err:
-            notes.append(f"{os.path.relpath(b, ROOT)}: {err}")
-        log(f"    {len(recs)} records" + (f"; {err}" if err else ""))
+        runs = [[b, "--json"]]
+        if os.path.basename(b) == "stg_bench":
+            # stg_bench [--model M] [--n N] [--ms T] [--dt DT] [--threads 1,2] [--json]
+            base = ["--ms", "200", "--threads", "1"] if args.quick else \
+                   ["--ms", "1000", "--threads", ",".join(str(t) for t in sorted({1, 2, *args.threads}))]
+            runs = [[b, "--json", "--model", "stg", "--dt", "0.05", "--n", "1000" if args.quick else "4096", *base]]
+            runs += [[b, "--json", "--model", m, "--dt", "0.1", "--n", "10000", *base]
+                     for m in ("iaf_psc_exp", "izhikevich")]
+        for cmd in runs:
+            log(f"  {os.path.relpath(b, ROOT)} {' '.join(cmd[1:])} ...")
+            recs, err = run_json_lines(cmd, timeout=args.ns_timeout)
+            for r in recs:
+                r["peer"] = "neurosweep"
+                r["executable"] = os.path.relpath(b, ROOT)
+                r["command"] = " ".join(cmd[1:])
+                out.append(r)
+            if err:
+                notes.append(f"{os.path.relpath(b, ROOT)} {' '.join(cmd[1:])}: {err}")
+            log(f"    {len(recs)} records" + (f"; {err}" if err else ""))
     return out, notes
 
 
@@ -267,7 +281,7 @@ def ns_counts(exe, template, model, n, duration, dt, log):
     for ps in plist:
         params = " ".join(f"--param {shlex.quote(p)}" for p in ps)
         cmd = template.format(exe=shlex.quote(exe), model=model, params=params, duration=f"{duration:g}",
-                              dt=f"{dt:g}")
+                              dt=f"{dt:g}", extra=NS_SIMULATE_EXTRA.get(model, ""))
         try:
             p = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=120)
             if p.returncode != 0:
@@ -327,41 +341,42 @@ def agreement(args, py, ns_exe, peer_recs, log):
         recs = [r for (p, m), r in first.items() if m == model]
         if not recs:
             continue
-        dur = recs[0]["duration"]
-        dt = recs[0]["dt"]
         k = args.sample
-        # Reference: STG -> the NumPy transcription of stg.hpp (bench/peers/stg_numpy.py), point
-        # models -> NEST.
-        if model == "stg":
-            g, labels = common.stg_table(k, "p04")
-            import stg_numpy
-            ref, _ = stg_numpy.simulate(g, dur, dt)
-            ref = [int(x) for x in ref]
-            ref_name = "numpy-reference"
-        else:
-            labels = [f"I_e={c:g}" for c in (common.lif_current(k) if model == "iaf_psc_exp"
-                                              else common.izh_current(k))]
-            nest = first.get(("nest", model))
-            if not nest:
-                continue
-            ref, ref_name = nest["spike_counts"], "nest"
+        refs = {}
+
+        def reference(dur, dt, names=None):
+            """Reference counts: STG -> the NumPy transcription of stg.hpp (bench/peers/
+            stg_numpy.py) for the P04 neurons `names`; point models -> NEST at that duration."""
+            key = (dur, dt, tuple(names or ()))
+            if key not in refs:
+                if model == "stg":
+                    import stg_numpy
+                    gl, ll = common.stg_table(16, "p04")
+                    names_ = names or [ll[i % 16] for i in range(k)]
+                    c, _ = stg_numpy.simulate(gl[[ll.index(x) for x in names_]], dur, dt)
+                    refs[key] = ([int(x) for x in c], "numpy-reference", names_)
+                else:
+                    nest = [r for r in recs if r["peer"] == "nest" and r["duration"] == dur]
+                    refs[key] = (nest[0]["spike_counts"] if nest else None, "nest",
+                                 [f"I_e={c:g}" for c in (common.lif_current(k) if model == "iaf_psc_exp"
+                                                         else common.izh_current(k))])
+            return refs[key]
+
         for r in recs:
-            if r["peer"] == ref_name or r.get("duration") != dur:
+            if r["peer"] == "nest":
                 continue
-            other_constants = "package" in str(r.get("constants", "")).lower() and "stg.hpp" not in str(r.get("constants"))
-            if r.get("sample_labels") and r["sample_labels"] != labels[: len(r["sample_labels"])]:
-                # package mode: compare by label with the reference of that neuron
-                gl, ll = common.stg_table(16, "p04")
-                idx = [ll.index(x) for x in r["sample_labels"]]
-                import stg_numpy
-                rr, _ = stg_numpy.simulate(gl[idx], dur, dt)
-                res = compare(model, ref_name, [int(x) for x in rr], r["peer"], r["spike_counts"], dur,
-                              r["sample_labels"], other_constants=other_constants)
-            else:
-                res = compare(model, ref_name, ref, r["peer"], r["spike_counts"], dur, labels,
-                              other_integrator="vmap" in r["peer"], other_constants=other_constants)
+            dur, dt = r["duration"], r["dt"]
+            names = r.get("sample_labels") if model == "stg" else None
+            ref, ref_name, labels = reference(dur, dt, names)
+            if ref is None:
+                continue
+            other_constants = "stg.hpp" not in str(r.get("constants", "stg.hpp"))
+            res = compare(model, ref_name, ref, r["peer"], r["spike_counts"], dur, labels,
+                          other_integrator="vmap" in r["peer"], other_constants=other_constants)
             out.append(res)
-            log(f"  {model}: {r['peer']} vs {ref_name}: {res['verdict']}")
+            log(f"  {model}: {r['peer']} vs {ref_name} ({dur:g} ms): {res['verdict']}")
+        dur, dt = recs[0]["duration"], recs[0]["dt"]
+        ref, ref_name, labels = reference(dur, dt)
         if ns_exe and not args.no_ns_agreement:
             cnt, errs = ns_counts(ns_exe, args.ns_simulate, model, k, dur, dt, log)
             if any(c is not None for c in cnt):
@@ -386,9 +401,10 @@ def fmt(x, nd=3):
     return str(x)
 
 
-def best_ns(ns_recs, model, n):
+def best_ns(ns_recs, model, n, gating=None):
+    """The neurosweep CPU record with the highest per-core throughput (same n when there is one)."""
     c = [r for r in ns_recs if r.get("model") == model and r.get("neuron_steps_per_s")
-         and str(r.get("backend", "cpu")).startswith("cpu")]
+         and str(r.get("backend", "cpu")).startswith("cpu") and (gating is None or r.get("gating") == gating)]
     if not c:
         return None
     same = [r for r in c if r.get("n") == n] or c
@@ -434,17 +450,25 @@ def write_report(out_dir, info, ns_recs, ns_notes, peer_recs, agree, quick):
              "(its explicit scheme diverges at 0.01 ms); its steps are counted at 0.05 ms, so all STG "
              "figures measure the same simulated time.\n")
     L.append("## Throughput\n")
-    L.append("| model | engine | n | threads | T (ms) | wall (s) | compile/JIT (s) | neuron-steps/s | per core | neurosweep/peer per core |")
+    L.append("| model | engine | n | threads | T (ms) | wall (s) | compile/JIT (s) | neuron-steps/s | per core "
+             "| neurosweep/peer per core: best (direct gating) |")
     L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in ns_recs:
+        T = (r["steps"] * (r.get("dt") or (0.05 if r.get("model") == "stg" else 0.1))) if r.get("steps") else None
         L.append(f"| {r.get('model')} | neurosweep {r.get('backend', '')} {r.get('precision', '')} {r.get('gating', '')} "
-                 f"| {r.get('n')} | {r.get('threads')} | - | {fmt(r.get('wall_s'))} | - | {fmt(r.get('neuron_steps_per_s'))} "
+                 f"| {r.get('n')} | {r.get('threads')} | {fmt(T)} | {fmt(r.get('wall_s'))} | - | {fmt(r.get('neuron_steps_per_s'))} "
                  f"| {fmt((r.get('neuron_steps_per_s') or 0) / max(1, r.get('threads') or 1))} | |")
     for r in peer_recs:
         if r.get("neuron_steps_per_s"):
             pc = r["neuron_steps_per_s"] / max(1, r.get("threads") or 1)
             b = best_ns(ns_recs, r["model"], r["n"])
-            ratio = fmt(b["neuron_steps_per_s"] / max(1, b.get("threads") or 1) / pc) if b else "no neurosweep figure"
+            bd = best_ns(ns_recs, r["model"], r["n"], "direct")
+            ratio = "no neurosweep figure"
+            if b:
+                ratio = fmt(b["neuron_steps_per_s"] / max(1, b.get("threads") or 1) / pc)
+                ratio += f" ({b.get('precision')} {b.get('gating')})"
+                if bd and bd is not b:
+                    ratio += f"; {fmt(bd['neuron_steps_per_s'] / max(1, bd.get('threads') or 1) / pc)} (direct)"
             L.append(f"| {r['model']} | {r['peer']} | {r['n']} | {r.get('threads')} | {fmt(r.get('duration'))} "
                      f"| {fmt(r.get('wall_s'))} | {fmt(r.get('compile_s'))} | {fmt(r['neuron_steps_per_s'])} | {fmt(pc)} | {ratio} |")
         else:
