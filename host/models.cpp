@@ -1,6 +1,8 @@
 #include "neurosweep/models.hpp"
 
+#include <deque>
 #include <iterator>
+#include <string>
 
 namespace ns {
 namespace {
@@ -17,6 +19,97 @@ ModelDesc describe(std::vector<Preset> presets = {}) {
   return d;
 }
 
+// Circuits (stg_circuit.hpp): names are built here, in storage that lives as long as the program.
+const char* keep(std::string s) {
+  static std::deque<std::string> pool;
+  pool.push_back(std::move(s));
+  return pool.back().c_str();
+}
+
+// cells: the cell names; syns: the synapse names; defaults of the cells' conductances (one P04
+// preset per cell, or null) and of the synapse strengths (nS).
+template <class M>
+ModelDesc describe_circuit(const std::vector<std::string>& cells, const std::vector<std::string>& syns,
+                           const std::vector<const Preset*>& cell_defaults, const std::vector<double>& g_defaults) {
+  ModelDesc d;
+  d.name = M::kName;
+  d.description = M::kDescription;
+  for (int c = 0; c < M::NC; ++c)
+    for (int k = 0; k < StgModel::kNumParams; ++k) {
+      ParamInfo pi = StgModel::kParams[k];
+      pi.name = keep(cells[c] + "." + pi.name);
+      if (cell_defaults[c])
+        for (int q = 0; q < cell_defaults[c]->n_values; ++q)
+          if (std::string(cell_defaults[c]->values[q].param) == StgModel::kParams[k].name)
+            pi.default_value = cell_defaults[c]->values[q].value;
+      d.params.push_back(pi);
+    }
+  for (int j = 0; j < M::NSY; ++j)
+    d.params.push_back({keep("g_" + syns[j]), "nS", g_defaults[j],
+                        "maximal conductance of the graded synapse (P04); converted to mS/cm^2 of the postsynaptic area"});
+  if constexpr (!M::kStatic) {
+    for (int j = 0; j < M::NSY; ++j)
+      d.params.push_back({keep("pre_" + syns[j]), "1", 0.0, "presynaptic cell index (0-based)"});
+    for (int j = 0; j < M::NSY; ++j)
+      d.params.push_back({keep("post_" + syns[j]), "1", 0.0, "postsynaptic cell index (0-based)"});
+    for (int j = 0; j < M::NSY; ++j)
+      d.params.push_back({keep("type_" + syns[j]), "1", 0.0, "0 glutamatergic, 1 cholinergic (P04)"});
+    d.params.push_back({"n_cells", "1", 1.0, "cells integrated (the first n_cells)"});
+    d.params.push_back({"n_synapses", "1", 0.0, "synapses integrated (the first n_synapses)"});
+  }
+  const char* syn_doc[M::kNumSynConst] = {
+      "reversal potential of glutamatergic synapses (P04)", "reversal potential of cholinergic synapses (P04)",
+      "glutamatergic unbinding rate k_minus (P04: 1/40 ms^-1)", "cholinergic unbinding rate k_minus (P04: 1/100 ms^-1)",
+      "half-activation potential of s_inf(V_pre) (P04)", "slope of s_inf(V_pre) (P04)"};
+  const char* syn_name[M::kNumSynConst] = {"E_glut", "E_chol", "k_glut", "k_chol", "V_th_syn", "Delta_syn"};
+  const char* syn_unit[M::kNumSynConst] = {"mV", "mV", "1/ms", "1/ms", "mV", "mV"};
+  for (int k = 0; k < M::kNumSynConst; ++k)
+    d.params.push_back({syn_name[k], syn_unit[k], M::kSynDefaults[k], syn_doc[k]});
+  for (int c = 0; c < M::NC; ++c)
+    for (int k = 0; k < StgModel::kNumState; ++k)
+      d.state.push_back({keep(cells[c] + "." + StgModel::kState[k].name), StgModel::kState[k].unit});
+  for (int j = 0; j < M::NSY; ++j) d.state.push_back({keep("s_" + syns[j]), "1"});
+  d.n_obs = M::kNumObs;
+  return d;
+}
+
+// Presets of a circuit: P04 neuron `pr` placed in cell `cell` (name `label`).
+Preset cell_preset(const std::string& label, const std::string& cell, const Preset& pr) {
+  static std::deque<std::vector<PresetValue>> store;
+  store.emplace_back();
+  for (int q = 0; q < pr.n_values; ++q)
+    store.back().push_back({keep(cell + "." + pr.values[q].param), pr.values[q].value});
+  return Preset{keep(label), pr.source, store.back().data(), pr.n_values};
+}
+
+ModelDesc describe_pyloric() {
+  const std::vector<std::string> cells = {"ABPD", "LP", "PY"};
+  const std::vector<std::string> syns = {"ABLP", "PDLP", "ABPY", "PDPY", "LPPM", "LPPY", "PYLP"};
+  // Default: the network of P04 Fig. 2e (reference section 4.5).
+  auto* p = p04::kNeurons;
+  ModelDesc d = describe_circuit<PyloricModel>(cells, syns, {&p[1], &p[8], &p[10]},
+                                               {30, 30, 10, 3, 30, 1, 30});
+  // Presets ABPD1..5, LP1..5, PY1..6 set the cell of their population.
+  for (const auto& pr : p04::kNeurons) {
+    const std::string n = pr.name;
+    const std::string cell = n.rfind("ABPD", 0) == 0 ? "ABPD" : n.rfind("LP", 0) == 0 ? "LP" : "PY";
+    d.presets.push_back(cell_preset(n, cell, pr));
+  }
+  return d;
+}
+
+ModelDesc describe_general_circuit() {
+  std::vector<std::string> cells, syns;
+  for (int c = 0; c < StgCircuitModel::NC; ++c) cells.push_back("cell" + std::to_string(c));
+  for (int j = 0; j < StgCircuitModel::NSY; ++j) syns.push_back("syn" + std::to_string(j));
+  ModelDesc d = describe_circuit<StgCircuitModel>(cells, syns, std::vector<const Preset*>(cells.size(), nullptr),
+                                                  std::vector<double>(syns.size(), 0.0));
+  // Presets "cell<k>:<P04 neuron>".
+  for (const auto& c : cells)
+    for (const auto& pr : p04::kNeurons) d.presets.push_back(cell_preset(c + ":" + pr.name, c, pr));
+  return d;
+}
+
 const std::vector<ModelDesc>& registry() {
   static const std::vector<ModelDesc> r = [] {
     std::vector<ModelDesc> v;
@@ -27,6 +120,10 @@ const std::vector<ModelDesc>& registry() {
     v.push_back(describe<IzhikevichModel>());
     v.push_back(describe<AeifCondExpModel>());
     v.push_back(describe<AeifCondAlphaModel>());
+    v.push_back(describe<HhPscAlphaModel>());
+    v.push_back(describe<GlifPscModel>());
+    v.push_back(describe_pyloric());
+    v.push_back(describe_general_circuit());
     return v;
   }();
   return r;

@@ -6,6 +6,7 @@
 
 #include "neurosweep/model_info.hpp"
 #include "neurosweep/stg.hpp"
+#include "neurosweep/stg_circuit.hpp"
 #include "neurosweep/point/aeif_cond_alpha.hpp"
 #include "neurosweep/point/aeif_cond_exp.hpp"
 #include "neurosweep/point/iaf_psc_alpha.hpp"
@@ -16,7 +17,8 @@
 // X(ModelType) for each model compiled into both backends.
 #define NS_FOR_EACH_MODEL(X)                                                              \
   X(::ns::StgModel) X(::ns::IafPscExpModel) X(::ns::IafPscDeltaModel) X(::ns::IafPscAlphaModel) \
-  X(::ns::IzhikevichModel) X(::ns::AeifCondExpModel) X(::ns::AeifCondAlphaModel)
+  X(::ns::IzhikevichModel) X(::ns::AeifCondExpModel) X(::ns::AeifCondAlphaModel) \
+  X(::ns::PyloricModel) X(::ns::StgCircuitModel)
 
 namespace ns {
 
