@@ -16,6 +16,6 @@ else
 fi
 neurosweep info out/demo.h5
 if command -v neurosweep-plot >/dev/null; then
-  neurosweep-plot out/demo.h5 --map gCaS gKd -o out/demo_map.png --force
+  neurosweep-plot out/demo.h5 --map gCaS gKd -o out/demo_map.png
   echo "[demo] activity map: out/demo_map.png"
 fi
