@@ -1,0 +1,238 @@
+// End-to-end tests of `neurosweep run/info/query/merge` through the real command line: file
+// content, determinism across threads, chunk sizes and shards, resume after SIGKILL, and clear
+// errors for malformed or hostile input with no output left behind.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+class RunTest : public ::testing::Test {
+ protected:
+  fs::path dir;
+  void SetUp() override {
+    dir = fs::temp_directory_path() /
+          ("ns_run_" + std::to_string(::getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+
+  Result cli(const std::string& args) {
+    const std::string o = (dir / "stdout.txt").string(), e = (dir / "stderr.txt").string();
+    const std::string cmd = std::string(NS_CLI_PATH) + " " + args + " >" + o + " 2>" + e;
+    const int rc = std::system(cmd.c_str());
+    return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(o), slurp(e)};
+  }
+  fs::path write(const std::string& name, const std::string& text) {
+    const fs::path p = dir / name;
+    std::ofstream(p) << text;
+    return p;
+  }
+  std::string csv(const fs::path& db) {
+    const auto r = cli("query " + db.string() + " --format csv");
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.out;
+  }
+};
+
+// A small 2-D grid with the classifier's slowest period lowered so a 4 s window suffices.
+const char* kGrid = R"({
+  "model": "stg", "dt": "0.05 ms", "transient": "1 s", "analysis": "4 s", "seed": 7,
+  "fixed": {"gNa": 100, "gCaT": 2.5, "gA": 50, "gKCa": 5, "gH": 0.01, "gleak": 0},
+  "axes": [
+    {"kind": "grid", "param": "gCaS", "linspace": {"start": 0, "stop": 10, "count": 5}},
+    {"kind": "grid", "param": "gKd", "values": [25, 50, 75, 100, 125, 150, 175]}
+  ],
+  "classifier": {"slowest_period_ms": 1000},
+  "output": {"final_state": true, "spikes": 20}
+})";
+
+}  // namespace
+
+TEST_F(RunTest, GridDatabaseHasDecodableAxesAndAttributes) {
+  const auto spec = write("grid.json", kGrid);
+  const auto db = dir / "grid.h5";
+  auto r = cli("run " + spec.string() + " -o " + db.string() + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(db));
+  EXPECT_FALSE(fs::exists(db.string() + ".parts"));
+  // grid decode round trip: index = i_gCaS * 7 + i_gKd (first axis slowest)
+  r = cli("query " + db.string() + " --columns index,gCaS,gKd --format csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream in(r.out);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "index,gCaS,gKd");
+  const double kd[7] = {25, 50, 75, 100, 125, 150, 175};
+  int rows = 0;
+  while (std::getline(in, line)) {
+    unsigned idx;
+    double cas, kdv;
+    ASSERT_EQ(std::sscanf(line.c_str(), "%u,%lf,%lf", &idx, &cas, &kdv), 3) << line;
+    EXPECT_DOUBLE_EQ(cas, 2.5 * (idx / 7));
+    EXPECT_DOUBLE_EQ(kdv, kd[idx % 7]);
+    ++rows;
+  }
+  EXPECT_EQ(rows, 35);
+  r = cli("info " + db.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* s : {"complete", "instances:  35", "model: stg", "seed: 7", "dt_ms: 0.05", "bursting", "/axes",
+                        "/final_state", "/spikes", "gCaS [mS/cm^2]"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << "info lacks '" << s << "':\n" << r.out;
+}
+
+TEST_F(RunTest, KnownP04NeuronsGetTheirLabels) {
+  const auto spec = write("p04.json", R"({
+    "model": "stg", "dt": "0.05 ms", "transient": "10 s", "analysis": "10 s", "seed": 1,
+    "axes": [{"kind": "categorical", "presets": ["ABPD1", "ABPD3", "LP1", "PY1", "PY2", "PY3"]}]
+  })");
+  const auto db = dir / "p04.h5";
+  auto r = cli("run " + spec.string() + " -o " + db.string() + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = cli("query " + db.string() + " --columns index,label,burst_period_ms --format csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const char* expect[6] = {"bursting", "bursting", "tonic", "tonic", "silent", "silent"};
+  std::istringstream in(r.out);
+  std::string line;
+  std::getline(in, line);
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(std::getline(in, line));
+    EXPECT_NE(line.find(std::string(",") + expect[i] + ","), std::string::npos) << i << ": " << line;
+  }
+}
+
+TEST_F(RunTest, SameDatabaseWhateverThreadsChunksOrShards) {
+  const auto spec = write("grid.json", kGrid);
+  ASSERT_EQ(cli("run " + spec.string() + " -o " + (dir / "a.h5").string() + " --threads 1 --chunk 64 -q").code, 0);
+  ASSERT_EQ(cli("run " + spec.string() + " -o " + (dir / "b.h5").string() + " --threads 2 --chunk 7 -q").code, 0);
+  for (int k = 0; k < 3; ++k)
+    ASSERT_EQ(cli("run " + spec.string() + " -o " + (dir / "c.h5").string() + " --chunk 5 -q --shard " +
+                  std::to_string(k) + "/3").code, 0);
+  auto r = cli("merge " + (dir / "c.shard-2-of-3.h5").string() + " " + (dir / "c.shard-0-of-3.h5").string() + " " +
+               (dir / "c.shard-1-of-3.h5").string() + " -o " + (dir / "c.h5").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto a = csv(dir / "a.h5");
+  EXPECT_GT(a.size(), 1000u);
+  EXPECT_EQ(a, csv(dir / "b.h5"));
+  EXPECT_EQ(a, csv(dir / "c.h5"));
+}
+
+TEST_F(RunTest, ResumeAfterSigkillEqualsUninterruptedBuild) {
+  const auto spec = write("grid.json", kGrid);
+  const auto ref = dir / "ref.h5", db = dir / "killed.h5";
+  ASSERT_EQ(cli("run " + spec.string() + " -o " + ref.string() + " -q --chunk 3").code, 0);
+  const std::string parts = db.string() + ".parts";
+  bool killed_mid = false;
+  for (int attempt = 0; attempt < 3 && !killed_mid; ++attempt) {
+    fs::remove_all(parts);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      execl(NS_CLI_PATH, NS_CLI_PATH, "run", spec.c_str(), "-o", db.c_str(), "-q", "--chunk", "3", "--threads", "1",
+            "--force", (char*)nullptr);
+      _exit(127);
+    }
+    // Wait until some but not all chunk files exist, then SIGKILL.
+    for (int t = 0; t < 4000; ++t) {
+      int n = 0;
+      if (fs::exists(parts))
+        for (auto& e : fs::directory_iterator(parts)) n += e.path().filename().string().rfind("chunk-", 0) == 0;
+      if (n >= 3) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    kill(pid, SIGKILL);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    killed_mid = WIFSIGNALED(st) && !fs::exists(db) && fs::exists(parts);
+  }
+  ASSERT_TRUE(killed_mid) << "could not kill the build mid-run";
+  auto info = cli("info " + db.string());
+  EXPECT_NE(info.out.find("unfinished"), std::string::npos) << info.out << info.err;
+  // A plain run refuses to overwrite the unfinished build.
+  auto r = cli("run " + spec.string() + " -o " + db.string() + " -q");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
+  r = cli("run " + spec.string() + " -o " + db.string() + " -q --resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(csv(ref), csv(db));
+}
+
+// Malformed and hostile input: a clear message naming the problem, a non-zero exit, and no file
+// that could be mistaken for a database.
+TEST_F(RunTest, BadInputGetsClearErrorsAndLeavesNothing) {
+  const auto good = write("good.json", kGrid);
+  const auto out = dir / "out.h5";
+  write("text.h5", "not an hdf5 file\n");
+  struct Case {
+    std::string args, expect;
+  };
+  const std::vector<Case> cases = {
+      {"run " + (dir / "missing.json").string() + " -o OUT", "missing.json"},
+      {"run " + write("syntax.json", "{\"model\": \"stg\",, }").string() + " -o OUT", "syntax.json:1"},
+      {"run " + write("unknown.json", R"({"model":"stg","dt":"0.05 ms","transient":"0 ms","analysis":"10 s","seed":1,"axis":[]})").string() + " -o OUT", "axis"},
+      {"run " + write("model.json", R"({"model":"hh2000","dt":"0.05 ms","transient":"0 ms","analysis":"10 s","seed":1})").string() + " -o OUT", "hh2000"},
+      {"run " + write("negdt.json", R"({"model":"stg","dt":"-0.05 ms","transient":"0 ms","analysis":"10 s","seed":1})").string() + " -o OUT", "dt"},
+      {"run " + write("nan.json", R"({"model":"stg","dt":"0.05 ms","transient":"0 ms","analysis":"10 s","seed":1,"fixed":{"gNa":"NaN"}})").string() + " -o OUT", "gNa"},
+      {"run " + write("empty.json", R"({"model":"stg","dt":"0.05 ms","transient":"0 ms","analysis":"10 s","seed":1,"axes":[{"kind":"grid","param":"gNa","values":[]}]})").string() + " -o OUT", "values"},
+      {"run " + write("huge.json", R"({"model":"stg","dt":"0.05 ms","transient":"0 ms","analysis":"10 s","seed":1,"axes":[{"kind":"grid","param":"gNa","linspace":{"start":0,"stop":1,"count":10000000}},{"kind":"grid","param":"gKd","linspace":{"start":0,"stop":1,"count":10000000}},{"kind":"grid","param":"gA","linspace":{"start":0,"stop":1,"count":10000000}}]})").string() + " -o OUT", "instances"},
+      {"run " + write("short.json", R"({"model":"stg","dt":"0.05 ms","transient":"0 ms","analysis":"2 s","seed":1})").string() + " -o OUT", "shorter than the classifier needs"},
+      {"run " + write("param.json", R"({"model":"stg","dt":"0.05 ms","transient":"0 ms","analysis":"10 s","seed":1,"fixed":{"gNaa":1}})").string() + " -o OUT", "gNaa"},
+      {"run " + write("type.json", R"({"model":"stg","dt":"0.05 ms","transient":"0 ms","analysis":"10 s","seed":"one"})").string() + " -o OUT", "seed"},
+      {"run " + write("cls.json", R"({"model":"stg","dt":"0.05 ms","transient":"0 ms","analysis":"10 s","seed":1,"classifier":{"min_spike":3}})").string() + " -o OUT", "classifier.min_spike"},
+      {"run " + good.string() + " -o " + (dir / "nodir" / "x.h5").string(), "does not exist"},
+      {"run " + good.string() + " -o OUT --resume", "OUT"},
+      {"run " + good.string() + " -o " + (dir / "text.h5").string() + " --resume", "text.h5"},
+      {"run " + good.string() + " -o OUT --shard 3/2", "--shard"},
+      {"run " + good.string() + " -o OUT --shard x", "--shard"},
+      {"run " + good.string() + " -o OUT --backend tpu", "tpu"},
+      {"run " + good.string() + " -o OUT --backend cuda", "CUDA"},
+      {"info " + (dir / "nothing.h5").string(), "nothing.h5"},
+      {"info " + (dir / "text.h5").string(), "text.h5"},
+      {"query " + (dir / "text.h5").string(), "text.h5"},
+      {"merge " + (dir / "text.h5").string() + " -o OUT", "text.h5"},
+      {"simulate --preset ABPD9", "ABPD9"},
+      {"simulate --param gNa=abc", "abc"},
+  };
+  for (const auto& c : cases) {
+    std::string args = c.args, expect = c.expect;
+    for (size_t p; (p = args.find("OUT")) != std::string::npos;) args.replace(p, 3, out.string());
+    if (expect == "OUT") expect = out.string();
+    const auto r = cli(args);
+    EXPECT_NE(r.code, 0) << args;
+    EXPECT_NE(r.err.find(expect), std::string::npos) << args << "\nstderr: " << r.err;
+    EXPECT_EQ(r.err.find("terminate called"), std::string::npos) << args;
+    EXPECT_FALSE(fs::exists(out)) << args;
+    EXPECT_FALSE(fs::exists(out.string() + ".parts")) << args;
+  }
+  EXPECT_GE(cases.size(), 20u);
+  // An existing database is never overwritten without --force.
+  ASSERT_EQ(cli("run " + good.string() + " -o " + out.string() + " -q").code, 0);
+  const auto before = csv(out);
+  const auto r = cli("run " + good.string() + " -o " + out.string() + " -q");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+  EXPECT_EQ(before, csv(out));
+  // A spec that differs from the one in an unfinished build is refused on resume.
+}
