@@ -1,7 +1,11 @@
 // Throughput of the engine: neuron-steps per second for a model on a backend, for each precision,
 // gating mode and thread count. Prints a table (or JSON lines with --json).
 //   stg_bench [--model stg] [--n 4096] [--ms 1000] [--backend cpu] [--threads 1,2] [--json]
-// Instances are random P03-grid neurons (seeded), cold start, dt = 0.05 ms.
+// Instances are random P03-grid neurons (seeded), cold start, dt = 0.05 ms. For the circuit model
+// "pyloric": random P04 networks (P04 neurons of each population, synapse strengths drawn from
+// {0, 1, 3, 10, 30, 100} nS); rates are network-steps/s, and each line also gives the ratio to
+// 1/3 of the single-neuron rate of the same P04 cells run as "stg" (1.0 = a network costs exactly
+// its 3 neurons).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -58,6 +62,37 @@ int main(int argc, char** argv) {
   for (size_t k = 0; k < def.size(); ++k)
     for (size_t i = 0; i < n; ++i)
       cols[k * n + i] = (model == "stg" && k < 8) ? step[k] * (rng() % 6) : def[k];
+  const bool circuit = model == "pyloric";
+  std::vector<double> cells_cols;  // the same cells as single "stg" neurons (circuit only)
+  size_t n_cells_total = 0;
+  if (circuit) {
+    const ns::ModelDesc* st = ns::find_model("stg");
+    const char* pops[3] = {"ABPD", "LP", "PY"};
+    std::vector<std::vector<double>> cell_rows;
+    for (size_t i = 0; i < n; ++i) {
+      for (int c = 0; c < 3; ++c) {
+        std::vector<const ns::Preset*> opts;
+        for (const auto& pr : m->presets)
+          if (std::string(pr.name).rfind(pops[c], 0) == 0) opts.push_back(&pr);
+        const ns::Preset* pr = opts[rng() % opts.size()];
+        std::vector<double> row = st->defaults();
+        for (int q = 0; q < pr->n_values; ++q) {
+          cols[static_cast<size_t>(m->param_index(pr->values[q].param)) * n + i] = pr->values[q].value;
+          const std::string nm = pr->values[q].param;
+          row[static_cast<size_t>(st->param_index(nm.substr(nm.find('.') + 1)))] = pr->values[q].value;
+        }
+        cell_rows.push_back(row);
+      }
+      const double lv[6] = {0, 1, 3, 10, 30, 100};
+      for (const char* sn : {"g_ABLP", "g_PDLP", "g_ABPY", "g_PDPY", "g_LPPM", "g_LPPY", "g_PYLP"})
+        cols[static_cast<size_t>(m->param_index(sn)) * n + i] = lv[rng() % 6];
+    }
+    n_cells_total = cell_rows.size();
+    const size_t np = st->params.size();
+    cells_cols.assign(n_cells_total * np, 0.0);
+    for (size_t i = 0; i < n_cells_total; ++i)
+      for (size_t k = 0; k < np; ++k) cells_cols[k * n_cells_total + i] = cell_rows[i][k];
+  }
   std::string notice;
   auto be = ns::make_backend(backend, &notice);
   if (!json) std::printf("# %s on %s, n = %zu, %.0f ms at dt = %.3f ms\n", model.c_str(), be->device().c_str(), n, ms, dt);
@@ -85,13 +120,27 @@ int main(int argc, char** argv) {
         const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const double steps = double(n) * double(s.sim.n_analysis);
         const double rate = steps / wall;
+        double ratio = 0;
+        if (circuit) {  // the same 3n cells alone, same settings: ratio to 1/3 of their rate
+          ns::RunSettings s1 = s;
+          s1.model = "stg";
+          ns::ChunkInput in1;
+          in1.n = n_cells_total;
+          in1.params = cells_cols.data();
+          ns::ChunkOutput out1;
+          const auto t1 = std::chrono::steady_clock::now();
+          be->run(s1, in1, out1);
+          const double w1 = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+          ratio = rate / (double(n_cells_total) * double(s.sim.n_analysis) / w1 / 3.0);
+        }
         if (json)
-          std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"device\":\"%s\",\"precision\":\"%s\",\"gating\":\"%s\",\"threads\":%d,\"n\":%zu,\"steps\":%lld,\"wall_s\":%.4f,\"neuron_steps_per_s\":%.4e,\"peak_rss_mb\":%.1f}\n",
+          std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"device\":\"%s\",\"precision\":\"%s\",\"gating\":\"%s\",\"threads\":%d,\"n\":%zu,\"steps\":%lld,\"wall_s\":%.4f,\"neuron_steps_per_s\":%.4e,\"peak_rss_mb\":%.1f,\"ratio_to_3_neurons\":%.4f}\n",
                       model.c_str(), be->name().c_str(), be->device().c_str(), p.c_str(), g.c_str(), th, n,
-                      static_cast<long long>(s.sim.n_analysis), wall, rate, peak_rss_mb());
+                      static_cast<long long>(s.sim.n_analysis), wall, rate, peak_rss_mb(), ratio);
         else
-          std::printf("%-8s %-7s %-7d %8lld %10.3f %14.4e %12.4e\n", p.c_str(), g.c_str(), th,
-                      static_cast<long long>(s.sim.n_analysis), wall, rate, rate / th);
+          std::printf("%-8s %-7s %-7d %8lld %10.3f %14.4e %12.4e%s\n", p.c_str(), g.c_str(), th,
+                      static_cast<long long>(s.sim.n_analysis), wall, rate, rate / th,
+                      circuit ? ("  (network-steps/s; ratio to single-neuron rate / 3: " + std::to_string(ratio) + ")").c_str() : "");
         std::fflush(stdout);
       }
     }

@@ -765,6 +765,14 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     if (iv.is_string()) {
       if (iv.get<std::string>() != "cold")
         c.bad("initial", iv, "\"cold\", {\"from_database\": \"path.h5\"} or an object giving every state variable");
+    } else if (iv.is_object() && iv.contains("thermalize")) {
+      // Circuits (P04): each cell from its isolated steady state after this long, s = 0.
+      c.keys("initial", iv, {"thermalize"});
+      if (m.name != "pyloric" && m.name != "stg_circuit")
+        c.bad("initial.thermalize", iv["thermalize"],
+              "a circuit model (\"pyloric\", \"stg_circuit\"); model \"" + m.name + "\" has no cells to thermalise");
+      r.thermal_ms = parse_duration_ms(iv["thermalize"], source, "initial.thermalize");
+      r.initial_kind = "thermalized";
     } else if (iv.is_object() && iv.contains("from_database")) {
       c.keys("initial", iv, {"from_database"});
       const std::string pth = c.str("initial.from_database", iv["from_database"]);

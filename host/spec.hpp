@@ -94,7 +94,8 @@ struct RunSpec {
   std::vector<uint64_t> trace_instances;  // ascending, unique, < sweep.size()
   double trace_every_ms = 0;              // 0 when no traces
   int64_t trace_every_steps = 0;
-  std::string initial_kind = "cold";      // "cold" | "explicit" | "database"
+  std::string initial_kind = "cold";      // "cold" | "explicit" | "database" | "thermalized"
+  double thermal_ms = 0;                  // thermalized (circuit models): cells alone this long
   std::vector<double> initial_state;      // explicit: every state variable, model order
   std::string initial_database;           // database: path (relative paths resolved against
                                           // the spec file's directory); checked to exist

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "circuit.hpp"
+#include "spec.hpp"
 #include "classify_network.hpp"
 #include "errors.hpp"
 #include "neurosweep/backend.hpp"
@@ -422,6 +423,37 @@ TEST(NetworkClassifier, SettingsFromJson) {
   EXPECT_THROW(ns::NetworkClassifierSettings::from_json(nlohmann::json::parse(R"({"network": {"triphasic_fraction": 0}})"), "x", nullptr),
                ns::SpecError);
   EXPECT_EQ(ns::network_feature_columns().size(), static_cast<size_t>(ns::kNumNetworkFeatures));
+}
+
+// ---- sweep specs ---------------------------------------------------------------------------
+TEST(CircuitSpec, Prinz2004AndDemoSweeps) {
+  const auto r = ns::load_spec(std::string(NS_SOURCE_DIR) + "/sweeps/prinz2004.json");
+  EXPECT_EQ(r.model->name, "pyloric");
+  EXPECT_EQ(r.sweep.size(), 20250000u);  // 5 x 5 x 6 x 6^3 x 5^4 (reference section 4.3)
+  EXPECT_EQ(r.initial_kind, "thermalized");
+  EXPECT_EQ(r.thermal_ms, 5000.0);
+  // last instance: ABPD5, LP5, PY6, every synapse at 100 nS
+  const auto p = r.sweep.params_of(20250000u - 1);
+  const auto& m = pyl();
+  EXPECT_EQ(p[m.param_index("ABPD.gNa")], 300.0);   // ABPD5 (P04 Table 2)
+  EXPECT_EQ(p[m.param_index("PY.gleak")], 0.02);    // PY6
+  EXPECT_EQ(p[m.param_index("g_PYLP")], 100.0);
+  // 1 nS only onto PY
+  for (const auto& ax : r.sweep.axes())
+    if (ax.kind == "grid") {
+      const bool onto_py = ax.name == "g_ABPY" || ax.name == "g_PDPY" || ax.name == "g_LPPY";
+      EXPECT_EQ(std::count(ax.values.begin(), ax.values.end(), 1.0), onto_py ? 1 : 0) << ax.name;
+    }
+  const auto d = ns::load_spec(std::string(NS_SOURCE_DIR) + "/sweeps/pyloric_demo.json");
+  EXPECT_EQ(d.sweep.size(), 1458u);
+  // thermalize on a single-neuron model: a clear error naming the key
+  try {
+    ns::parse_spec_text(R"({"model": "stg", "dt": "0.05 ms", "transient": "0 ms", "analysis": "1 s",
+                            "initial": {"thermalize": "5 s"}})", "t.json");
+    FAIL();
+  } catch (const ns::SpecError& e) {
+    EXPECT_NE(std::string(e.what()).find("initial.thermalize"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
