@@ -10,6 +10,38 @@
 
 namespace ns {
 
+namespace {
+
+// NEST array parameters (glif_psc: asc_init, asc_decay, asc_amps, asc_r, tau_syn) are fixed-size
+// here, stored as name_0, name_1, ... The array must have exactly that many entries; a one-entry
+// tau_syn (NEST's default: one receptor that takes every input) sets every receptor.
+void set_array(const ModelDesc& model, const std::string& path, const std::string& key,
+               const nlohmann::json& v, std::vector<double>& p) {
+  std::vector<int> idx;
+  for (int i = 0;; ++i) {
+    const int k = model.param_index(key + "_" + std::to_string(i));
+    if (k < 0) break;
+    idx.push_back(k);
+  }
+  const bool broadcast = key == "tau_syn" && v.size() == 1;
+  if (v.size() != idx.size() && !broadcast) {
+    std::ostringstream o;
+    o << path << ": parameter '" << key << "' = " << v.dump() << " has " << v.size()
+      << " entries; model '" << model.name << "' supports exactly " << idx.size() << " ("
+      << key << "_0 .. " << key << "_" << idx.size() - 1 << ")";
+    throw SpecError(o.str());
+  }
+  for (size_t i = 0; i < idx.size(); ++i) {
+    const auto& e = v[broadcast ? 0 : i];
+    if (!e.is_number() || !std::isfinite(e.get<double>()))
+      throw SpecError(path + ": parameter '" + key + "' entry " + std::to_string(i) +
+                      " must be a finite number, got " + e.dump());
+    p[static_cast<size_t>(idx[i])] = e.get<double>();
+  }
+}
+
+}  // namespace
+
 std::vector<double> load_dynamics_params(const ModelDesc& model, const std::string& path) {
   std::ifstream f(path);
   if (!f) throw SpecError(path + ": cannot open dynamics_params file");
@@ -26,6 +58,10 @@ std::vector<double> load_dynamics_params(const ModelDesc& model, const std::stri
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
     const int k = model.param_index(key);
+    if (k < 0 && it.value().is_array() && model.param_index(key + "_0") >= 0) {
+      set_array(model, path, key, it.value(), p);
+      continue;
+    }
     if (k < 0) {
       std::ostringstream o;
       o << path << ": unknown parameter '" << key << "' (value " << it.value().dump()
