@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "circuit.hpp"
 #include "database.hpp"
 #include "errors.hpp"
 #include "neurosweep/backend.hpp"
@@ -245,6 +246,11 @@ int run_build(const RunOptions& opt) {
   attrs["spike_threshold_mV"] = static_cast<double>(rs.sim.spike_threshold);
   attrs["spikes_kept_for_classifier"] = static_cast<int64_t>(rs.sim.max_spikes);
   attrs["initial"] = spec.initial_kind == "database" ? "database:" + spec.initial_database : spec.initial_kind;
+  std::unique_ptr<ThermalCache> thermal;
+  if (spec.initial_kind == "thermalized") {
+    thermal = std::make_unique<ThermalCache>(rs, spec.thermal_ms, backend.get());
+    attrs["thermalize_ms"] = spec.thermal_ms;
+  }
 
   BuildStore store = opt.resume ? BuildStore::resume(out, spec.hash, spec.canonical)
                                 : BuildStore::create(out, spec.canonical, spec.hash, n_total, chunk, schema, attrs,
@@ -263,6 +269,8 @@ int run_build(const RunOptions& opt) {
   }
 
   Progress progress(shard_total, shard_total - shard_pending, stage->label_names(), opt.quiet);
+  uint64_t shard_done = shard_total - shard_pending;
+  if (opt.on_progress) opt.on_progress(shard_done, shard_total);
   double t_integrate = 0, t_classify = 0, t_write = 0, t_expand = 0;
   const int np = static_cast<int>(m.params.size()), nstate = static_cast<int>(m.state.size());
   const auto swept = spec.sweep.swept_params();
@@ -281,6 +289,10 @@ int run_build(const RunOptions& opt) {
       init_ptr = init.data();
     } else if (warm) {
       warm->read(first, n, init);
+      init_ptr = init.data();
+    } else if (thermal) {  // circuits: each distinct cell thermalised once per build (circuit.hpp)
+      init.resize(static_cast<size_t>(nstate) * n);
+      thermal->fill(m.name, params.data(), n, init.data());
       init_ptr = init.data();
     }
     t_expand += seconds_since(t0);
@@ -345,6 +357,8 @@ int run_build(const RunOptions& opt) {
     std::vector<int8_t> labels(n);
     std::memcpy(labels.data(), data.columns["label"].data(), n);
     progress.add(n, labels);
+    shard_done += n;
+    if (opt.on_progress) opt.on_progress(shard_done, shard_total);
   }
 
   const auto t0 = Clock::now();

@@ -1,5 +1,8 @@
 #include "stage.hpp"
 
+#include "circuit.hpp"
+#include "stage_network.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -67,6 +70,7 @@ std::unique_ptr<ClassifierStage> make_single_neuron_stage(const RunSpec& spec) {
 }
 
 std::unique_ptr<ClassifierStage> make_classifier_stage(const RunSpec& spec) {
+  if (is_circuit_model(spec.model->name)) return make_network_stage(spec);  // circuits
   return make_single_neuron_stage(spec);
 }
 
