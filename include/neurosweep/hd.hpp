@@ -26,7 +26,7 @@
 
 // Fully unroll a short fixed-length loop (over gates, synapses, cells). On the host this is what
 // lets GCC vectorise the enclosing `omp simd` loop over instances: it refuses loop nests.
-#if defined(__CUDA_ARCH__)
+#if defined(__CUDACC__)
 #define NS_UNROLL _Pragma("unroll")
 #elif defined(__clang__)
 #define NS_UNROLL _Pragma("clang loop unroll(full)")
