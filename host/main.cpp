@@ -12,6 +12,9 @@
 #include "database.hpp"
 #include "run.hpp"
 #include "simulate.hpp"
+#ifdef NEUROSWEEP_HAVE_MPI
+#include "mpi/mpi_run.hpp"
+#endif
 
 namespace {
 
@@ -190,6 +193,9 @@ int main(int argc, char** argv) {
           throw ns::SpecError("--shard '" + shard + "': expected K/N, e.g. 0/4");
         }
       }
+#ifdef NEUROSWEEP_HAVE_MPI
+      if (ns::mpi_launched()) return ns::mpi_run_build(ro);  // one shard per rank, rank 0 merges
+#endif
       return ns::run_build(ro);
     }
     if (*info) {

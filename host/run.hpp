@@ -1,6 +1,7 @@
 #pragma once
 // `neurosweep run`: sweep spec -> chunks -> backend -> classifier stage -> database.
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace ns {
@@ -15,6 +16,9 @@ struct RunOptions {
   bool force = false;
   bool quiet = false;
   int shard_k = 0, shard_n = 1;  // --shard K/N (0-based K)
+  // Optional: called with (instances done in this shard, instances in this shard) once before the
+  // first chunk and after every chunk (the MPI mode aggregates progress across ranks with it).
+  std::function<void(uint64_t, uint64_t)> on_progress;
 };
 
 // Output path of shard K of N for a requested output path: DB.h5 -> DB.shard-K-of-N.h5.

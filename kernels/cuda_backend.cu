@@ -174,4 +174,14 @@ int cuda_devices(std::string* why) {
   return count;
 }
 
+bool cuda_select_device(int ordinal, std::string* why) {
+  const cudaError_t e = cudaSetDevice(ordinal);
+  if (e != cudaSuccess) {
+    if (why) *why = std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
+    cudaGetLastError();
+    return false;
+  }
+  return true;
+}
+
 }  // namespace ns

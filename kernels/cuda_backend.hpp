@@ -10,4 +10,7 @@ namespace ns {
 std::unique_ptr<Backend> make_cuda_backend();
 // Usable devices; 0 with the reason in *why when there is no driver or no device.
 int cuda_devices(std::string* why);
+// Makes device `ordinal` (0-based, of the visible ones) current for the calling host thread, before
+// make_cuda_backend (MPI mode: one GPU per rank). False with the reason in *why.
+bool cuda_select_device(int ordinal, std::string* why);
 }  // namespace ns

@@ -10,7 +10,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 # ---- Debian packages -------------------------------------------------------------------------
 PKGS=(build-essential cmake ninja-build pkg-config libhdf5-dev hdf5-tools nlohmann-json3-dev
-      libcli11-dev libgtest-dev)
+      libcli11-dev libgtest-dev libopenmpi-dev openmpi-bin)
 # A Python 3 that can make virtual environments may come from elsewhere (pyenv, conda): use it.
 if ! { command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null; }; then
   PKGS+=(python3 python3-venv python3-pip)
