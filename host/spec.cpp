@@ -1,5 +1,6 @@
 // Sweep spec parsing, validation and lazy expansion. Contract: docs/SWEEP_SPEC.md.
 #include "spec.hpp"
+#include "nest_params.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -675,7 +676,7 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   if (!j.is_object()) c.bad("", j, "a JSON object {...} at the top level, not " + type_of(j));
   check_finite(c, "", j);
   c.keys("", j, {"name", "description", "model", "dt", "transient", "analysis", "seed", "precision",
-                 "gating", "fixed", "initial", "axes", "combine", "classifier", "output"});
+                 "gating", "parameter_file", "fixed", "initial", "axes", "combine", "classifier", "output"});
   r.raw = j;
   r.canonical = j.dump();
   r.hash = fnv1a64(r.canonical.data(), r.canonical.size());
@@ -706,8 +707,20 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   else if (!source.empty() && source[0] != '<') r.name = std::filesystem::path(source).stem().string();
   if (j.contains("description")) r.description = c.str("description", j["description"]);
 
-  // fixed parameters
+  // fixed parameters: model defaults, then a NEST/BMTK dynamics_params file, then `fixed`
   Parsed P{r.model, m.defaults(), {}};
+  if (j.contains("parameter_file")) {
+    std::filesystem::path fp = c.str("parameter_file", j["parameter_file"]);
+    if (fp.is_relative() && !source.empty() && source[0] != '<')
+      fp = std::filesystem::path(source).parent_path() / fp;
+    P.base = load_dynamics_params(m, fp.string());  // SpecError names the file, key and value
+    // The file's values are part of what the database means: fold them into the hash, so a
+    // resume after the file changed is refused.
+    std::string vals;
+    for (double v : P.base) vals += fmt_num(v) + ",";
+    r.canonical += "\nparameter_file:" + vals;
+    r.hash = fnv1a64(r.canonical.data(), r.canonical.size());
+  }
   if (j.contains("fixed")) {
     const json& f = c.object("fixed", j["fixed"]);
     for (auto it = f.begin(); it != f.end(); ++it) {

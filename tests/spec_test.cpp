@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <unistd.h>
 
 #include "sobol.hpp"
 #include "spec.hpp"
@@ -634,4 +635,45 @@ TEST(SpecErrors, TypesUnknownKeysAndValues) {
   expect_error(with([](json& j) { j["initial"] = "warm"; }), {"initial", "\"warm\"", "cold"});
   expect_error(with([](json& j) { j["precision"] = "half"; }), {"precision", "\"half\"", "\"float\", \"double\""});
   expect_error(with([](json& j) { j["classifier"] = 3; }), {"classifier", "3", "object"});
+}
+
+// A NEST/BMTK dynamics_params file as the fixed base of a sweep: its values apply, `fixed`
+// overrides them, an unknown name is an error naming the file and listing valid names, and the
+// file's values are part of the spec hash.
+TEST(SpecParameterFile, DynamicsParamsFileIsTheFixedBase) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("ns_pf_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "lif.json") << R"({"C_m": 200.0, "tau_m": 20.0, "V_th": -50.0})";
+  std::ofstream(dir / "bad.json") << R"({"C_m": 200.0, "tau_mem": 20.0})";
+  const std::string spec = R"({"model": "iaf_psc_exp", "dt": "0.1 ms", "transient": "0 ms", "analysis": "1 s",
+    "seed": 1, "parameter_file": "PF", "fixed": {"V_th": -52.0},
+    "axes": [{"kind": "grid", "param": "I_e", "values": [400, 600]}]})";
+  auto with = [&](const std::string& f) {
+    std::string t = spec;
+    t.replace(t.find("PF"), 2, f);
+    std::ofstream(dir / "spec.json") << t;
+    return (dir / "spec.json").string();
+  };
+  const ns::RunSpec r = ns::load_spec(with("lif.json"));
+  const ns::ModelDesc& m = *r.model;
+  EXPECT_DOUBLE_EQ(r.base_params[m.param_index("C_m")], 200.0);
+  EXPECT_DOUBLE_EQ(r.base_params[m.param_index("tau_m")], 20.0);
+  EXPECT_DOUBLE_EQ(r.base_params[m.param_index("V_th")], -52.0);  // fixed wins over the file
+  EXPECT_DOUBLE_EQ(r.base_params[m.param_index("t_ref")], 2.0);   // NEST default kept
+  const auto p = r.sweep.params_of(1);
+  EXPECT_DOUBLE_EQ(p[m.param_index("I_e")], 600.0);
+  EXPECT_DOUBLE_EQ(p[m.param_index("C_m")], 200.0);
+  std::ofstream(dir / "lif.json") << R"({"C_m": 210.0, "tau_m": 20.0, "V_th": -50.0})";
+  EXPECT_NE(ns::load_spec(with("lif.json")).hash, r.hash);
+  try {
+    ns::load_spec(with("bad.json"));
+    FAIL() << "unknown parameter in the file must be an error";
+  } catch (const ns::SpecError& e) {
+    const std::string w = e.what();
+    EXPECT_NE(w.find("bad.json"), std::string::npos) << w;
+    EXPECT_NE(w.find("tau_mem"), std::string::npos) << w;
+    EXPECT_NE(w.find("tau_m"), std::string::npos) << w;  // the valid names are listed
+  }
+  fs::remove_all(dir);
 }
