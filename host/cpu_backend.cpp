@@ -173,12 +173,8 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
   std::string device() const override { return cpu_description(); }
   void run(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) override {
-    const bool ok = dispatch_model(s.model, [&](auto* tag) {
-      using M = std::remove_pointer_t<decltype(tag)>;
-      if (s.precision == Precision::Float)
-        run_typed<M, float>(s, in, out);
-      else
-        run_typed<M, double>(s, in, out);
+    const bool ok = dispatch_model_precision(s.model, s.precision == Precision::Double, [&](auto* m, auto* t) {
+      run_typed<std::remove_pointer_t<decltype(m)>, std::remove_pointer_t<decltype(t)>>(s, in, out);
     });
     if (!ok) throw BackendError("cpu backend: unknown model '" + s.model + "'");
   }
@@ -191,10 +187,10 @@ std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend
 // Single-instance reference path (the code the CUDA kernel runs per thread), for tests and
 // `neurosweep simulate`.
 void run_reference(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
-  const bool ok = dispatch_model(s.model, [&](auto* tag) {
-    using M = std::remove_pointer_t<decltype(tag)>;
-    auto go = [&](auto zero) {
-      using T = decltype(zero);
+  const bool ok = dispatch_model_precision(s.model, s.precision == Precision::Double, [&](auto* m, auto* t) {
+    using M = std::remove_pointer_t<decltype(m)>;
+    using T = std::remove_pointer_t<decltype(t)>;
+    {
       out.resize(in.n, M::kNumObs, s.sim.max_spikes, M::kNumState, s.want_final_state);
       const OutputView ov = out.view();
       HostTable<T> table;
@@ -206,11 +202,7 @@ void run_reference(const RunSettings& s, const ChunkInput& in, ChunkOutput& out)
         else
           run_instance<M, T>(s.sim, in.params, in.init_state, in.n, i, in.first_index, Direct{}, ov);
       }
-    };
-    if (s.precision == Precision::Float)
-      go(0.0f);
-    else
-      go(0.0);
+    }
   });
   if (!ok) throw BackendError("reference: unknown model '" + s.model + "'");
 }

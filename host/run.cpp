@@ -38,17 +38,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-std::string fmt_duration(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  char b[32];
-  if (s < 60)
-    std::snprintf(b, sizeof b, "%.0fs", s);
-  else if (s < 3600)
-    std::snprintf(b, sizeof b, "%dm%02ds", int(s) / 60, int(s) % 60);
-  else
-    std::snprintf(b, sizeof b, "%dh%02dm", int(s) / 3600, (int(s) % 3600) / 60);
-  return b;
-}
 
 // Progress on stderr: a bar redrawn in place on a terminal, plain log lines every 10 s otherwise.
 class Progress {
@@ -178,6 +167,18 @@ StoreSchema make_schema(const RunSpec& spec, const ClassifierStage& stage) {
 }
 
 }  // namespace
+
+std::string fmt_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  char b[32];
+  if (s < 60)
+    std::snprintf(b, sizeof b, "%.0fs", s);
+  else if (s < 3600)
+    std::snprintf(b, sizeof b, "%dm%02ds", int(s) / 60, int(s) % 60);
+  else
+    std::snprintf(b, sizeof b, "%dh%02dm", int(s) / 3600, (int(s) % 3600) / 60);
+  return b;
+}
 
 std::string shard_path(const std::string& out, int k, int n) {
   std::filesystem::path p(out);

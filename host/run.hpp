@@ -21,6 +21,9 @@ struct RunOptions {
   std::function<void(uint64_t, uint64_t)> on_progress;
 };
 
+// "42s", "3m05s", "2h07m" ("?" when not finite): progress and ETA displays.
+std::string fmt_duration(double seconds);
+
 // Output path of shard K of N for a requested output path: DB.h5 -> DB.shard-K-of-N.h5.
 std::string shard_path(const std::string& out, int k, int n);
 

@@ -109,10 +109,10 @@ Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
   }
   tr.columns.resize(tr.names.size());
   if (every_steps < 1) every_steps = 1;
-  dispatch_model(s.model, [&](auto* tag) {
-    using M = std::remove_pointer_t<decltype(tag)>;
-    auto go = [&](auto zero) {
-      using T = decltype(zero);
+  dispatch_model_precision(s.model, s.precision == Precision::Double, [&](auto* mt, auto* t) {
+    using M = std::remove_pointer_t<decltype(mt)>;
+    using T = std::remove_pointer_t<decltype(t)>;
+    {
       tr.summary.resize(1, M::kNumObs, s.sim.max_spikes, M::kNumState, true);
       const OutputView ov = tr.summary.view();
       HostTable<T> table;
@@ -134,11 +134,7 @@ Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
         run_instance<M, T>(s.sim, params.data(), init, 1, 0, 0, table.view(), ov, rec);
       else
         run_instance<M, T>(s.sim, params.data(), init, 1, 0, 0, Direct{}, ov, rec);
-    };
-    if (s.precision == Precision::Float)
-      go(0.0f);
-    else
-      go(0.0);
+    }
   });
   return tr;
 }

@@ -147,12 +147,8 @@ class CudaBackend final : public Backend {
     return o.str();
   }
   void run(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) override {
-    const bool ok = dispatch_model(s.model, [&](auto* tag) {
-      using M = std::remove_pointer_t<decltype(tag)>;
-      if (s.precision == Precision::Float)
-        run_typed<M, float>(s, in, out);
-      else
-        run_typed<M, double>(s, in, out);
+    const bool ok = dispatch_model_precision(s.model, s.precision == Precision::Double, [&](auto* m, auto* t) {
+      run_typed<std::remove_pointer_t<decltype(m)>, std::remove_pointer_t<decltype(t)>>(s, in, out);
     });
     if (!ok) throw BackendError("cuda backend: unknown model '" + s.model + "'");
   }

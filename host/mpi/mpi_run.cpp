@@ -66,17 +66,6 @@ int status_of(const std::exception_ptr& e, std::string* msg) {
   }
 }
 
-std::string fmt_eta(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  char b[32];
-  if (s < 60)
-    std::snprintf(b, sizeof b, "%.0fs", s);
-  else if (s < 3600)
-    std::snprintf(b, sizeof b, "%dm%02ds", int(s) / 60, int(s) % 60);
-  else
-    std::snprintf(b, sizeof b, "%dh%02dm", int(s) / 3600, (int(s) % 3600) / 60);
-  return b;
-}
 
 // Rank 0's view of the whole build.
 class Aggregate {
@@ -156,7 +145,7 @@ class Aggregate {
     char b[160];
     std::snprintf(b, sizeof b, "%s%" PRIu64 "/%" PRIu64 " instances (%.1f%%) on %zu ranks, %.0f inst/s, ETA %s%s",
                   tty_ ? "\r" : "", d, n_total_, n_total_ ? 100.0 * double(d) / double(n_total_) : 100.0,
-                  done_.size(), rate, fmt_eta(eta).c_str(), tty_ ? "\x1b[K" : "");
+                  done_.size(), rate, fmt_duration(eta).c_str(), tty_ ? "\x1b[K" : "");
     std::cerr << b << (!tty_ || final ? "\n" : "") << std::flush;
   }
 

@@ -54,4 +54,16 @@ bool dispatch_model(const std::string& name, F&& f) {
   return found;
 }
 
+// dispatch_model, then the precision: f(static_cast<M*>(nullptr), static_cast<T*>(nullptr)) with
+// T = float or double.
+template <class F>
+bool dispatch_model_precision(const std::string& name, bool double_precision, F&& f) {
+  return dispatch_model(name, [&](auto* tag) {
+    if (double_precision)
+      f(tag, static_cast<double*>(nullptr));
+    else
+      f(tag, static_cast<float*>(nullptr));
+  });
+}
+
 }  // namespace ns
