@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "errors.hpp"
+#include "feature_table.hpp"
 
 namespace ns {
 
@@ -20,21 +21,12 @@ const std::vector<std::string>& label_names() {
   return v;
 }
 
-const char* label_name(int label) {
-  const auto& v = label_names();
-  if (label < 0 || label >= static_cast<int>(v.size())) return "unclassified";
-  return v[static_cast<size_t>(label)].c_str();
-}
+const char* label_name(int label) { return label_of(label_names(), label); }
 
 namespace {
 
-struct Column {
-  const char* name;
-  const char* unit;
-  float Features::*member;
-};
 // The one place that fixes the feature order.
-const Column kColumns[kNumFeatures] = {
+const FeatureColumn<Features> kColumns[kNumFeatures] = {
     {"rate_hz", "Hz", &Features::rate_hz},
     {"n_spikes", "1", &Features::n_spikes},
     {"isi_mean_ms", "ms", &Features::isi_mean_ms},
@@ -50,30 +42,17 @@ const Column kColumns[kNumFeatures] = {
     {"v_max", "mV", &Features::v_max},
     {"v_rest", "mV", &Features::v_rest},
 };
-static_assert(sizeof(Features) == kNumFeatures * sizeof(float), "kColumns must list every feature");
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-Features nan_features() {
-  Features f;
-  for (const auto& c : kColumns) f.*(c.member) = kNaN;
-  return f;
-}
+Features nan_features() { return nan_features_of(kColumns); }
 
 }  // namespace
 
 const std::vector<std::pair<std::string, std::string>>& feature_columns() {
-  static const std::vector<std::pair<std::string, std::string>> v = [] {
-    std::vector<std::pair<std::string, std::string>> r;
-    for (const auto& c : kColumns) r.emplace_back(c.name, c.unit);
-    return r;
-  }();
+  static const auto v = feature_names(kColumns);
   return v;
 }
 
-void feature_values(const Features& f, float* out) {
-  for (int k = 0; k < kNumFeatures; ++k) out[k] = f.*(kColumns[k].member);
-}
+void feature_values(const Features& f, float* out) { feature_values_of(kColumns, f, out); }
 
 // ---- settings --------------------------------------------------------------------------------
 namespace {

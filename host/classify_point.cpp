@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "errors.hpp"
+#include "feature_table.hpp"
 
 namespace ns {
 
@@ -26,20 +27,11 @@ const std::vector<std::string>& point_label_names() {
   return v;
 }
 
-const char* point_label_name(int label) {
-  const auto& v = point_label_names();
-  if (label < 0 || label >= static_cast<int>(v.size())) return "unclassified";
-  return v[static_cast<size_t>(label)].c_str();
-}
+const char* point_label_name(int label) { return label_of(point_label_names(), label); }
 
 namespace {
 
-struct Column {
-  const char* name;
-  const char* unit;
-  float PointFeatures::*member;
-};
-const Column kColumns[kNumPointFeatures] = {
+const FeatureColumn<PointFeatures> kColumns[kNumPointFeatures] = {
     {"rate_hz", "Hz", &PointFeatures::rate_hz},
     {"n_spikes", "1", &PointFeatures::n_spikes},
     {"latency_ms", "ms", &PointFeatures::latency_ms},
@@ -59,16 +51,10 @@ const Column kColumns[kNumPointFeatures] = {
     {"v_max", "mV", &PointFeatures::v_max},
     {"v_rest", "mV", &PointFeatures::v_rest},
 };
-static_assert(sizeof(PointFeatures) == kNumPointFeatures * sizeof(float),
-              "kColumns must list every feature");
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-PointFeatures nan_features() {
-  PointFeatures f;
-  for (const auto& c : kColumns) f.*(c.member) = kNaN;
-  return f;
-}
+PointFeatures nan_features() { return nan_features_of(kColumns); }
 
 float to_f(double x) { return static_cast<float>(x); }
 
@@ -115,17 +101,11 @@ Stats stats(const double* x, size_t n) {
 }  // namespace
 
 const std::vector<std::pair<std::string, std::string>>& point_feature_columns() {
-  static const std::vector<std::pair<std::string, std::string>> v = [] {
-    std::vector<std::pair<std::string, std::string>> r;
-    for (const auto& c : kColumns) r.emplace_back(c.name, c.unit);
-    return r;
-  }();
+  static const auto v = feature_names(kColumns);
   return v;
 }
 
-void point_feature_values(const PointFeatures& f, float* out) {
-  for (int i = 0; i < kNumPointFeatures; ++i) out[i] = f.*(kColumns[i].member);
-}
+void point_feature_values(const PointFeatures& f, float* out) { feature_values_of(kColumns, f, out); }
 
 PointClassifierSettings PointClassifierSettings::from_json(const nlohmann::json& j,
                                                            const std::string& source) {
