@@ -1,6 +1,8 @@
 // HDF5 database: build store (parts directory), finalize, merge. Layout: docs/FORMAT.md.
 #include "database.hpp"
 
+#include <sys/file.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -725,6 +727,30 @@ std::string hash_hex(uint64_t h) {
   return b;
 }
 
+// An exclusive lock on <parts>/lock, held while a BuildStore writes the build: a second process
+// on the same output (a second `run`, or a rank that outlived a killed mpirun) is refused instead
+// of writing the same chunk files. The kernel drops the lock when its holder dies, so a crash
+// never leaves a stale lock. Returns null when the lock is held elsewhere.
+static std::shared_ptr<void> try_lock_parts(const std::string& parts) {
+  const std::string path = parts + "/lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) fail(path, std::string("cannot open lock file: ") + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return nullptr;
+  }
+  return std::shared_ptr<void>(new int(fd), [](void* p) {
+    int* f = static_cast<int*>(p);
+    ::close(*f);
+    delete f;
+  });
+}
+
+[[noreturn]] static void refuse_busy(const std::string& parts) {
+  fail(parts, "another neurosweep process is writing this build right now; wait for it to finish or stop it "
+              "(every process of a killed mpirun) before running again");
+}
+
 BuildStore BuildStore::create(const std::string& out_path, const std::string& spec_canonical, uint64_t spec_hash,
                               uint64_t n, uint64_t chunk_size, const StoreSchema& schema,
                               const std::map<std::string, AttrValue>& attrs, bool force, int shard_k, int shard_n) {
@@ -753,12 +779,15 @@ BuildStore BuildStore::create(const std::string& out_path, const std::string& sp
     fail(have_out ? out_path : parts, std::string(have_out ? "output exists" : "an unfinished build exists") +
                                           "; refusing to overwrite it (use --force to replace it" +
                                           (have_parts ? ", or --resume to continue the build)" : ")"));
+  if (have_parts && fs::is_directory(parts, ec) && !try_lock_parts(parts)) refuse_busy(parts);
   if (have_out) fs::remove_all(out_path, ec);
   if (have_parts) fs::remove_all(parts, ec);
   fs::remove(out_path + ".tmp", ec);
   if (!fs::create_directory(parts, ec)) fail(parts, "cannot create build directory: " + ec.message());
 
   BuildStore s;
+  s.lock_ = try_lock_parts(parts);
+  if (!s.lock_) refuse_busy(parts);
   s.out_ = out_path;
   s.parts_ = parts;
   s.spec_ = spec_canonical;
@@ -835,6 +864,8 @@ BuildStore BuildStore::resume(const std::string& out_path, uint64_t spec_hash, c
     }
     fail(parts, msg + ". Use --force to start over.");
   }
+  s.lock_ = try_lock_parts(parts);
+  if (!s.lock_) refuse_busy(parts);
   // debris of a crash: temp files
   for (const auto& e : fs::directory_iterator(parts, ec))
     if (e.path().extension() == ".tmp") fs::remove(e.path(), ec);

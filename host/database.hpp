@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -118,6 +119,7 @@ class BuildStore {
   StoreSchema schema_;
   std::map<std::string, AttrValue> attrs_;
   std::string created_;
+  std::shared_ptr<void> lock_;  // exclusive lock on the parts directory while this store lives
 };
 
 std::string hash_hex(uint64_t h);  // 16 lower-case hex digits

@@ -707,3 +707,21 @@ TEST_F(Db, InfoShowsCountsPerLabel) {
   EXPECT_NE(text.find("0123456789abcdef"), std::string::npos) << text;
   EXPECT_NE(text.find("gNa [mS/cm^2]"), std::string::npos) << text;
 }
+
+// Two writers on one build (a second `run`, or a rank that outlived a killed mpirun) would write
+// the same chunk files: while a store holds the build, resume and a forced re-create are refused;
+// once it is gone (its process died or it was destroyed), resume works.
+TEST_F(Db, BuildHeldByAnotherWriterIsRefused) {
+  const std::string out = p("DB.h5");
+  {
+    BuildStore a = BuildStore::create(out, kSpec, kHash, kN, 64, schema(), attrs(), false);
+    std::string e = error_of([&] { BuildStore::resume(out, kHash, kSpec); });
+    EXPECT_NE(e.find("another neurosweep process is writing this build"), std::string::npos) << e;
+    EXPECT_NE(e.find(out + ".parts"), std::string::npos) << e;
+    e = error_of([&] { BuildStore::create(out, kSpec, kHash, kN, 64, schema(), attrs(), true); });
+    EXPECT_NE(e.find("another neurosweep process is writing this build"), std::string::npos) << e;
+    EXPECT_TRUE(fs::exists(out + ".parts/manifest.json"));  // the refused create removed nothing
+  }
+  BuildStore b = BuildStore::resume(out, kHash, kSpec);
+  EXPECT_EQ(b.pending_chunks().size(), b.n_chunks());
+}

@@ -66,6 +66,11 @@ for attempt in 1 2 3; do
   done
   kill -9 -- "-$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
+  # Ranks may sit in process groups of their own: kill whatever of this build outlived mpirun,
+  # and wait until it is gone (the resume below would otherwise be refused as a second writer).
+  pat="run grid.json -o kill.h5 --backend cpu --threads 1 --chunk 1"
+  pkill -9 -f -- "$pat" 2>/dev/null || true
+  for _ in $(seq 1 500); do pgrep -f -- "$pat" >/dev/null || break; sleep 0.01; done
   n=$(ls kill.shard-*-of-2.h5.parts/chunk-*.h5 2>/dev/null | wc -l)
   if [ ! -e kill.h5 ] && [ "$n" -ge 1 ] && [ "$n" -lt 35 ]; then
     killed=1
