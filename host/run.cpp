@@ -273,6 +273,9 @@ int run_build(const RunOptions& opt) {
   uint64_t shard_done = shard_total - shard_pending;
   if (opt.on_progress) opt.on_progress(shard_done, shard_total);
   double t_integrate = 0, t_classify = 0, t_write = 0, t_expand = 0;
+  // Time to first result (bench/README.md): when the first chunk of this run was committed, in
+  // seconds since run_build started and as Unix time (the harness subtracts its launch time).
+  double t_first_chunk = -1, t_first_chunk_unix = -1;
   const int np = static_cast<int>(m.params.size()), nstate = static_cast<int>(m.state.size());
   const auto swept = spec.sweep.swept_params();
   std::vector<double> params, init;
@@ -355,6 +358,10 @@ int run_build(const RunOptions& opt) {
     t0 = Clock::now();
     store.write_chunk(c, data);
     t_write += seconds_since(t0);
+    if (t_first_chunk < 0) {
+      t_first_chunk = seconds_since(t_start);
+      t_first_chunk_unix = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    }
     std::vector<int8_t> labels(n);
     std::memcpy(labels.data(), data.columns["label"].data(), n);
     progress.add(n, labels);
@@ -371,6 +378,8 @@ int run_build(const RunOptions& opt) {
                             {"instances_this_run", shard_pending},
                             {"instances_per_s", t_integrate > 0 ? double(shard_pending) / (seconds_since(t_start)) : 0.0},
                             {"neuron_steps_per_s", t_integrate > 0 ? double(shard_pending) * double(spec.n_transient + spec.n_analysis) / t_integrate : 0.0},
+                            {"first_chunk_s", t_first_chunk},
+                            {"first_chunk_unix_s", t_first_chunk_unix},
                             {"threads", opt.threads},
                             {"chunk", chunk},
                             {"resumed", opt.resume}};
