@@ -5,7 +5,10 @@
     python3 bench/run_bench.py [--quick] [--out bench/results] [--build DIR] [--threads 1,2]
 
 Steps: (a) record the machine, compiler, versions and date; (b) run neurosweep's benchmark
-executables (build*/bench/*, build*/stg_bench, ...) with --json, when present; (c) run each peer
+executables (build*/bench/*, build*/stg_bench, ...) with --json, when present; (b2) stg_bench over
+1e3..1e6 instances at 1 and 2 threads; whole database builds (`neurosweep run`, classification and
+HDF5) over 1e3..1e6 instances with peak RSS and time to first result; the CPU's FP32 peak
+(fp32_peak) and FLOPs per STG step (stg_flops), hence the fraction of peak; (c) run each peer
 at 1e3 and 1e4 instances (1e5 when the extrapolated time fits --max-run-s), each run under a time
 limit; (d) compare spike counts of the same instances: neurosweep (CLI, pluggable command
 template) and every peer against a reference, within stated tolerances; (e) write
@@ -24,6 +27,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -391,6 +396,217 @@ def agreement(args, py, ns_exe, peer_recs, log):
 
 
 # ---------------------------------------------------------------------------------------------
+# neurosweep: whole database builds, engine size scan, FP32 peak, FLOPs per step
+
+# Whole-build workload: random draws over the P03 conductance ranges (uniform on [0, top grid
+# level] of each of the 8 conductances, P03 Table 2 levels as in sweeps/prinz2003.json), float,
+# the backend's default gating (table on the CPU), classification and HDF5 output as in any build.
+# Short windows (50 ms transient + 150 ms analysis = 4000 steps) so that 1e6 instances take
+# minutes; the cost per instance scales with the number of steps. The classifier's slowest
+# resolvable period is lowered to 37.5 ms to accept the 150 ms window (its cost per instance is
+# that of a normal build: the same feature extraction on fewer spikes).
+P03_TOP = {"gNa": 500, "gCaT": 12.5, "gCaS": 10, "gA": 50, "gKCa": 25, "gKd": 125, "gH": 0.05, "gleak": 0.05}
+DB_TRANSIENT_MS, DB_ANALYSIS_MS, DB_DT_MS = 50, 150, 0.05
+
+
+def db_spec(n):
+    return {"name": f"bench_db_{n}",
+            "description": "run_bench.py whole-build benchmark: random draws over the P03 conductance ranges",
+            "model": "stg", "dt": f"{DB_DT_MS:g} ms", "transient": f"{DB_TRANSIENT_MS} ms",
+            "analysis": f"{DB_ANALYSIS_MS} ms", "seed": 7, "precision": "float",
+            # the classifier's minimum window is 4 x slowest_period_ms (docs/CLASSIFIER.md)
+            "classifier": {"slowest_period_ms": DB_ANALYSIS_MS / 4},
+            "axes": [{"kind": "random", "count": n,
+                      "params": {k: {"low": 0, "high": v} for k, v in P03_TOP.items()}}]}
+
+
+def run_measured(cmd, timeout, log_path):
+    """Run cmd in a fresh process (stdout+stderr to log_path). Returns a dict with rc, wall_s
+    (launch to exit), peak_rss_mb of that process alone (os.wait4), launch_unix_s, timed_out."""
+    t_launch = time.time()
+    t0 = time.perf_counter()
+    with open(log_path, "w") as f:
+        try:
+            p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
+        except OSError as e:
+            return {"rc": None, "error": f"could not start: {e}"}
+        killed = []
+
+        def kill():
+            killed.append(True)
+            p.kill()
+
+        killer = threading.Timer(timeout, kill)
+        killer.start()
+        _, status, ru = os.wait4(p.pid, 0)
+        killer.cancel()
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return {"rc": p.returncode, "wall_s": wall, "peak_rss_mb": ru.ru_maxrss / 1024.0, "launch_unix_s": t_launch,
+            "timed_out": bool(killed)}
+
+
+def read_timings(path):
+    """The `timings` attribute (JSON) of a finished database, via h5py; None when unavailable."""
+    try:
+        import h5py
+        with h5py.File(path, "r") as f:
+            t = f.attrs.get("timings")
+        if isinstance(t, bytes):
+            t = t.decode()
+        return json.loads(t) if t else None
+    except Exception:  # noqa: BLE001 - reported as missing, never fatal
+        return None
+
+
+def run_db_builds(args, ns_exe, log):
+    out = []
+    if not ns_exe:
+        return [{"error": "no neurosweep executable (build*/neurosweep)"}]
+    steps = round((DB_TRANSIENT_MS + DB_ANALYSIS_MS) / DB_DT_MS)
+    tmp = tempfile.mkdtemp(prefix="ns-bench-db-")
+    try:
+        for th in args.db_threads:
+            rate = None  # instances/s of the previous size, whole process
+            for n in args.db_sizes:
+                base = {"bench": "db_build", "model": "stg", "n": n, "threads": th, "precision": "float",
+                        "gating": "default", "dt": DB_DT_MS, "steps": steps,
+                        "transient_ms": DB_TRANSIENT_MS, "analysis_ms": DB_ANALYSIS_MS}
+                if rate and n / rate > args.db_max_run_s:
+                    base["skipped"] = (f"extrapolated {n / rate:.0f} s (from {rate:.0f} instances/s at the previous "
+                                       f"size) > --db-max-run-s {args.db_max_run_s:g}")
+                    log(f"  db build n={n} threads={th}: skipped ({base['skipped']})")
+                    out.append(base)
+                    continue
+                spec_path = os.path.join(tmp, f"bench_db_{n}.json")
+                with open(spec_path, "w") as f:
+                    json.dump(db_spec(n), f, indent=1)
+                db = os.path.join(tmp, f"bench_db_{n}_t{th}.h5")
+                cmd = [ns_exe, "run", spec_path, "-o", db, "--threads", str(th), "--backend", "cpu", "--force"]
+                log(f"  db build n={n} threads={th} ({(DB_TRANSIENT_MS + DB_ANALYSIS_MS):g} ms) ...")
+                r = run_measured(cmd, args.db_max_run_s * 1.5 + 60, db + ".log")
+                rec = {**base, **r, "command": "neurosweep run SPEC -o DB --threads %d --backend cpu --force" % th}
+                tim = read_timings(db) if r.get("rc") == 0 else None
+                if r.get("rc") != 0:
+                    tail = open(db + ".log", errors="replace").read().strip().splitlines()[-3:]
+                    rec["error"] = ("timed out" if r.get("timed_out") else f"exit {r.get('rc')}") + ": " + " | ".join(tail)
+                    log(f"    {rec['error']}")
+                elif not tim:
+                    rec["error"] = "no timings attribute in the database (h5py missing?)"
+                    log(f"    {rec['error']}")
+                if tim:
+                    rec["timings"] = tim
+                    rec["db_bytes"] = os.path.getsize(db) if os.path.exists(db) else None
+                    w = r["wall_s"]
+                    rec["instances_per_s"] = n / w
+                    rec["neuron_steps_per_s"] = n * steps / w  # whole build, launch to exit
+                    rec["integrate_neuron_steps_per_s"] = tim.get("neuron_steps_per_s")
+                    rec["us_per_instance"] = w / n * 1e6
+                    fc = tim.get("first_chunk_unix_s")
+                    rec["time_to_first_result_s"] = (fc - r["launch_unix_s"]) if fc and fc > 0 else None
+                    rec["first_chunk_s_in_run"] = tim.get("first_chunk_s")
+                    rec["chunk"] = tim.get("chunk")
+                    rate = n / w
+                    log(f"    wall {w:.2f} s, {n / w:.0f} instances/s, {n * steps / w:.3e} neuron-steps/s, "
+                        f"peak RSS {r['peak_rss_mb']:.0f} MB, first result {fmt(rec['time_to_first_result_s'])} s")
+                out.append(rec)
+                for fn in os.listdir(tmp):  # keep the disk use bounded by one database
+                    if fn.startswith(os.path.basename(db)) and not fn.endswith(".log"):
+                        pth = os.path.join(tmp, fn)
+                        shutil.rmtree(pth) if os.path.isdir(pth) else os.remove(pth)
+                if "error" in rec:
+                    break
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def run_engine_scan(benches, args, log):
+    """stg_bench over instance counts (float, one gating, --engine-ms each) at 1 and all threads."""
+    sb = [b for b in benches if os.path.basename(b) == "stg_bench"]
+    if not sb:
+        return [], ["engine size scan: no stg_bench executable"]
+    out, notes = [], []
+    threads = sorted({1, 2, os.cpu_count() or 1}) if (os.cpu_count() or 1) >= 2 else [1]
+    steps = round(args.engine_ms / 0.05)
+    rate = None  # neuron-steps/s at 1 thread, previous size
+    for n in args.engine_sizes:
+        if rate:
+            pred = sum(n * steps / (rate * min(t, 2) * 0.9) for t in threads)
+            if pred > args.ns_timeout:
+                notes.append(f"engine scan n={n}: skipped (extrapolated {pred:.0f} s > --ns-timeout {args.ns_timeout:g})")
+                log("  " + notes[-1])
+                out.append({"bench": "engine_scan", "model": "stg", "n": n, "skipped": notes[-1]})
+                continue
+        cmd = [sb[0], "--json", "--model", "stg", "--dt", "0.05", "--precision", "float", "--gating",
+               args.engine_gating, "--n", str(n), "--ms", f"{args.engine_ms:g}",
+               "--threads", ",".join(map(str, threads))]
+        log(f"  stg_bench {' '.join(cmd[1:])} ...")
+        recs, err = run_json_lines(cmd, timeout=args.ns_timeout * 1.5 + 60)
+        for r in recs:
+            r.update({"bench": "engine_scan", "peer": "neurosweep", "command": " ".join(cmd[1:])})
+            out.append(r)
+            if r.get("threads") == 1:
+                rate = r["neuron_steps_per_s"]
+        if err:
+            notes.append(f"engine scan n={n}: {err}")
+            log(f"    {err}")
+            break
+        log("    " + ", ".join(f"{r['threads']} thr {r['neuron_steps_per_s']:.3e}" for r in recs))
+    return out, notes
+
+
+def run_peak_and_flops(args, build_dir, log):
+    """fp32_peak (1..all threads) and stg_flops (FLOPs per STG step), from the build directory."""
+    res = {"fp32_peak": [], "stg_flops": [], "notes": []}
+    for name, cmd_args, key in (("fp32_peak", ["--json", "--seconds", "0.3" if args.quick else "1"], "fp32_peak"),
+                                ("stg_flops", ["--json"], "stg_flops")):
+        exe = os.path.join(build_dir, name) if build_dir else None
+        if not exe or not os.access(exe, os.X_OK):
+            res["notes"].append(f"{name}: not built (ninja -C BUILD {name}; needs -DNEUROSWEEP_BENCH=ON)")
+            log("  " + res["notes"][-1])
+            continue
+        log(f"  {name} {' '.join(cmd_args)} ...")
+        recs, err = run_json_lines([exe, *cmd_args], timeout=300)
+        res[key] = recs
+        if err:
+            res["notes"].append(f"{name}: {err}")
+            log("    " + err)
+        for r in recs:
+            if name == "fp32_peak":
+                log(f"    {r['kernel']} {r['threads']} thr: {r['gflops']:.1f} GFLOP/s "
+                    f"({r['ratio_to_theoretical']:.2f} x theoretical at {r['cpuinfo_mhz']:.0f} MHz)")
+            else:
+                log(f"    {r['gating']}: {r['flops_per_step_float']:.0f} FLOP/step float "
+                    f"({r['arith_flops_excl_exp_log']} arithmetic + {r['exp']} exp + {r['log']} log)")
+    return res
+
+
+def fp32_fraction(ns_recs, peak):
+    """Achieved GFLOP/s of the best float STG configurations vs the measured FP32 peak at the same
+    thread count: FLOP/step (stg_flops, per gating) x neuron-steps/s / peak."""
+    fl = {r["gating"]: r for r in peak.get("stg_flops", [])}
+    pk = {(r["kernel"], r["threads"]): r["gflops"] for r in peak.get("fp32_peak", [])}
+    best = {}
+    for r in ns_recs:
+        if (r.get("model") == "stg" and r.get("precision") == "float" and r.get("neuron_steps_per_s")
+                and str(r.get("backend", "cpu")).startswith("cpu") and r.get("gating") in fl):
+            k = (r["gating"], r.get("threads"))
+            if k not in best or r["neuron_steps_per_s"] > best[k]["neuron_steps_per_s"]:
+                best[k] = r
+    rows = []
+    for (g, t), r in sorted(best.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        fpstep = fl[g]["flops_per_step_float"]
+        ach = fpstep * r["neuron_steps_per_s"] * 1e-9
+        p_fma, p_ma = pk.get(("fma", t)), pk.get(("mul+add", t))
+        rows.append({"gating": g, "threads": t, "n": r.get("n"), "neuron_steps_per_s": r["neuron_steps_per_s"],
+                     "flops_per_step": fpstep, "achieved_gflops": ach, "peak_fma_gflops": p_fma,
+                     "fraction_of_fma_peak": ach / p_fma if p_fma else None, "peak_muladd_gflops": p_ma,
+                     "fraction_of_muladd_peak": ach / p_ma if p_ma else None})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
 # report
 
 def fmt(x, nd=3):
@@ -411,14 +627,152 @@ def best_ns(ns_recs, model, n, gating=None):
     return max(same, key=lambda r: r["neuron_steps_per_s"] / max(1, r.get("threads") or 1))
 
 
-def write_report(out_dir, info, ns_recs, ns_notes, peer_recs, agree, quick):
+def extra_sections(ns_recs, extra):
+    """Markdown for the whole-build rows, the engine size scan, thread scaling, growth with the
+    number of instances, time to first result, the FP32 peak and the fraction of it achieved."""
+    L = []
+    db = extra.get("db") or []
+    if db:
+        L.append("\n## Whole database build (`neurosweep run`: integration, classification, HDF5)\n")
+        L.append(f"Workload: random STG neurons drawn uniformly over the P03 conductance ranges (0 to the top grid "
+                 f"level of each of the 8 conductances), float, default gating, {DB_TRANSIENT_MS} ms transient + "
+                 f"{DB_ANALYSIS_MS} ms analysis at dt {DB_DT_MS} ms ({round((DB_TRANSIENT_MS + DB_ANALYSIS_MS) / DB_DT_MS)} "
+                 "steps), classification and HDF5 output as in every build, default chunk size. Each run is a fresh "
+                 "process. wall = launch to exit (final merge included); instances/s and neuron-steps/s = n (x steps) / "
+                 "wall; integrate only = the build's own `timings.neuron_steps_per_s` (integration time only); peak RSS "
+                 "= that process's maximum resident set (`os.wait4`); time to first result = launch until the first "
+                 "chunk is committed to the build store (`timings.first_chunk_unix_s` minus the launch time).\n")
+        L.append("| n | threads | wall (s) | instances/s | neuron-steps/s | integrate only | peak RSS (MB) "
+                 "| first result (s) | chunk | integrate / classify / write (s) |")
+        L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for r in db:
+            if r.get("timings"):
+                t = r["timings"]
+                L.append(f"| {r['n']} | {r['threads']} | {fmt(r['wall_s'])} | {fmt(r['instances_per_s'])} "
+                         f"| {fmt(r['neuron_steps_per_s'])} | {fmt(r.get('integrate_neuron_steps_per_s'))} "
+                         f"| {fmt(r['peak_rss_mb'])} | {fmt(r.get('time_to_first_result_s'))} | {r.get('chunk')} "
+                         f"| {fmt(t.get('integrate_s'))} / {fmt(t.get('classify_s'))} / {fmt(t.get('write_s'))} |")
+            else:
+                L.append(f"| {r.get('n')} | {r.get('threads')} | | not run: {r.get('skipped') or r.get('error')} | | | | | | |")
+        ok = [r for r in db if r.get("timings")]
+        if ok:
+            L.append("\n### Growth of time and memory with the number of instances (whole build)\n")
+            L.append("Expected: time per instance constant (time linear in n), peak memory flat (work flows in "
+                     "chunks; the final merge streams). Ratios are to the smallest n at the same thread count; at "
+                     "small n the fixed start-up and merge costs raise the time per instance.\n")
+            L.append("| threads | n | time per instance (us) | ratio | peak RSS (MB) | ratio |")
+            L.append("|---:|---:|---:|---:|---:|---:|")
+            for th in sorted({r["threads"] for r in ok}):
+                rs = sorted([r for r in ok if r["threads"] == th], key=lambda r: r["n"])
+                b = rs[0]
+                for r in rs:
+                    L.append(f"| {th} | {r['n']} | {fmt(r['us_per_instance'])} | {r['us_per_instance'] / b['us_per_instance']:.2f} "
+                             f"| {fmt(r['peak_rss_mb'])} | {r['peak_rss_mb'] / b['peak_rss_mb']:.2f} |")
+            L.append("\n### Time to first result\n")
+            L.append("Launch of `neurosweep run` until its first chunk (default: 512 instances per thread) is "
+                     "committed to disk: spec parsing, set-up, integration, classification and writing of one chunk. "
+                     "`in run` is the same measured from the start of `run_build` (process start-up excluded).\n")
+            L.append("| n | threads | chunk | first result (s) | in run (s) | whole build (s) |")
+            L.append("|---:|---:|---:|---:|---:|---:|")
+            for r in ok:
+                L.append(f"| {r['n']} | {r['threads']} | {r.get('chunk')} | {fmt(r.get('time_to_first_result_s'))} "
+                         f"| {fmt(r.get('first_chunk_s_in_run'))} | {fmt(r['wall_s'])} |")
+    scan = [r for r in ns_recs if r.get("bench") == "engine_scan" and r.get("neuron_steps_per_s")]
+    if scan:
+        L.append(f"\n## Engine alone over instance counts (stg_bench, float, {scan[0].get('gating')} gating)\n")
+        L.append("Integration only, cold start, dt 0.05 ms. Time per neuron-step should not depend on n (ratio "
+                 "~1). stg_bench keeps every instance's outputs in memory, so its RSS grows with n by design "
+                 "(a database build does not: see above).\n")
+        L.append("| n | threads | steps | wall (s) | neuron-steps/s | per core | time/step ratio to smallest n | RSS (MB) |")
+        L.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        base = {}
+        for r in sorted(scan, key=lambda r: (r["threads"], r["n"])):
+            b = base.setdefault(r["threads"], r)
+            L.append(f"| {r['n']} | {r['threads']} | {r.get('steps')} | {fmt(r.get('wall_s'))} | {fmt(r['neuron_steps_per_s'])} "
+                     f"| {fmt(r['neuron_steps_per_s'] / r['threads'])} | {b['neuron_steps_per_s'] / r['neuron_steps_per_s']:.2f} "
+                     f"| {fmt(r.get('peak_rss_mb'))} |")
+    # thread scaling: engine (every (config, n) measured at 1 and more threads) and whole builds
+    rows = []
+    groups = {}
+    for r in ns_recs:
+        if r.get("model") == "stg" and r.get("neuron_steps_per_s") and r.get("threads"):
+            groups.setdefault(("engine", r.get("precision"), r.get("gating"), r.get("n"), r.get("steps")), {})[r["threads"]] = r["neuron_steps_per_s"]
+    for r in db:
+        if r.get("timings"):
+            groups.setdefault(("whole build", "float", "default", r["n"], r["steps"]), {})[r["threads"]] = r["instances_per_s"]
+    for (what, prec, gat, n, _), by in sorted(groups.items(), key=lambda kv: (kv[0][0] != "engine", str(kv[0][1:]))):
+        if 1 in by and len(by) > 1:
+            t = max(by)
+            rows.append(f"| {what} | {prec} {gat} | {n} | {fmt(by[1])} | {t} | {fmt(by[t])} | {by[t] / by[1]:.2f} "
+                        f"| {by[t] / by[1] / t:.2f} |")
+    if rows:
+        L.append("\n## Thread scaling\n")
+        L.append("Rate at 1 thread and at the most threads measured (engine: neuron-steps/s; whole build: "
+                 "instances/s); speed-up = ratio, efficiency = speed-up / threads.\n")
+        L.append("| workload | configuration | n | 1 thread | threads | rate | speed-up | efficiency |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        L += rows
+    pk = extra.get("peak") or {}
+    if pk.get("fp32_peak"):
+        p0 = pk["fp32_peak"][0]
+        L.append("\n## FP32 peak of this CPU (bench/fp32_peak)\n")
+        L.append(f"{p0.get('isa')}, {p0.get('lanes')} lanes, {p0.get('chains')} independent accumulator chains per "
+                 "thread held in registers; GFLOP/s with an FMA = 2 flops; best of 3. theoretical = threads x "
+                 f"{p0.get('fma_pipes_assumed')} FMA pipes x lanes x 2 x the /proc/cpuinfo clock "
+                 f"({fmt(p0.get('cpuinfo_mhz'))} MHz); implied GHz = the clock the measurement implies. mul+add = "
+                 "separate multiplies and adds (1 flop each), which is what neurosweep's host code executes "
+                 "(built with -ffp-contract=off).\n")
+        L.append("| kernel | threads | GFLOP/s | theoretical | ratio | implied GHz | note |")
+        L.append("|---|---:|---:|---:|---:|---:|---|")
+        for r in pk["fp32_peak"]:
+            L.append(f"| {r['kernel']} | {r['threads']} | {fmt(r['gflops'])} | {fmt(r['theoretical_gflops'])} "
+                     f"| {r['ratio_to_theoretical']:.2f} | {r['implied_ghz']:.2f} | {r['note']} |")
+    if pk.get("stg_flops"):
+        L.append("\n## Operations per STG step (bench/stg_flops, counted)\n")
+        L.append("StgModel::step run with an operation-counting float (literal-only arithmetic excluded: the "
+                 "compiler folds it). FLOP = add + sub + mul + div (a division counts 1) + exp and log calls at "
+                 "their per-call cost in hd.hpp's Cephes polynomials (float: exp "
+                 f"{pk['stg_flops'][0]['flops_per_exp_float']}, log {pk['stg_flops'][0]['flops_per_log_float']}; double: "
+                 f"exp {pk['stg_flops'][0]['flops_per_exp_double']}, log {pk['stg_flops'][0]['flops_per_log_double']}). "
+                 "cmp = comparisons with their selects (not FLOPs). engine = per analysis step of run_instance "
+                 "(detector and V statistics included).\n")
+        L.append("| gating | add | sub | mul | div | cmp | exp | log | arithmetic (excl. exp/log) | FLOP/step float "
+                 "| FLOP/step double | engine FLOP/step float |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in pk["stg_flops"]:
+            L.append(f"| {r['gating']} | {r['add']} | {r['sub']} | {r['mul']} | {r['div']} | {r['cmp']} | {r['exp']} "
+                     f"| {r['log']} | {r['arith_flops_excl_exp_log']} | {r['flops_per_step_float']:.0f} "
+                     f"| {r['flops_per_step_double']:.0f} | {r['engine_flops_per_step_float']:.0f} |")
+    fr = extra.get("fraction") or []
+    if fr:
+        L.append("\n## Fraction of the measured FP32 peak (best float configuration per gating and thread count)\n")
+        L.append("achieved = FLOP/step (float, above) x neuron-steps/s (the best float run of that gating and thread "
+                 "count, any n); fraction = achieved / measured peak at the same thread count.\n")
+        L.append("| gating | threads | n | neuron-steps/s | FLOP/step | achieved GFLOP/s | FMA peak | fraction "
+                 "| mul+add peak | fraction |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in fr:
+            f1 = f"{r['fraction_of_fma_peak']:.3f}" if r["fraction_of_fma_peak"] is not None else "-"
+            f2 = f"{r['fraction_of_muladd_peak']:.3f}" if r["fraction_of_muladd_peak"] is not None else "-"
+            L.append(f"| {r['gating']} | {r['threads']} | {r['n']} | {fmt(r['neuron_steps_per_s'])} | {r['flops_per_step']:.0f} "
+                     f"| {fmt(r['achieved_gflops'])} | {fmt(r['peak_fma_gflops'])} | {f1} | {fmt(r['peak_muladd_gflops'])} | {f2} |")
+    if pk.get("notes"):
+        L.append("\nNotes: " + "; ".join(pk["notes"]) + "\n")
+    return L
+
+
+def write_report(out_dir, info, ns_recs, ns_notes, peer_recs, agree, quick, extra=None):
     os.makedirs(out_dir, exist_ok=True)
+    extra = extra or {}
     full = {"machine": info, "neurosweep": ns_recs, "neurosweep_notes": ns_notes, "peers": peer_recs,
-            "agreement": agree, "quick": quick, "provisional": True}
+            "agreement": agree, "db_builds": extra.get("db", []), "fp32_peak": (extra.get("peak") or {}).get("fp32_peak", []),
+            "stg_flops": (extra.get("peak") or {}).get("stg_flops", []), "fp32_fraction": extra.get("fraction", []),
+            "quick": quick, "provisional": True}
     with open(os.path.join(out_dir, "latest.json"), "w") as f:
         json.dump(full, f, indent=1)
     cols = ["engine", "model", "backend", "precision", "gating", "n", "threads", "dt", "duration", "steps",
-            "wall_s", "compile_s", "neuron_steps_per_s", "per_core", "status"]
+            "wall_s", "compile_s", "neuron_steps_per_s", "per_core", "instances_per_s", "peak_rss_mb",
+            "time_to_first_result_s", "gflops", "status"]
     rows = []
     for r in ns_recs:
         rows.append({**{c: r.get(c) for c in cols}, "engine": "neurosweep",
@@ -431,6 +785,14 @@ def write_report(out_dir, info, ns_recs, ns_notes, peer_recs, agree, quick):
                      "precision": r.get("precision", "double"),
                      "per_core": (r.get("neuron_steps_per_s") or 0) / max(1, r.get("threads") or 1)
                      if r.get("neuron_steps_per_s") else None, "status": st})
+    for r in extra.get("db", []):
+        st = "ok" if r.get("timings") else ("skipped: " + r["skipped"] if r.get("skipped") else "error: " + str(r.get("error")))
+        rows.append({**{c: r.get(c) for c in cols}, "engine": "neurosweep run (whole build)", "backend": "cpu",
+                     "duration": DB_TRANSIENT_MS + DB_ANALYSIS_MS,
+                     "per_core": (r.get("neuron_steps_per_s") or 0) / max(1, r.get("threads") or 1) or None, "status": st})
+    for r in (extra.get("peak") or {}).get("fp32_peak", []):
+        rows.append({"engine": "fp32_peak " + r["kernel"], "model": r.get("isa"), "backend": "cpu", "precision": "float",
+                     "threads": r["threads"], "gflops": r["gflops"], "status": "ok"})
     with open(os.path.join(out_dir, "latest.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
@@ -476,6 +838,7 @@ def write_report(out_dir, info, ns_recs, ns_notes, peer_recs, agree, quick):
             L.append(f"| {r.get('model')} | {r.get('peer')} | {r.get('n')} | {r.get('threads')} | | | | not run: {why} | | |")
     if ns_notes:
         L.append("\nneurosweep: " + "; ".join(ns_notes) + "\n")
+    L += extra_sections(ns_recs, extra)
     L.append("\n## Agreement of spike counts (same instances)\n")
     L.append(f"Tolerances: STG same scheme |delta| <= {STG_TOL_PER_2S} per 2 s (min 1); STG other integrator "
              f"|delta| <= 1 + {int(STG_OTHER_INTEGRATOR_REL * 100)} %; iaf_psc_exp and izhikevich exact. "
@@ -513,10 +876,32 @@ def main():
     ap.add_argument("--no-ns-agreement", action="store_true")
     ap.add_argument("--ns-simulate", default=NS_SIMULATE, help="neurosweep CLI template for one instance")
     ap.add_argument("--peers-venv", default=os.path.join(HERE, ".peers-venv"))
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: engine (stg_bench/point_bench "
+                    "configurations), scan (engine over sizes), db (whole builds), peak (fp32_peak, stg_flops), peers")
+    ap.add_argument("--db-sizes", default=None, help="whole-build sizes (default 1e3,1e4,1e5,1e6; quick 1e3,1e4)")
+    ap.add_argument("--db-threads", default="1,all", help="thread counts of the whole builds ('all' = every core)")
+    ap.add_argument("--db-max-run-s", type=float, default=None,
+                    help="skip a whole build whose extrapolated time exceeds this (default 300 s, quick 60 s)")
+    ap.add_argument("--engine-sizes", default=None, help="stg_bench sizes (default 1e3,1e4,1e5,1e6; quick 1e3,1e4)")
+    ap.add_argument("--engine-ms", type=float, default=100.0, help="simulated ms per engine-scan run")
+    ap.add_argument("--engine-gating", default="table", help="gating of the engine scan (table or direct)")
     args = ap.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
     if args.max_run_s is None:
         args.max_run_s = 45.0 if args.quick else 120.0
+    if args.db_max_run_s is None:
+        args.db_max_run_s = 60.0 if args.quick else 300.0
+    sizes_default = "1e3,1e4" if args.quick else "1e3,1e4,1e5,1e6"
+    args.db_sizes = [int(float(x)) for x in (args.db_sizes or sizes_default).split(",")]
+    args.engine_sizes = [int(float(x)) for x in (args.engine_sizes or sizes_default).split(",")]
+    ncpu = os.cpu_count() or 1
+    args.db_threads = sorted({ncpu if t.strip() == "all" else int(t) for t in args.db_threads.split(",")})
+    skip = set(x.strip() for x in args.skip.split(",") if x.strip())
+    bad = skip - {"engine", "scan", "db", "peak", "peers"}
+    if bad:
+        ap.error(f"--skip {args.skip}: unknown part(s) {sorted(bad)}; expected engine, scan, db, peak, peers")
+    if "peers" in skip:
+        args.no_peers = True
 
     t_start = time.perf_counter()
 
@@ -526,10 +911,29 @@ def main():
     ns_exe, benches = find_neurosweep(args.build)
     info = machine_info(ns_exe)
     log(f"machine: {info.get('cpu_model_name')}, {info.get('nproc')} CPUs, {info.get('gxx')}")
-    log("neurosweep benchmarks:")
-    ns_recs, ns_notes = run_ns_benches(benches, args, log)
+    ns_recs, ns_notes = [], []
+    if "engine" not in skip:
+        log("neurosweep benchmarks:")
+        ns_recs, ns_notes = run_ns_benches(benches, args, log)
     if not ns_exe:
         ns_notes.append("no neurosweep executable (build*/neurosweep): agreement check skipped")
+    extra = {}
+    if "scan" not in skip:
+        log("neurosweep engine over instance counts:")
+        scan, notes = run_engine_scan(benches, args, log)
+        ns_recs += scan
+        ns_notes += notes
+    if "db" not in skip:
+        log("neurosweep whole database builds:")
+        extra["db"] = run_db_builds(args, ns_exe, log)
+    if "peak" not in skip:
+        log("FP32 peak and FLOPs per step:")
+        bdir = args.build or (os.path.dirname(benches[0]) if benches else (os.path.dirname(ns_exe) if ns_exe else None))
+        extra["peak"] = run_peak_and_flops(args, bdir, log)
+        extra["fraction"] = fp32_fraction(ns_recs, extra["peak"])
+        for r in extra["fraction"]:
+            log(f"  {r['gating']} {r['threads']} thr: {r['achieved_gflops']:.1f} GFLOP/s = "
+                f"{fmt(r['fraction_of_fma_peak'])} of the FMA peak, {fmt(r['fraction_of_muladd_peak'])} of mul+add")
 
     py = os.path.join(args.peers_venv, "bin", "python")
     peer_recs, agree = [], []
@@ -548,7 +952,7 @@ def main():
         agree = agreement(args, py, ns_exe, peer_recs, log)
     info["loadavg_end"] = os.getloadavg()
     info["harness_wall_s"] = time.perf_counter() - t_start
-    write_report(args.out, info, ns_recs, ns_notes, peer_recs, agree, args.quick)
+    write_report(args.out, info, ns_recs, ns_notes, peer_recs, agree, args.quick, extra)
     log(f"wrote {os.path.join(args.out, 'latest.md')} (.json, .csv)")
 
 
