@@ -21,6 +21,127 @@ CircuitShape shape_of() {
 }
 }  // namespace
 
+// ---- user circuits -------------------------------------------------------------------------------
+std::vector<std::string> CircuitDesc::cell_names() const {
+  std::vector<std::string> v;
+  for (const auto& c : cells) v.push_back(c.name);
+  return v;
+}
+
+int CircuitDesc::cell_index(const std::string& name) const {
+  for (size_t k = 0; k < cells.size(); ++k)
+    if (cells[k].name == name) return static_cast<int>(k);
+  return -1;
+}
+
+nlohmann::json CircuitDesc::to_json() const {
+  using json = nlohmann::json;
+  json jc = json::array(), js = json::array();
+  const std::vector<double> p = model.defaults();
+  for (size_t c = 0; c < cells.size(); ++c) {
+    json params = json::object();
+    for (int k = 0; k < StgModel::kNumParams; ++k)
+      params[StgModel::kParams[k].name] = p[c * StgModel::kNumParams + static_cast<size_t>(k)];
+    jc.push_back({{"name", cells[c].name}, {"neuron", cells[c].neuron}, {"params", params}});
+  }
+  for (const auto& s : synapses)
+    js.push_back({{"name", s.name},
+                  {"pre", cells[static_cast<size_t>(s.pre)].name},
+                  {"post", cells[static_cast<size_t>(s.post)].name},
+                  {"type", s.type == kCholinergic ? "cholinergic" : "glutamatergic"},
+                  {"strength_nS", s.strength_nS}});
+  json roles = json::object();
+  if (pacemaker >= 0) roles["pacemaker"] = cells[static_cast<size_t>(pacemaker)].name;
+  if (lp >= 0) roles["LP"] = cells[static_cast<size_t>(lp)].name;
+  if (py >= 0) roles["PY"] = cells[static_cast<size_t>(py)].name;
+  return {{"model", StgCircuitModel::kName}, {"cells", jc}, {"synapses", js}, {"roles", roles},
+          {"parameter_names", "<cell>.<STG parameter>, g_<synapse> (nS)"}};
+}
+
+void CircuitDesc::build() {
+  using M = StgCircuitModel;
+  const ModelDesc& g = *find_model(M::kName);
+  const int nc = static_cast<int>(cells.size()), nsy = static_cast<int>(synapses.size());
+  model = g;
+  model.presets.clear();
+  auto keep = [&](std::string s) {
+    names_.push_back(std::move(s));
+    return names_.back().c_str();
+  };
+  auto hide = [&](const char* n) { return keep(std::string(1, kHiddenPrefix) + n); };
+  // cells
+  for (int c = 0; c < M::NC; ++c)
+    for (int k = 0; k < M::CP; ++k) {
+      ParamInfo& pi = model.params[static_cast<size_t>(c * M::CP + k)];
+      if (c >= nc) {
+        pi.name = hide(pi.name);
+        continue;
+      }
+      const CircuitCell& cell = cells[static_cast<size_t>(c)];
+      pi.name = keep(cell.name + "." + StgModel::kParams[k].name);
+      pi.default_value = StgModel::kParams[k].default_value;
+      for (const auto& pr : p04::kNeurons)
+        if (cell.neuron == pr.name)
+          for (int q = 0; q < pr.n_values; ++q)
+            if (std::string(pr.values[q].param) == StgModel::kParams[k].name) pi.default_value = pr.values[q].value;
+      for (const auto& [n, v] : cell.params)
+        if (n == StgModel::kParams[k].name) pi.default_value = v;
+    }
+  // synapses: strength, then the wiring (hidden: set by the circuit)
+  for (int j = 0; j < M::NSY; ++j) {
+    ParamInfo& pg = model.params[static_cast<size_t>(M::kPG + j)];
+    ParamInfo& ppre = model.params[static_cast<size_t>(M::kPPre + j)];
+    ParamInfo& ppost = model.params[static_cast<size_t>(M::kPPost + j)];
+    ParamInfo& ptype = model.params[static_cast<size_t>(M::kPType + j)];
+    if (j >= nsy) {
+      for (ParamInfo* q : {&pg, &ppre, &ppost, &ptype}) {
+        q->name = hide(q->name);
+        q->default_value = 0.0;
+      }
+      continue;
+    }
+    const CircuitSynapse& s = synapses[static_cast<size_t>(j)];
+    pg.name = keep("g_" + s.name);
+    pg.default_value = s.strength_nS;
+    ppre.name = keep(std::string(1, kHiddenPrefix) + "pre_" + s.name);
+    ppre.default_value = s.pre;
+    ppost.name = keep(std::string(1, kHiddenPrefix) + "post_" + s.name);
+    ppost.default_value = s.post;
+    ptype.name = keep(std::string(1, kHiddenPrefix) + "type_" + s.name);
+    ptype.default_value = s.type;
+  }
+  ParamInfo& pn = model.params[static_cast<size_t>(M::kPNCells)];
+  pn.name = hide(pn.name);
+  pn.default_value = nc;
+  ParamInfo& ps = model.params[static_cast<size_t>(M::kPNSyn)];
+  ps.name = hide(ps.name);
+  ps.default_value = nsy;
+  // states
+  for (int c = 0; c < M::NC; ++c)
+    for (int k = 0; k < M::CS; ++k) {
+      StateInfo& si = model.state[static_cast<size_t>(c * M::CS + k)];
+      si.name = c < nc ? keep(cells[static_cast<size_t>(c)].name + "." + StgModel::kState[k].name) : hide(si.name);
+    }
+  for (int j = 0; j < M::NSY; ++j) {
+    StateInfo& si = model.state[static_cast<size_t>(M::kSS + j)];
+    si.name = j < nsy ? keep("s_" + synapses[static_cast<size_t>(j)].name) : hide(si.name);
+  }
+  // presets "<cell>:<P04 neuron>" for every cell
+  for (const auto& cell : cells)
+    for (const auto& pr : p04::kNeurons) {
+      preset_values_.emplace_back();
+      for (int q = 0; q < pr.n_values; ++q)
+        preset_values_.back().push_back({keep(cell.name + "." + pr.values[q].param), pr.values[q].value});
+      model.presets.push_back(Preset{keep(cell.name + ":" + pr.name), pr.source, preset_values_.back().data(), pr.n_values});
+    }
+  model.description = "stg_circuit: user circuit of " + std::to_string(nc) + " cells and " + std::to_string(nsy) +
+                      " synapses (" + [&] {
+                        std::string s;
+                        for (const auto& c : cells) s += (s.empty() ? "" : ", ") + c.name;
+                        return s;
+                      }() + ")";
+}
+
 bool is_circuit_model(const std::string& model) {
   return model == PyloricModel::kName || model == StgCircuitModel::kName;
 }

@@ -8,9 +8,55 @@
 #include <string>
 #include <vector>
 
+#include <deque>
+
+#include <nlohmann/json.hpp>
+
 #include "neurosweep/backend.hpp"
+#include "neurosweep/models.hpp"
 
 namespace ns {
+
+// A user circuit (the sweep spec's "circuit" object, docs/SWEEP_SPEC.md "Circuit objects"),
+// validated by the spec parser and mapped onto the parameters of model "stg_circuit": cell k of
+// the description is cell k of the engine, synapse j is synapse j. `model` is a view of
+// stg_circuit with the user's names: "<cell>.<stg parameter>", "g_<synapse>" (nS), states
+// "<cell>.<variable>" and "s_<synapse>"; its defaults are the circuit (n_cells, n_synapses,
+// pre/post/type, strengths, cell parameters). Parameters and states of the unused cells and
+// synapses and the wiring parameters are named with a leading '#' (kHiddenPrefix): the spec
+// refuses them, the database does not store them.
+struct CircuitCell {
+  std::string name;
+  std::string neuron;                              // P04 Table 2 name, or "" (explicit params)
+  std::vector<std::pair<std::string, double>> params;  // explicit StgModel values (after the neuron's)
+};
+struct CircuitSynapse {
+  std::string name;
+  int pre = 0, post = 0;
+  int type = 0;            // SynapseType: 0 glutamatergic, 1 cholinergic
+  double strength_nS = 0;  // maximal conductance
+};
+struct CircuitDesc {
+  std::vector<CircuitCell> cells;
+  std::vector<CircuitSynapse> synapses;
+  int pacemaker = -1, lp = -1, py = -1;  // roles for the network classifier (-1: none)
+  ModelDesc model;                       // the stg_circuit view (see above)
+
+  std::vector<std::string> cell_names() const;
+  int cell_index(const std::string& name) const;  // -1 when unknown
+  // The normalised description stored in the database (root attribute "circuit"): cells with
+  // their neuron and every StgModel parameter, synapses with pre/post names, type, strength in nS.
+  nlohmann::json to_json() const;
+  // Builds `model` from cells/synapses (call once, after filling them; the object must not be
+  // copied or moved afterwards: `model` points into `names_`).
+  void build();
+
+ private:
+  std::deque<std::string> names_;
+  std::deque<std::vector<PresetValue>> preset_values_;
+};
+constexpr char kHiddenPrefix = '#';
+inline bool is_hidden_name(const char* n) { return n && n[0] == kHiddenPrefix; }
 
 // True for the models built from StgCircuit (their cells are StgModel neurons).
 bool is_circuit_model(const std::string& model);

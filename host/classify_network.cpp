@@ -217,16 +217,19 @@ NetworkClassification classify_network(int n_cells, const float* const* spikes, 
   float* fv = reinterpret_cast<float*>(&out.f);
   std::fill(fv, fv + kNumNetworkFeatures, kNaN);
   if (status != 0 || !(analysis_ms > 0) || !std::isfinite(analysis_ms)) return out;
+  // Roles: the reference (pacemaker) cell always; LP and PY both, or neither (lp_cell = py_cell =
+  // -1: circuits without pyloric roles get the rhythm measures of the reference cell only).
+  const bool pyloric = ns.lp_cell >= 0 || ns.py_cell >= 0;
   const int roles[3] = {ns.ref_cell, ns.lp_cell, ns.py_cell};
-  for (int r : roles)
-    if (r < 0 || r >= n_cells) return out;
+  for (int r = 0; r < (pyloric ? 3 : 1); ++r)
+    if (roles[r] < 0 || roles[r] >= n_cells) return out;
   for (int c = 0; c < n_cells; ++c) {
     if (n_kept[c] > n_total[c] || (n_kept[c] > 0 && !spikes[c])) return out;
     for (uint32_t i = 0; i < n_kept[c]; ++i)
       if (!std::isfinite(spikes[c][i]) || (i > 0 && spikes[c][i] < spikes[c][i - 1])) return out;
   }
   CellBursts b[3];
-  for (int r = 0; r < 3; ++r) {
+  for (int r = 0; r < (pyloric ? 3 : 1); ++r) {
     const int c = roles[r];
     b[r] = segment_bursts(spikes[c], n_kept[c], n_total[c] > n_kept[c], analysis_ms, cs, ns);
   }
@@ -267,6 +270,7 @@ NetworkClassification classify_network(int n_cells, const float* const* spikes, 
     const double t0 = b[0].onset[a], t1 = b[0].onset[on[k + 1]], T = t1 - t0;
     abpd_dur += b[0].offset[a] - b[0].onset[a];
     abpd_spb += b[0].n_spikes[a];
+    if (!pyloric) continue;
     int il = -1, ip = -1;
     const int nl = bursts_in(b[1], t0, t1, il);
     const int np = bursts_in(b[2], t0, t1, ip);
@@ -296,6 +300,7 @@ NetworkClassification classify_network(int n_cells, const float* const* spikes, 
   f.burst_abpd_ms = f32(abpd_dur / ncyc);
   f.duty_abpd = f32(abpd_dur / ncyc / pmean);
   f.spikes_per_burst_abpd = f32(abpd_spb / ncyc);
+  if (!pyloric) return out;  // rhythm only: the LP/PY measures stay NaN
   f.triphasic_share = f32(double(n_tri) / ncyc);
   f.pyloric_share = f32(double(n_pyl) / ncyc);
   if (double(n_tri) < ns.triphasic_fraction * ncyc || n_meas == 0) return out;

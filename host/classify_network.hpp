@@ -31,7 +31,9 @@ const std::vector<std::string>& network_label_names();
 const char* network_label_name(int label);  // "unclassified" for -1 and out-of-range values
 
 struct NetworkClassifierSettings {
-  int ref_cell = 0, lp_cell = 1, py_cell = 2;  // roles: AB/PD (pacemaker, defines cycles), LP, PY
+  // Roles: AB/PD (pacemaker, defines cycles), LP, PY. lp_cell = py_cell = -1 (user circuits
+  // without pyloric roles): only the rhythm of ref_cell is classified (label <= kRhythmic).
+  int ref_cell = 0, lp_cell = 1, py_cell = 2;
   double modulated_tonic_fraction = 0.99;      // IBI threshold = this x max ISI for modulated tonic cells [Prinz]
   int min_cycles = 2;                          // complete AB/PD cycles needed [Prinz: 2 periods]
   double period_tolerance = 0.1;               // (max - min) / mean of the cycle periods: rhythmic

@@ -228,8 +228,10 @@ json schema_to_json(const StoreSchema& s) {
   for (const auto& a : s.axes)
     axes.push_back({{"name", a.name}, {"kind", a.kind}, {"params", a.params}, {"values", a.values},
                     {"labels", a.labels}, {"size", a.size}, {"stride", a.stride}});
-  return {{"columns", cols}, {"state_names", s.state_names}, {"state_units", s.state_units},
-          {"final_state", s.final_state}, {"max_spikes_stored", s.max_spikes_stored}, {"axes", axes}};
+  json j = {{"columns", cols}, {"state_names", s.state_names}, {"state_units", s.state_units},
+            {"final_state", s.final_state}, {"max_spikes_stored", s.max_spikes_stored}, {"axes", axes}};
+  if (!s.spike_cells.empty()) j["spike_cells"] = s.spike_cells;  // absent for single neurons
+  return j;
 }
 
 StoreSchema schema_from_json(const json& j, const std::string& path) {
@@ -243,6 +245,7 @@ StoreSchema schema_from_json(const json& j, const std::string& path) {
     s.state_units = j.at("state_units").get<std::vector<std::string>>();
     s.final_state = j.at("final_state").get<bool>();
     s.max_spikes_stored = j.at("max_spikes_stored").get<int>();
+    if (j.contains("spike_cells")) s.spike_cells = j.at("spike_cells").get<std::vector<std::string>>();
     for (const auto& a : j.at("axes"))
       s.axes.push_back({a.at("name").get<std::string>(), a.at("kind").get<std::string>(),
                         a.at("params").get<std::vector<std::string>>(),
@@ -421,6 +424,14 @@ void set_column_attrs(hid_t ds, const ColumnSpec& c, const std::string& path) {
   if (!c.enum_names.empty()) write_attr(ds, "enum_names", json(c.enum_names).dump(), path);
 }
 
+// Circuits: /spikes attributes "cells" (JSON list of names) and "n_cells"; offsets are indexed by
+// row * n_cells + cell. Single neurons: no attributes (the format of before).
+void write_spike_cells(hid_t g, const StoreSchema& s, const std::string& path) {
+  if (s.spike_cells.empty()) return;
+  write_attr(g, "cells", json(s.spike_cells).dump(), path);
+  write_attr(g, "n_cells", static_cast<int64_t>(s.spike_cells.size()), path);
+}
+
 class FinalWriter {
  public:
   FinalWriter(const std::string& path, const StoreSchema& schema, uint64_t n_rows)
@@ -449,7 +460,8 @@ class FinalWriter {
     if (schema.max_spikes_stored > 0) {
       Hid g = make_group(file_, "spikes", path);
       uint64_t ch = 0;
-      Hid off = make_compressed(g, "offsets", H5T_STD_U64LE, n_rows + 1, false, &ch, path);
+      Hid off = make_compressed(g, "offsets", H5T_STD_U64LE, n_rows * schema.spike_slots() + 1, false, &ch, path);
+      write_spike_cells(g, schema, path);
       offsets_ = std::make_unique<Appender>(std::move(off), 8, ch, false, path, "spikes/offsets");
       Hid tm = make_compressed(g, "times", H5T_IEEE_F32LE, 0, true, &ch, path);
       write_attr(tm, "units", std::string("ms"), path);
@@ -515,6 +527,7 @@ class FinalWriter {
       Hid g = open_group(src.file, "spikes", sp);
       Hid off = open_dataset(g, "offsets", sp);
       Hid tm = open_dataset(g, "times", sp);
+      const uint64_t n = src.n_rows * schema_.spike_slots();  // one spike train per row and cell
       if (dataset_length(off, sp) != n + 1) fail(sp, "spikes/offsets has the wrong length (corrupt file)");
       const uint64_t nt = dataset_length(tm, sp);
       std::vector<uint64_t> o;
@@ -909,17 +922,20 @@ void BuildStore::write_chunk(uint64_t chunk, const ChunkData& d) {
                            std::to_string(n * dtype_size(c.dtype)) + " (" + std::to_string(n) + " x " + c.dtype + ")");
   }
   std::vector<uint64_t> offsets;
+  const uint64_t ns = n * schema_.spike_slots();  // spike trains: one per instance and cell
   if (schema_.max_spikes_stored > 0) {
-    if (d.spike_counts.size() != n) fail(final_name, "spike_counts must have one entry per instance");
-    offsets.resize(n + 1, 0);
-    for (uint64_t j = 0; j < n; ++j) {
+    if (d.spike_counts.size() != ns)
+      fail(final_name, "spike_counts must have one entry per instance" +
+                           std::string(schema_.spike_cells.empty() ? "" : " and cell (" + std::to_string(ns) + ")"));
+    offsets.resize(ns + 1, 0);
+    for (uint64_t j = 0; j < ns; ++j) {
       if (d.spike_counts[j] > static_cast<uint32_t>(schema_.max_spikes_stored))
-        fail(final_name, "instance " + std::to_string(first + j) + " has " + std::to_string(d.spike_counts[j]) +
+        fail(final_name, "instance " + std::to_string(first + j / schema_.spike_slots()) + " has " + std::to_string(d.spike_counts[j]) +
                              " stored spikes, more than max_spikes_stored");
       offsets[j + 1] = offsets[j] + d.spike_counts[j];
     }
-    if (offsets[n] != d.spike_times.size())
-      fail(final_name, "spike_times has " + std::to_string(d.spike_times.size()) + " values, spike_counts sum to " + std::to_string(offsets[n]));
+    if (offsets[ns] != d.spike_times.size())
+      fail(final_name, "spike_times has " + std::to_string(d.spike_times.size()) + " values, spike_counts sum to " + std::to_string(offsets[ns]));
   } else if (!d.spike_counts.empty() || !d.spike_times.empty()) {
     fail(final_name, "spike data given but the schema stores no spikes (max_spikes_stored = 0)");
   }
@@ -957,7 +973,8 @@ void BuildStore::write_chunk(uint64_t chunk, const ChunkData& d) {
     }
     if (schema_.max_spikes_stored > 0) {
       Hid g = make_group(f, "spikes", tmp);
-      write_plain(g, "offsets", H5T_STD_U64LE, n + 1, offsets.data(), tmp);
+      write_plain(g, "offsets", H5T_STD_U64LE, ns + 1, offsets.data(), tmp);
+      write_spike_cells(g, schema_, tmp);
       write_plain(g, "times", H5T_IEEE_F32LE, d.spike_times.size(), d.spike_times.data(), tmp);
     }
     if (schema_.final_state) {

@@ -46,7 +46,11 @@ struct StoreSchema {
   std::vector<ColumnSpec> columns;
   std::vector<std::string> state_names, state_units;  // for /final_state
   bool final_state = false;
-  int max_spikes_stored = 0;  // 0: no /spikes group
+  int max_spikes_stored = 0;  // 0: no /spikes group (per instance and cell)
+  // Circuits: names of the cells whose spikes are stored; /spikes/offsets is then indexed by
+  // row * spike_cells.size() + cell. Empty: one spike train per instance (single neurons).
+  std::vector<std::string> spike_cells;
+  size_t spike_slots() const { return spike_cells.empty() ? 1 : spike_cells.size(); }
   std::vector<AxisSpec> axes;
 };
 
@@ -63,8 +67,10 @@ struct ChunkData {
   uint64_t first = 0, count = 0;
   // Raw little-endian bytes per column, count * element size each (see set<T>()).
   std::map<std::string, std::vector<uint8_t>> columns;
-  std::vector<uint32_t> spike_counts;  // stored spikes per instance (count entries, when spikes on)
-  std::vector<float> spike_times;      // flat, instance after instance (sum of spike_counts)
+  // Stored spikes per instance and cell (count * spike_slots() entries, instance-major, when
+  // spikes on) and the times, flat in the same order (sum of spike_counts).
+  std::vector<uint32_t> spike_counts;
+  std::vector<float> spike_times;
   std::vector<double> final_state;     // state-major [k * count + j] (when final_state on)
   std::vector<TraceData> traces;
 

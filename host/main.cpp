@@ -29,6 +29,9 @@ int64_t steps_of(double ms, double dt, const char* what) {
 
 struct SimulateArgs {
   std::string model = "stg", preset, params_file, out, format, precision = "double", gating = "direct";
+  std::string spec;        // --spec: one instance of a sweep spec (its settings and parameters)
+  uint64_t instance = 0;
+  std::vector<std::string> conflicting;  // options given together with --spec
   std::vector<std::string> assignments;
   double dt = 0.05, duration = 2000, transient = 0, every = 0.1, threshold = 0;
   int max_spikes = 100000;
@@ -36,7 +39,15 @@ struct SimulateArgs {
 };
 
 int cmd_simulate(const SimulateArgs& a) {
-  const ns::ModelDesc* m = ns::find_model(a.model);
+  ns::SpecInstance si;  // --spec: settings, parameters, initial state and cell names of the spec
+  if (!a.spec.empty()) {
+    if (!a.conflicting.empty())
+      throw ns::SpecError("--spec " + a.spec + ": " + a.conflicting.front() +
+                          " cannot be combined with --spec (the spec sets it; change it with -p NAME=VALUE or in the spec)");
+    si = ns::spec_instance(a.spec, a.instance, a.assignments, a.max_spikes);
+    si.settings.sim.spike_threshold = static_cast<float>(a.threshold);
+  }
+  const ns::ModelDesc* m = a.spec.empty() ? ns::find_model(a.model) : si.desc;
   if (!m) {
     std::string names;
     for (const auto& n : ns::model_names()) names += (names.empty() ? "" : ", ") + n;
@@ -52,8 +63,9 @@ int cmd_simulate(const SimulateArgs& a) {
   s.sim.n_analysis = steps_of(a.duration, a.dt, "duration");
   s.sim.spike_threshold = static_cast<float>(a.threshold);
   s.sim.max_spikes = a.max_spikes;
-  const int64_t every = std::max<int64_t>(1, std::llround(a.every / a.dt));
-  const auto params = ns::resolve_params(*m, a.preset, a.params_file, a.assignments);
+  if (!a.spec.empty()) s = si.settings;
+  const int64_t every = std::max<int64_t>(1, std::llround(a.every / s.sim.dt));
+  const auto params = a.spec.empty() ? ns::resolve_params(*m, a.preset, a.params_file, a.assignments) : si.params;
 
   std::string format = a.format;
   if (format.empty()) {
@@ -69,27 +81,35 @@ int cmd_simulate(const SimulateArgs& a) {
     if (!dir.empty() && !std::filesystem::is_directory(dir))
       throw ns::SpecError("-o '" + a.out + "': directory '" + dir.string() + "' does not exist");
   }
-  const auto tr = ns::simulate_trace(s, params, nullptr, every);
+  const auto tr = ns::simulate_trace(s, params, si.init.empty() ? nullptr : &si.init, every, m);
 
   nlohmann::json summary;
-  summary["model"] = a.model;
+  summary["model"] = s.model;
   nlohmann::json pj;
-  for (size_t k = 0; k < m->params.size(); ++k) pj[m->params[k].name] = params[k];
+  for (size_t k = 0; k < m->params.size(); ++k)
+    if (m->params[k].name[0] != '#') pj[m->params[k].name] = params[k];
   summary["params"] = pj;
-  summary["dt_ms"] = a.dt;
-  summary["transient_ms"] = a.transient;
-  summary["duration_ms"] = a.duration;
-  summary["precision"] = a.precision;
-  summary["gating"] = a.gating;
+  summary["dt_ms"] = s.sim.dt;
+  summary["transient_ms"] = double(s.sim.n_transient) * s.sim.dt;
+  summary["duration_ms"] = double(s.sim.n_analysis) * s.sim.dt;
+  summary["precision"] = ns::to_string(s.precision);
+  summary["gating"] = ns::to_string(s.gating);
+  if (!a.spec.empty()) {
+    summary["spec"] = a.spec;
+    summary["instance"] = a.instance;
+    if (!si.init.empty()) summary["initial"] = "thermalized or explicit (as the spec)";
+  }
   const auto& o = tr.summary;
   nlohmann::json cells = nlohmann::json::array();
-  for (int k = 0; k < o.n_obs; ++k) {
+  const int n_obs = si.cells.empty() ? o.n_obs : static_cast<int>(si.cells.size());
+  for (int k = 0; k < n_obs; ++k) {
     const uint32_t n = o.n_spikes[k];
     const uint32_t kept = std::min<uint32_t>(n, static_cast<uint32_t>(o.max_spikes));
     std::vector<double> times(o.spike_times.begin() + static_cast<size_t>(k) * o.max_spikes,
                               o.spike_times.begin() + static_cast<size_t>(k) * o.max_spikes + kept);
     cells.push_back({{"n_spikes", n}, {"spike_times_ms", times}, {"v_min", o.v_min[k]},
                      {"v_max", o.v_max[k]}, {"v_mean", o.v_mean[k]}});
+    if (!si.cells.empty()) cells.back()["cell"] = si.cells[static_cast<size_t>(k)];
   }
   summary["observed"] = cells;
   summary["status"] = o.status[0] == ns::kOk ? "ok" : o.status[0] == ns::kNonFinite ? "nonfinite" : "diverged";
@@ -136,6 +156,8 @@ int main(int argc, char** argv) {
   sim->add_option("-o,--output", sa.out, "Output file (.csv, .h5); none: JSON summary on stdout");
   sim->add_option("--format", sa.format, "csv, hdf5 or json (default: from the file extension)");
   sim->add_flag("--force", sa.force, "Overwrite an existing output file");
+  sim->add_option("--spec", sa.spec, "Sweep spec: simulate one of its instances with its settings (circuits: every cell)");
+  sim->add_option("--instance", sa.instance, "Instance index in the --spec sweep")->capture_default_str();
 
   ns::RunOptions ro;
   std::string shard;
@@ -179,7 +201,12 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    if (*sim) return cmd_simulate(sa);
+    if (*sim) {
+      for (const char* o : {"--model", "--preset", "--params", "--dt", "--duration", "--transient", "--precision", "--gating"})
+        if (sim->count(o)) sa.conflicting.push_back(o);
+      if (sa.spec.empty() && sim->count("--instance")) throw ns::SpecError("--instance needs --spec");
+      return cmd_simulate(sa);
+    }
     if (*run) {
       if (!shard.empty()) {
         const auto slash = shard.find('/');

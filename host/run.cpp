@@ -28,6 +28,7 @@
 #include "simulate.hpp"
 #include "spec.hpp"
 #include "stage.hpp"
+#include "stage_network.hpp"
 
 namespace ns {
 namespace {
@@ -99,6 +100,10 @@ class StateSource {
     file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file_ < 0) throw DatabaseError(path + ": cannot open");
     for (const auto& st : m.state) {
+      if (is_hidden_name(st.name)) {  // circuit objects: unused cells/synapses start at 0
+        sets_.push_back(-1);
+        continue;
+      }
       const std::string ds = std::string("/final_state/") + st.name;
       const hid_t d = H5Dopen2(file_, ds.c_str(), H5P_DEFAULT);
       if (d < 0)
@@ -108,7 +113,8 @@ class StateSource {
     }
   }
   ~StateSource() {
-    for (auto d : sets_) H5Dclose(d);
+    for (auto d : sets_)
+      if (d >= 0) H5Dclose(d);
     if (file_ >= 0) H5Fclose(file_);
   }
   StateSource(const StateSource&) = delete;
@@ -117,6 +123,10 @@ class StateSource {
     out.resize(sets_.size() * n);
     hsize_t start = first, count = n;
     for (size_t k = 0; k < sets_.size(); ++k) {
+      if (sets_[k] < 0) {
+        std::fill_n(out.begin() + static_cast<long>(k * n), n, 0.0);
+        continue;
+      }
       const hid_t fs = H5Dget_space(sets_[k]);
       H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, nullptr, &count, nullptr);
       const hid_t ms = H5Screate_simple(1, &count, nullptr);
@@ -144,11 +154,13 @@ StoreSchema make_schema(const RunSpec& spec, const ClassifierStage& stage) {
   if (spec.out_final_state) {
     sc.final_state = true;
     for (const auto& st : m.state) {
+      if (is_hidden_name(st.name)) continue;  // circuit objects: unused cells and synapses
       sc.state_names.push_back(st.name);
       sc.state_units.push_back(st.unit);
     }
   }
   sc.max_spikes_stored = spec.out_spikes;
+  if (is_circuit_model(m.name)) sc.spike_cells = network_cells(spec);  // spikes of every cell
   for (const auto& a : spec.sweep.axes()) {
     AxisSpec ax;
     ax.name = a.name;
@@ -247,6 +259,7 @@ int run_build(const RunOptions& opt) {
   attrs["spike_threshold_mV"] = static_cast<double>(rs.sim.spike_threshold);
   attrs["spikes_kept_for_classifier"] = static_cast<int64_t>(rs.sim.max_spikes);
   attrs["initial"] = spec.initial_kind == "database" ? "database:" + spec.initial_database : spec.initial_kind;
+  if (spec.circuit) attrs["circuit"] = spec.circuit->to_json().dump();  // the wiring, by name
   std::unique_ptr<ThermalCache> thermal;
   if (spec.initial_kind == "thermalized") {
     thermal = std::make_unique<ThermalCache>(rs, spec.thermal_ms, backend.get());
@@ -320,16 +333,28 @@ int run_build(const RunOptions& opt) {
     for (int k : swept) data.set(m.params[k].name, params.data() + static_cast<size_t>(k) * n, n);
     data.set("status", result.status);
     stage->classify_chunk(result, spec.analysis_ms, data);
-    if (spec.out_spikes > 0) {
-      data.spike_counts.resize(n);
-      for (size_t j = 0; j < n; ++j) {
-        const uint32_t kept = std::min<uint32_t>(result.n_spikes[j * result.n_obs], static_cast<uint32_t>(spec.out_spikes));
-        data.spike_counts[j] = kept;
-        const float* t = result.spike_times.data() + j * result.n_obs * result.max_spikes;
-        data.spike_times.insert(data.spike_times.end(), t, t + kept);
+    if (spec.out_spikes > 0) {  // per instance, then per cell (schema.spike_slots() trains)
+      const size_t slots = schema.spike_slots();
+      data.spike_counts.resize(n * slots);
+      for (size_t j = 0; j < n; ++j)
+        for (size_t c2 = 0; c2 < slots; ++c2) {
+          const size_t slot = j * static_cast<size_t>(result.n_obs) + c2;
+          const uint32_t kept = std::min<uint32_t>(result.n_spikes[slot], static_cast<uint32_t>(spec.out_spikes));
+          data.spike_counts[j * slots + c2] = kept;
+          const float* t = result.spike_times.data() + slot * result.max_spikes;
+          data.spike_times.insert(data.spike_times.end(), t, t + kept);
+        }
+    }
+    if (spec.out_final_state) {
+      if (schema.state_names.size() == m.state.size()) {
+        data.final_state = result.final_state;
+      } else {  // circuit objects: the states of the circuit's cells and synapses only
+        for (size_t k = 0; k < m.state.size(); ++k)
+          if (!is_hidden_name(m.state[k].name))
+            data.final_state.insert(data.final_state.end(), result.final_state.begin() + k * n,
+                                    result.final_state.begin() + (k + 1) * n);
       }
     }
-    if (spec.out_final_state) data.final_state = result.final_state;
     for (uint64_t ti : spec.trace_instances) {
       if (ti < first || ti >= end) continue;
       std::vector<double> p(np);
@@ -337,7 +362,7 @@ int run_build(const RunOptions& opt) {
       std::vector<double> st;
       if (init_ptr)
         for (int k = 0; k < nstate; ++k) st.push_back(init[static_cast<size_t>(k) * n + (ti - first)]);
-      const Trace tr = simulate_trace(rs, p, init_ptr ? &st : nullptr, spec.trace_every_steps);
+      const Trace tr = simulate_trace(rs, p, init_ptr ? &st : nullptr, spec.trace_every_steps, &m);
       TraceData td;
       td.instance = ti;
       for (size_t c2 = 1; c2 < tr.names.size(); ++c2) {

@@ -8,14 +8,18 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "circuit.hpp"
 #include "errors.hpp"
+#include "spec.hpp"
+#include "stage_network.hpp"
 
 namespace ns {
 namespace {
 
 std::string valid_names(const ModelDesc& m) {
   std::string s;
-  for (const auto& p : m.params) s += (s.empty() ? "" : ", ") + std::string(p.name);
+  for (const auto& p : m.params)
+    if (p.name[0] != '#') s += (s.empty() ? "" : ", ") + std::string(p.name);
   return s;
 }
 
@@ -33,13 +37,13 @@ void set_param(const ModelDesc& m, std::vector<double>& p, const std::string& na
 template <class T>
 struct Recorder {
   Trace* tr;
-  int n_state;
+  const std::vector<int>* recorded;  // state indices, in column order
   int64_t every;
   double dt;
   void operator()(int64_t step, const T* s) const {
     if (step % every) return;
     tr->columns[0].push_back(double(step) * dt);
-    for (int k = 0; k < n_state; ++k) tr->columns[k + 1].push_back(double(s[k]));
+    for (size_t k = 0; k < recorded->size(); ++k) tr->columns[k + 1].push_back(double(s[(*recorded)[k]]));
   }
 };
 
@@ -97,13 +101,17 @@ std::vector<double> resolve_params(const ModelDesc& m, const std::string& preset
 }
 
 Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
-                     const std::vector<double>* init_state, int64_t every_steps) {
+                     const std::vector<double>* init_state, int64_t every_steps, const ModelDesc* desc) {
   Trace tr;
-  const ModelDesc* m = find_model(s.model);
+  const ModelDesc* m = desc ? desc : find_model(s.model);
   if (!m) throw SpecError("unknown model '" + s.model + "'");
   tr.names.push_back("t");
   tr.units.push_back("ms");
-  for (const auto& st : m->state) {
+  std::vector<int> recorded;
+  for (size_t k = 0; k < m->state.size(); ++k) {
+    const auto& st = m->state[k];
+    if (st.name[0] == '#') continue;  // circuit objects: unused cells and synapses
+    recorded.push_back(static_cast<int>(k));
     tr.names.push_back(st.name);
     tr.units.push_back(st.unit);
   }
@@ -128,7 +136,8 @@ Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
         M::template derive<T>(Strided<const double>{params.data(), 1}, d, T(s.sim.dt));
         M::template init<T>(d, s0);
       }
-      Recorder<T> rec{&tr, M::kNumState, every_steps, s.sim.dt};
+      if (static_cast<int>(m->state.size()) != M::kNumState) throw SpecError("internal: state names do not match model " + s.model);
+      Recorder<T> rec{&tr, &recorded, every_steps, s.sim.dt};
       rec(0, s0);
       if (s.gating == Gating::Table)
         run_instance<M, T>(s.sim, params.data(), init, 1, 0, 0, table.view(), ov, rec);
@@ -137,6 +146,56 @@ Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
     }
   });
   return tr;
+}
+
+SpecInstance spec_instance(const std::string& spec_path, uint64_t instance,
+                           const std::vector<std::string>& assignments, int max_spikes) {
+  auto spec = std::make_shared<RunSpec>(load_spec(spec_path));
+  SpecInstance si;
+  si.keep = spec;
+  si.desc = spec->model;
+  if (instance >= spec->sweep.size())
+    throw SpecError("--instance " + std::to_string(instance) + ": the sweep of " + spec_path + " has " +
+                    std::to_string(spec->sweep.size()) + " instances (0.." + std::to_string(spec->sweep.size() - 1) + ")");
+  RunSettings& rs = si.settings;
+  rs.model = spec->model->name;
+  rs.precision = parse_precision(spec->precision);
+  rs.gating = spec->gating.empty() ? Gating::Table : parse_gating(spec->gating);  // as `run`
+  rs.sim.dt = spec->dt_ms;
+  rs.sim.n_transient = spec->n_transient;
+  rs.sim.n_analysis = spec->n_analysis;
+  rs.sim.spike_threshold = 0.0f;
+  rs.sim.max_spikes = max_spikes;
+  rs.sim.seed = spec->seed;
+  rs.threads = 1;
+  si.params = spec->sweep.params_of(instance);
+  for (const auto& a : assignments) {
+    const auto eq = a.find('=');
+    if (eq == std::string::npos) throw SpecError("--param '" + a + "': expected NAME=VALUE");
+    const std::string name = a.substr(0, eq), val = a.substr(eq + 1);
+    double v = 0;
+    size_t used = 0;
+    try {
+      v = std::stod(val, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used != val.size() || val.empty()) throw SpecError("--param '" + a + "': value '" + val + "' is not a number");
+    if (name.empty() || name[0] == '#') throw SpecError("--param '" + a + "': unknown parameter");
+    set_param(*spec->model, si.params, name, v, "--param " + name);
+  }
+  if (spec->initial_kind == "explicit") {
+    si.init = spec->initial_state;
+  } else if (spec->initial_kind == "thermalized") {
+    ThermalCache cache(rs, spec->thermal_ms);
+    si.init.resize(spec->model->state.size());
+    cache.fill(rs.model, si.params.data(), 1, si.init.data());
+  } else if (spec->initial_kind == "database") {
+    throw SpecError(spec_path + ": initial.from_database: `simulate --spec` cannot start from another database's "
+                    "final states; use `neurosweep run` with output.traces");
+  }
+  if (is_circuit_model(rs.model)) si.cells = network_cells(*spec);
+  return si;
 }
 
 void write_trace_csv(const std::string& path, const Trace& tr) {

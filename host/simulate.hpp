@@ -1,6 +1,8 @@
 #pragma once
 // `neurosweep simulate`: one instance, its full state trace, through the reference path (the code
 // the CUDA kernel runs per thread).
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,9 +25,28 @@ std::vector<double> resolve_params(const ModelDesc& m, const std::string& preset
                                    const std::string& json_file,
                                    const std::vector<std::string>& assignments);
 
-// Integrate and sample the state every `every_steps` steps (t = 0 included).
+// Integrate and sample the state every `every_steps` steps (t = 0 included). desc: names of the
+// state variables (default: the registered model s.model); states whose names start with '#'
+// (unused cells and synapses of a circuit object) are not recorded.
 Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
-                     const std::vector<double>* init_state, int64_t every_steps);
+                     const std::vector<double>* init_state, int64_t every_steps,
+                     const ModelDesc* desc = nullptr);
+
+// One instance of a sweep spec, ready for simulate_trace: the spec's settings (dt, transient,
+// analysis, precision, gating as `neurosweep run` uses them), the instance's parameters (then
+// NAME=VALUE assignments, named as in the spec: "LP.gNa", "g_ABLP"), its initial state
+// (explicit or thermalised starts; initial.from_database is refused) and the names of the cells
+// of a circuit (empty for single neurons). Throws SpecError.
+struct SpecInstance {
+  RunSettings settings;
+  std::vector<double> params;
+  std::vector<double> init;  // empty: cold start
+  const ModelDesc* desc = nullptr;
+  std::vector<std::string> cells;
+  std::shared_ptr<const void> keep;  // owns what desc points into
+};
+SpecInstance spec_instance(const std::string& spec_path, uint64_t instance,
+                           const std::vector<std::string>& assignments, int max_spikes);
 
 void write_trace_csv(const std::string& path, const Trace& tr);
 void write_trace_hdf5(const std::string& path, const Trace& tr, const std::string& attrs_json);

@@ -237,15 +237,23 @@ int64_t steps_of(const Ctx& c, const std::string& path, const json& v, double du
 
 std::vector<std::string> param_names(const ModelDesc& m) {
   std::vector<std::string> v;
-  for (const auto& p : m.params) v.emplace_back(p.name);
+  for (const auto& p : m.params)
+    if (!is_hidden_name(p.name)) v.emplace_back(p.name);  // circuit wiring and unused cells
   return v;
 }
 
 int param_of(const Ctx& c, const ModelDesc& m, const std::string& path, const std::string& name) {
-  const int k = m.param_index(name);
+  const int k = name.empty() || name[0] == kHiddenPrefix ? -1 : m.param_index(name);
   if (k < 0) {
     const auto names = param_names(m);
+    const bool wiring = m.params.size() > names.size() &&
+                        (name == "n_cells" || name == "n_synapses" || name.rfind("pre_", 0) == 0 ||
+                         name.rfind("post_", 0) == 0 || name.rfind("type_", 0) == 0 ||
+                         name.rfind("cell", 0) == 0 || name.rfind("g_syn", 0) == 0);
     c.fail(path, "got \"" + name + "\": not a parameter of model \"" + m.name + "\"" +
+                     (wiring ? " with this circuit (the \"circuit\" object sets the cells, the wiring and "
+                               "the synapse types; parameters are named <cell>.<STG parameter> and g_<synapse>)"
+                             : "") +
                      did_you_mean(name, names) + "; valid parameters: " + join(names));
   }
   return k;
@@ -312,6 +320,7 @@ struct Parsed {
   const ModelDesc* m;
   std::vector<double> base;
   Owners owners;
+  const CircuitDesc* circuit = nullptr;  // the spec's "circuit" object, if any
 };
 
 std::string axis_default_name(const AxisInfo& ax) {
@@ -439,15 +448,28 @@ AxisInfo parse_axis(const Ctx& c, Parsed& P, const std::string& path, const json
     const json& pv = c.require(path, a, "presets", "\"all\" or a list of preset names");
     std::vector<std::string> valid;
     for (const auto& pr : m.presets) valid.emplace_back(pr.name);
+    // Circuit objects: an axis named after a cell takes bare P04 neuron names ("LP1") for that
+    // cell; the presets are "<cell>:<neuron>".
+    std::string cell_prefix;
+    if (P.circuit && a.contains("name") && a["name"].is_string() &&
+        P.circuit->cell_index(a["name"].get<std::string>()) >= 0) {
+      cell_prefix = a["name"].get<std::string>() + ":";
+      std::vector<std::string> bare;
+      for (const auto& pr : p04::kNeurons) bare.emplace_back(pr.name);
+      valid.insert(valid.begin(), bare.begin(), bare.end());
+    }
     // Each entry: label and (param index -> value).
     std::vector<std::pair<std::string, std::map<int, double>>> sets;
     auto add_model_preset = [&](const std::string& p, const json& v, const std::string& label) {
-      auto it = std::find(valid.begin(), valid.end(), label);
-      if (it == valid.end())
+      const std::string key = !cell_prefix.empty() && label.find(':') == std::string::npos ? cell_prefix + label : label;
+      const Preset* found = nullptr;
+      for (const auto& pr0 : m.presets)
+        if (key == pr0.name) found = &pr0;
+      if (!found)
         c.bad(p, v, "a preset of model \"" + m.name + "\"" + did_you_mean(label, valid) +
                         (valid.empty() ? " (this model has none; give {\"name\": ..., \"params\": {...}})"
                                        : ": " + join(valid)));
-      const Preset& pr = m.presets[static_cast<size_t>(it - valid.begin())];
+      const Preset& pr = *found;
       std::map<int, double> vals;
       for (int q = 0; q < pr.n_values; ++q) {
         const int k = m.param_index(pr.values[q].param);
@@ -460,7 +482,11 @@ AxisInfo parse_axis(const Ctx& c, Parsed& P, const std::string& path, const json
       if (pv.get<std::string>() != "all")
         c.bad(pp, pv, "\"all\" or a list of presets (names or {\"name\": ..., \"params\": {...}})");
       if (valid.empty()) c.bad(pp, pv, "a list of {\"name\": ..., \"params\": {...}}: model \"" + m.name + "\" has no presets");
-      for (const auto& nm : valid) add_model_preset(pp, pv, nm);
+      if (!cell_prefix.empty()) {  // a cell's axis: every P04 neuron in that cell
+        for (const auto& pr : p04::kNeurons) add_model_preset(pp, pv, pr.name);
+      } else {
+        for (const auto& nm : valid) add_model_preset(pp, pv, nm);
+      }
     } else {
       c.array(pp, pv);
       for (size_t q = 0; q < pv.size(); ++q) {
@@ -518,6 +544,166 @@ AxisInfo parse_axis(const Ctx& c, Parsed& P, const std::string& path, const json
     ax.name = axis_default_name(ax);
   }
   return ax;
+}
+
+// ---- circuit objects (docs/SWEEP_SPEC.md, "Circuit objects") ------------------------------------
+
+bool valid_circuit_name(const std::string& s) {
+  if (s.empty() || s.size() > 40 || !std::isalpha(static_cast<unsigned char>(s[0]))) return false;
+  for (char ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') return false;
+  return true;
+}
+
+// Synapse strength: "30 nS", "0.03 uS" (or "µS"), {"value": 30, "unit": "nS"} -> nS.
+double strength_nS(const Ctx& c, const std::string& path, const json& v) {
+  const std::string expect =
+      "a conductance with a unit: \"30 nS\", \"0.03 uS\" or {\"value\": 30, \"unit\": \"nS\"}";
+  double value = 0;
+  std::string unit;
+  if (v.is_string()) {
+    const std::string s = v.get<std::string>();
+    const char* b = s.c_str();
+    char* e = nullptr;
+    value = std::strtod(b, &e);
+    if (e == b) c.bad(path, v, expect);
+    unit = e;
+    unit.erase(0, unit.find_first_not_of(" \t"));
+    unit.erase(unit.find_last_not_of(" \t") + 1);
+  } else if (v.is_object()) {
+    c.keys(path, v, {"value", "unit"});
+    value = c.number(kpath(path, "value"), c.require(path, v, "value"));
+    unit = c.str(kpath(path, "unit"), c.require(path, v, "unit"));
+  } else if (v.is_number()) {
+    c.bad(path, v, expect + " (a bare number is ambiguous: write \"" + show(v) + " nS\")");
+  } else {
+    c.bad(path, v, expect);
+  }
+  if (!std::isfinite(value)) c.bad(path, v, "a finite strength");
+  double nS;
+  if (unit == "nS") nS = value;
+  else if (unit == "uS" || unit == "\xc2\xb5S" || unit == "\xce\xbcS") nS = value * 1000.0;
+  else c.bad(path, v, expect + "; the unit must be \"nS\" or \"uS\" (mS/cm^2 densities are not accepted: "
+                               "P04 strengths are absolute conductances)");
+  if (nS < 0) c.bad(path, v, "a strength >= 0 (inhibition comes from the reversal potential, not the sign)");
+  return nS;
+}
+
+std::shared_ptr<CircuitDesc> parse_circuit(const Ctx& c, const json& v) {
+  using M = StgCircuitModel;
+  const std::string P = "circuit";
+  c.object(P, v);
+  c.keys(P, v, {"cells", "synapses", "roles"});
+  auto d = std::make_shared<CircuitDesc>();
+  std::vector<std::string> neurons, stg_params;
+  for (const auto& pr : p04::kNeurons) neurons.emplace_back(pr.name);
+  for (const auto& pi : StgModel::kParams) stg_params.emplace_back(pi.name);
+
+  const std::string cp = kpath(P, "cells");
+  const json& cv = c.array(cp, c.require(P, v, "cells", "a list of {\"name\": ..., \"neuron\": ...}"));
+  if (cv.size() > static_cast<size_t>(M::NC))
+    c.fail(cp, "got " + std::to_string(cv.size()) + " cells; expected at most " + std::to_string(M::NC) +
+                   " (the stg_circuit model's limit)");
+  for (size_t k = 0; k < cv.size(); ++k) {
+    const std::string p = ipath(cp, k);
+    const json& e = c.object(p, cv[k]);
+    c.keys(p, e, {"name", "neuron", "params"});
+    CircuitCell cell;
+    const json& nv = c.require(p, e, "name", "the cell's name, e.g. \"LP\"");
+    cell.name = c.str(kpath(p, "name"), nv);
+    if (!valid_circuit_name(cell.name))
+      c.bad(kpath(p, "name"), nv, "a name of letters, digits and '_' starting with a letter (at most 40 characters)");
+    for (size_t q = 0; q < k; ++q)
+      if (d->cells[q].name == cell.name)
+        c.bad(kpath(p, "name"), nv, "distinct cell names (\"" + cell.name + "\" is already cells[" + std::to_string(q) + "])");
+    if (!e.contains("neuron") && !e.contains("params"))
+      c.fail(p, "cell \"" + cell.name + "\" has neither \"neuron\" (a P04 model neuron: " + join(neurons) +
+                    ") nor \"params\" (STG parameters)");
+    if (e.contains("neuron")) {
+      cell.neuron = c.str(kpath(p, "neuron"), e["neuron"]);
+      if (std::find(neurons.begin(), neurons.end(), cell.neuron) == neurons.end())
+        c.bad(kpath(p, "neuron"), e["neuron"],
+              "a model neuron of Prinz et al. 2004 Table 2" + did_you_mean(cell.neuron, neurons) + ": " + join(neurons));
+    }
+    if (e.contains("params")) {
+      const std::string pp = kpath(p, "params");
+      const json& ps = c.object(pp, e["params"]);
+      for (auto it = ps.begin(); it != ps.end(); ++it) {
+        if (std::find(stg_params.begin(), stg_params.end(), it.key()) == stg_params.end())
+          c.fail(kpath(pp, it.key()), "got \"" + it.key() + "\": not a parameter of the STG neuron" +
+                                          did_you_mean(it.key(), stg_params) + "; valid: " + join(stg_params));
+        cell.params.emplace_back(it.key(), c.number(kpath(pp, it.key()), *it));
+      }
+    }
+    d->cells.push_back(std::move(cell));
+  }
+  const std::vector<std::string> cells = d->cell_names();
+
+  if (v.contains("synapses")) {
+    const std::string sp = kpath(P, "synapses");
+    const json& sv = c.array(sp, v["synapses"], false);
+    if (sv.size() > static_cast<size_t>(M::NSY))
+      c.fail(sp, "got " + std::to_string(sv.size()) + " synapses; expected at most " + std::to_string(M::NSY) +
+                     " (the stg_circuit model's limit)");
+    for (size_t k = 0; k < sv.size(); ++k) {
+      const std::string p = ipath(sp, k);
+      const json& e = c.object(p, sv[k]);
+      c.keys(p, e, {"name", "pre", "post", "type", "strength"});
+      CircuitSynapse s;
+      auto cell_of = [&](const char* key) {
+        const std::string kp = kpath(p, key);
+        const json& x = c.require(p, e, key, "the name of a cell of circuit.cells");
+        const std::string n = c.str(kp, x);
+        const int i = d->cell_index(n);
+        if (i < 0) c.bad(kp, x, "a cell of circuit.cells" + did_you_mean(n, cells) + ": " + join(cells));
+        return i;
+      };
+      s.pre = cell_of("pre");
+      s.post = cell_of("post");
+      if (e.contains("name")) {
+        s.name = c.str(kpath(p, "name"), e["name"]);
+        if (!valid_circuit_name(s.name))
+          c.bad(kpath(p, "name"), e["name"], "a name of letters, digits and '_' starting with a letter (at most 40 characters)");
+      } else {
+        s.name = cells[static_cast<size_t>(s.pre)] + "_" + cells[static_cast<size_t>(s.post)];
+      }
+      for (size_t q = 0; q < k; ++q)
+        if (d->synapses[q].name == s.name)
+          c.fail(e.contains("name") ? kpath(p, "name") : p,
+                 "got synapse name \"" + s.name + "\", already used by synapses[" + std::to_string(q) +
+                     "]; expected distinct names" + (e.contains("name") ? "" : " (set \"name\": the default is <pre>_<post>)"));
+      const std::string ty = c.choice(kpath(p, "type"), c.require(p, e, "type", "\"glutamatergic\" or \"cholinergic\" (P04)"),
+                                      {"glutamatergic", "cholinergic"});
+      s.type = ty == "cholinergic" ? kCholinergic : kGlutamatergic;
+      s.strength_nS = strength_nS(c, kpath(p, "strength"), c.require(p, e, "strength", "e.g. \"30 nS\""));
+      d->synapses.push_back(std::move(s));
+    }
+  }
+
+  if (v.contains("roles")) {
+    const std::string rp = kpath(P, "roles");
+    const json& rv = c.object(rp, v["roles"]);
+    c.keys(rp, rv, {"pacemaker", "LP", "PY"});
+    auto role = [&](const char* key) {
+      if (!rv.contains(key)) return -1;
+      const std::string kp = kpath(rp, key);
+      const std::string n = c.str(kp, rv[key]);
+      const int i = d->cell_index(n);
+      if (i < 0) c.bad(kp, rv[key], "a cell of circuit.cells" + did_you_mean(n, cells) + ": " + join(cells));
+      return i;
+    };
+    d->pacemaker = role("pacemaker");
+    d->lp = role("LP");
+    d->py = role("PY");
+    if (d->pacemaker < 0) c.fail(rp, "missing \"pacemaker\": the cell whose bursts define the cycles");
+    if ((d->lp < 0) != (d->py < 0))
+      c.fail(rp, std::string("got only \"") + (d->lp < 0 ? "PY" : "LP") +
+                     "\"; expected both \"LP\" and \"PY\" (the pyloric classifier) or neither (rhythm only)");
+    if (d->lp >= 0 && (d->lp == d->pacemaker || d->py == d->pacemaker || d->lp == d->py))
+      c.bad(rp, rv, "three different cells for pacemaker, LP and PY");
+  }
+  d->build();
+  return d;
 }
 
 // ---- JSON text parsing with duplicate-key detection and line/column positions -----------------
@@ -676,7 +862,8 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   if (!j.is_object()) c.bad("", j, "a JSON object {...} at the top level, not " + type_of(j));
   check_finite(c, "", j);
   c.keys("", j, {"name", "description", "model", "dt", "transient", "analysis", "seed", "precision",
-                 "gating", "parameter_file", "fixed", "initial", "axes", "combine", "classifier", "output"});
+                 "gating", "parameter_file", "fixed", "initial", "axes", "combine", "classifier", "output",
+                 "circuit"});
   r.raw = j;
   r.canonical = j.dump();
   r.hash = fnv1a64(r.canonical.data(), r.canonical.size());
@@ -686,6 +873,14 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   const std::string mname = c.str("model", mv);
   r.model = find_model(mname);
   if (!r.model) c.bad("model", mv, "a registered model" + did_you_mean(mname, model_names()) + ": " + join(model_names()));
+  if (j.contains("circuit")) {
+    if (mname != StgCircuitModel::kName)
+      c.bad("circuit", j["circuit"], std::string("no \"circuit\" object with \"model\": \"") + mname +
+                                         "\" (a circuit object describes an \"" + StgCircuitModel::kName +
+                                         "\" network; set \"model\": \"" + StgCircuitModel::kName + "\")");
+    r.circuit = parse_circuit(c, j["circuit"]);
+    r.model = &r.circuit->model;
+  }
   const ModelDesc& m = *r.model;
 
   // time
@@ -708,7 +903,7 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   if (j.contains("description")) r.description = c.str("description", j["description"]);
 
   // fixed parameters: model defaults, then a NEST/BMTK dynamics_params file, then `fixed`
-  Parsed P{r.model, m.defaults(), {}};
+  Parsed P{r.model, m.defaults(), {}, r.circuit.get()};
   if (j.contains("parameter_file")) {
     std::filesystem::path fp = c.str("parameter_file", j["parameter_file"]);
     if (fp.is_relative() && !source.empty() && source[0] != '<')
@@ -801,19 +996,24 @@ RunSpec parse_spec(const json& j, const std::string& source) {
       r.initial_kind = "database";
       r.initial_database = fp.string();
     } else if (iv.is_object()) {
+      // Every state variable (circuits: of the circuit's cells and synapses; the unused ones of
+      // the engine start at 0 and are never integrated).
       std::vector<std::string> names;
-      for (const auto& s : m.state) names.emplace_back(s.name);
+      for (const auto& s : m.state)
+        if (!is_hidden_name(s.name)) names.emplace_back(s.name);
       std::vector<std::string> allowed = names;
       allowed.push_back("from_database");
       c.keys("initial", iv, allowed);
       std::vector<std::string> missing;
-      r.initial_state.assign(names.size(), 0.0);
-      for (size_t k = 0; k < names.size(); ++k) {
-        if (!iv.contains(names[k])) {
-          missing.push_back(names[k]);
+      r.initial_state.assign(m.state.size(), 0.0);
+      for (size_t k = 0; k < m.state.size(); ++k) {
+        const std::string nk = m.state[k].name;
+        if (is_hidden_name(m.state[k].name)) continue;
+        if (!iv.contains(nk)) {
+          missing.push_back(nk);
           continue;
         }
-        r.initial_state[k] = c.number(kpath("initial", names[k]), iv[names[k]]);
+        r.initial_state[k] = c.number(kpath("initial", nk), iv[nk]);
       }
       if (!missing.empty())
         c.fail("initial", "missing state variables " + join(missing) +

@@ -8,11 +8,13 @@
 // chunk, and the result does not depend on the chunking, the thread or the shard.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "circuit.hpp"
 #include "errors.hpp"
 #include "neurosweep/models.hpp"
 
@@ -80,7 +82,8 @@ struct RunSpec {
   nlohmann::json raw;      // verbatim (comments dropped)
   std::string canonical;   // raw.dump(): keys sorted, no whitespace
   uint64_t hash = 0;       // FNV-1a 64 of canonical
-  const ModelDesc* model = nullptr;
+  const ModelDesc* model = nullptr;        // for a "circuit": circuit->model (user names)
+  std::shared_ptr<const CircuitDesc> circuit;  // the "circuit" object (model stg_circuit), or null
   double dt_ms = 0, transient_ms = 0, analysis_ms = 0;
   int64_t n_transient = 0, n_analysis = 0;  // steps
   uint64_t seed = 0;
