@@ -268,6 +268,8 @@ class Database:
             self._colspec: Dict[str, dict] = {c["name"]: c for c in cols}
             self.units: Dict[str, str] = {c["name"]: c.get("units", "") for c in cols}
             self.max_spikes_stored = int(self.schema.get("max_spikes_stored", 0))
+            # circuits: one spike train per instance and cell (docs/FORMAT.md, /spikes)
+            self.spike_cells: List[str] = list(self.schema.get("spike_cells") or [])
             self.axes: List[Axis] = []
             sizes = [int(a["size"]) for a in self.schema.get("axes", [])]
             stride = 1
@@ -548,18 +550,48 @@ class Database:
             "model": self.model, "label_names": list(self.label_names)})
 
     # ---- spikes ------------------------------------------------------------------------------
+    @property
+    def circuit(self) -> Optional[Dict[str, Any]]:
+        """The circuit of a `circuit`-object build (root attribute "circuit", docs/FORMAT.md):
+        {"cells": [{"name", "neuron", "params"}], "synapses": [{"name", "pre", "post", "type",
+        "strength_nS"}], "roles": {...}}; None for other models."""
+        if "circuit" not in self.attrs:
+            return None
+        return self._parse_json(self.path, "circuit", self.attrs["circuit"])
+
+    @property
+    def n_spike_cells(self) -> int:
+        """Spike trains stored per instance: the number of cells of a circuit, else 1."""
+        return max(1, len(self.spike_cells))
+
+    def _cell_index(self, cell: "int | str | None") -> int:
+        if cell is None:
+            return 0
+        if isinstance(cell, str):
+            if cell not in self.spike_cells:
+                raise KeyError(f"{self.path}: no cell {cell!r} (cells with stored spikes: "
+                               f"{', '.join(self.spike_cells) or 'none: a single-neuron database'})")
+            return self.spike_cells.index(cell)
+        c = int(cell)
+        if not 0 <= c < self.n_spike_cells:
+            raise KeyError(f"{self.path}: cell index {c} out of range (0..{self.n_spike_cells - 1}"
+                           f"{': ' + ', '.join(self.spike_cells) if self.spike_cells else ''})")
+        return c
+
     def spike_offsets(self) -> np.ndarray:
-        """Ragged-array offsets over the readable rows (length n_rows + 1, uint64): the spikes of
-        row r are spike_times()[offsets[r]:offsets[r + 1]]."""
+        """Ragged-array offsets over the readable rows and cells (length n_rows * n_spike_cells +
+        1, uint64): the spikes of row r, cell c are spike_times()[offsets[k]:offsets[k + 1]] with
+        k = r * n_spike_cells + c (single neurons: k = r)."""
         if self._offsets is None:
             if self.max_spikes_stored <= 0:
                 raise KeyError(f"{self.path}: no spike times stored (output.spikes was 0)")
+            nc = self.n_spike_cells
             out = [np.zeros(1, dtype=np.uint64)]
             base = np.uint64(0)
             for s in self._sources:
                 with self._h5(s.path) as f:
                     o = f["spikes/offsets"][:].astype(np.uint64)
-                if len(o) != s.n + 1 or o[0] != 0 or np.any(np.diff(o.astype(np.int64)) < 0):
+                if len(o) != s.n * nc + 1 or o[0] != 0 or np.any(np.diff(o.astype(np.int64)) < 0):
                     raise CorruptDatabaseError(f"{s.path}: /spikes/offsets is inconsistent (corrupt file)")
                 out.append(o[1:] + base)
                 base = base + o[-1]
@@ -567,9 +599,15 @@ class Database:
             self._offsets.setflags(write=False)
         return self._offsets
 
-    def spike_counts(self) -> np.ndarray:
-        """Number of spike times stored per row (<= max_spikes_stored)."""
-        return np.diff(self.spike_offsets().astype(np.int64))
+    def spike_counts(self, cell: "int | str | None" = None) -> np.ndarray:
+        """Number of spike times stored per row (<= max_spikes_stored). Circuits: of `cell` (name
+        or index); cell=None gives an array of shape (n_rows, n_cells), columns in spike_cells
+        order."""
+        c = np.diff(self.spike_offsets().astype(np.int64))
+        if not self.spike_cells:
+            return c
+        c = c.reshape(-1, self.n_spike_cells)
+        return c if cell is None else c[:, self._cell_index(cell)]
 
     def spike_times(self) -> np.ndarray:
         """All stored spike times, flat (float32, ms from the start of the analysis window)."""
@@ -582,18 +620,26 @@ class Database:
                                          else np.zeros(0, dtype=np.float32))
         return self._cache["__spikes__"]
 
-    def spikes(self, i: int) -> np.ndarray:
+    def spikes(self, i: int, cell: "int | str | None" = None):
         """Stored spike times of instance i (global index), ms from the start of the analysis
-        window, ascending (at most max_spikes_stored of them)."""
+        window, ascending (at most max_spikes_stored of them).
+
+        Circuits: `cell` (a name of spike_cells, e.g. "LP", or an index) gives that cell's
+        times; cell=None gives a dict {cell name: times} of every cell. Single neurons: cell must
+        be None or 0."""
         r = self._row_of(i)
+        if self.spike_cells and cell is None:
+            return {name: self.spikes(i, k) for k, name in enumerate(self.spike_cells)}
+        nc = self.n_spike_cells
+        k = r * nc + self._cell_index(cell)
         o = self.spike_offsets()
-        a, b = int(o[r]), int(o[r + 1])
+        a, b = int(o[k]), int(o[k + 1])
         if "__spikes__" in self._cache:
             return self._cache["__spikes__"][a:b]
         base = 0
         for s in self._sources:  # read only the slice of the one file that holds the row
             if r < base + s.n:
-                oa = int(o[base])
+                oa = int(o[base * nc])
                 with self._h5(s.path) as f:
                     return f["spikes/times"][a - oa:b - oa]
             base += s.n

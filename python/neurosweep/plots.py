@@ -459,10 +459,14 @@ def plot_trace(db, i: int, binary: Optional[str] = None, window: Optional[Tuple[
     row = db.row(i)
     label = row.get("label", "")
     colour = label_colour(str(label), db.label_names) if label in db.label_names else "#000000"
-    stored = None
-    if db.max_spikes_stored > 0 and len(cells) == 1:
-        stored = np.asarray(db.spikes(i), dtype=np.float64)
+    def stored_of(tag):  # the database's spike times of this panel's cell, or None
+        if db.max_spikes_stored <= 0:
+            return None
+        if db.spike_cells:
+            return np.asarray(db.spikes(i, tag), dtype=np.float64) if tag in db.spike_cells else None
+        return np.asarray(db.spikes(i), dtype=np.float64) if len(cells) == 1 else None
     for ax, (kind, (tag, vname, caname)) in zip(axs[:, 0], rows):
+        stored = stored_of(tag)
         name = vname if kind == "V" else caname
         ax.plot(t[sel] * scale, tr.values[name][sel], color="#222222" if kind == "V" else colour,
                 linewidth=0.6)
@@ -472,7 +476,7 @@ def plot_trace(db, i: int, binary: Optional[str] = None, window: Optional[Tuple[
             s = stored[(stored >= t[sel][0]) & (stored <= t[sel][-1])] if sel.any() else stored[:0]
             top = np.nanmax(tr.values[name][sel]) if sel.any() else 0
             ax.plot(s * scale, np.full(len(s), top + 6), "|", color=colour, markersize=7,
-                    label=f"stored spike times ({len(db.spikes(i))})")
+                    label=f"stored spike times ({len(stored)})")
             ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False,
                       fontsize="small", borderaxespad=0.1)
         ax.grid(alpha=0.25)

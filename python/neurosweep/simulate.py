@@ -139,6 +139,10 @@ def resimulate(db, i: int, binary: Optional[str] = None, every_ms: Optional[floa
     exe = find_binary(binary)
     st = settings_of(db)
     init = db.spec.get("initial", "cold")
+    by_spec = (getattr(db, "circuit", None) is not None or
+               (isinstance(init, dict) and ("thermalize" in init or "from_database" not in init)))
+    if by_spec and "parameter_file" not in db.spec:
+        return _resimulate_spec(db, i, exe, st, every_ms, keep_transient)
     if init not in (None, "cold"):
         raise SimulateError(
             f"{db.path}: instance {i} starts from initial state {json.dumps(init)[:80]}; "
@@ -173,4 +177,30 @@ def resimulate(db, i: int, binary: Optional[str] = None, every_ms: Optional[floa
     # simulate's own command line, with the parameter file spelled out for the record
     shown = cmd[:cmd.index("--params")] + [a for k, v in params.items() for a in ("-p", f"{k}={v!r}")] \
         + cmd[cmd.index("--params") + 2:-2]
+    return Trace(int(i), t[keep], values, {k: units[k] for k in values}, params, settings, shown)
+
+
+def _resimulate_spec(db, i: int, exe: str, st: Dict[str, object], every_ms: Optional[float],
+                     keep_transient: bool) -> Trace:
+    """Circuit objects, thermalised and explicit starts: `neurosweep simulate --spec SPEC
+    --instance i` with the build's own spec (stored in the database), which expands instance i,
+    its initial state and the settings exactly as `neurosweep run` did."""
+    dt = float(st["dt_ms"])
+    every = dt if every_ms is None else max(dt, round(every_ms / dt) * dt)
+    with tempfile.TemporaryDirectory(prefix="neurosweep-trace-") as tmp:
+        sfile = os.path.join(tmp, "spec.json")
+        out = os.path.join(tmp, "trace.h5")
+        with open(sfile, "w") as fh:
+            json.dump(db.spec, fh)
+        cmd = [exe, "simulate", "--spec", sfile, "--instance", str(int(i)), "--every", repr(every), "-o", out]
+        _run(cmd, f"{db.path}: re-simulating instance {i}")
+        with h5py.File(out, "r") as f:
+            settings = json.loads(_py(f.attrs["settings"]))
+            data = {k: f[k][:] for k in f.keys()}
+            units = {k: str(_py(f[k].attrs.get("units", ""))) for k in f.keys()}
+    params = {k: float(v) for k, v in settings.get("params", {}).items()}
+    t = data.pop("t") - float(st["transient_ms"])
+    keep = slice(None) if keep_transient else (t >= -1e-9 * max(1.0, float(st["transient_ms"])))
+    values = {k: v[keep] for k, v in data.items()}
+    shown = [exe, "simulate", "--spec", "<the database's spec>", "--instance", str(int(i)), "--every", repr(every)]
     return Trace(int(i), t[keep], values, {k: units[k] for k in values}, params, settings, shown)

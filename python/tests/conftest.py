@@ -102,6 +102,25 @@ def shards(binary, dbdir):
 
 
 @pytest.fixture(scope="session")
+def circuit(binary, dbdir):
+    """The P04 network as a circuit object (3 cells), 2 x 2 grid, spikes of every cell."""
+    return _build(binary, dbdir, "circuit.json", None, "--chunk", "2")
+
+
+@pytest.fixture(scope="session")
+def circuit_shards(binary, dbdir):
+    """circuit.json built as 2 shards of 2-instance chunks, and their merge: ([paths], merged)."""
+    out = os.path.join(str(dbdir), "circuit_sharded.h5")
+    paths = []
+    for k in range(2):
+        _build(binary, dbdir, "circuit.json", out, "--chunk", "2", "--shard", f"{k}/2")
+        paths.append(os.path.join(str(dbdir), f"circuit_sharded.shard-{k}-of-2.h5"))
+    merged = os.path.join(str(dbdir), "circuit_merged.h5")
+    run_cli(binary, "merge", *paths, "-o", merged)
+    return paths, merged
+
+
+@pytest.fixture(scope="session")
 def unfinished(binary, dbdir):
     """An unfinished build of grid2 made by the real `neurosweep run`: chunks of 4 instances, the
     finalize step made to fail (a non-empty directory occupies DB.h5.tmp, the path finalize
