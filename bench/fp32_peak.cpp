@@ -15,7 +15,9 @@
 // rate). The output states the ratio and the clock the measurement implies: above the cpuinfo
 // clock means the cores boost; below means fewer FMA pipes than assumed (e.g. Zen 1 splits 256-bit
 // FMAs into two 128-bit halves) or throttling or a busy machine.
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 #include <omp.h>
 
 #include <algorithm>
@@ -73,7 +75,15 @@ inline float vsum(VecF a) { return a[0] + a[1] + a[2] + a[3]; }
 
 // Hide a value from the optimiser (it could otherwise fold x * 1.0f away).
 template <class V>
-inline void opaque(V& v) { asm volatile("" : "+x"(v)); }
+inline void opaque(V& v) {
+#if defined(__x86_64__) || defined(__i386__)
+  asm volatile("" : "+x"(v));
+#elif defined(__aarch64__)
+  asm volatile("" : "+w"(v));
+#else
+  asm volatile("" : : "g"(&v) : "memory");
+#endif
+}
 
 // kChains independent FMA chains, 8 rounds per loop trip. Returns flops done.
 double fma_kernel(long trips) {
