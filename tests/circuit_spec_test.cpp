@@ -67,11 +67,11 @@ std::vector<float> cell_spikes(const ns::ChunkOutput& o, size_t i, int cell) {
 }
 
 // Runs every instance of a spec through the CPU backend with thermalised starts (as `run`).
-ns::ChunkOutput run_spec(const ns::RunSpec& r, ns::Precision pr) {
+ns::ChunkOutput run_spec(const ns::RunSpec& r, ns::Precision pr, ns::Gating g = ns::Gating::Direct) {
   ns::RunSettings s;
   s.model = r.model->name;
   s.precision = pr;
-  s.gating = ns::Gating::Direct;
+  s.gating = g;
   s.sim.dt = r.dt_ms;
   s.sim.n_transient = r.n_transient;
   s.sim.n_analysis = r.n_analysis;
@@ -130,8 +130,9 @@ TEST(CircuitObject, MapsNamesOntoStgCircuitParameters) {
 }
 
 // The circuit object and the pyloric model give the same spike times of every cell, bit for bit,
-// over a categorical LP axis (LP1, LP4) and a g_ABLP grid: the parameters travel through a
-// different model description, layout and engine code path (runtime topology loops).
+// over a categorical LP axis (LP1, LP4) and a g_ABLP grid, in both precisions and both gating
+// modes: the parameters travel through a different model description, layout and engine code
+// path (runtime topology loops). Thermalised starts as in `run` (each cell alone for 1 s).
 TEST(CircuitObject, P04NetworkEqualsPyloricModelBitForBit) {
   const std::string axes =
       R"("initial": {"thermalize": "1 s"}, "axes": [{"kind": "categorical", "name": "LP", "presets": ["LP1", "LP4"]},
@@ -141,13 +142,17 @@ TEST(CircuitObject, P04NetworkEqualsPyloricModelBitForBit) {
   ASSERT_EQ(a.sweep.size(), 4u);
   ASSERT_EQ(b.sweep.size(), 4u);
   EXPECT_EQ(a.sweep.axes()[0].labels, b.sweep.axes()[0].labels);
-  for (auto pr : {ns::Precision::Float, ns::Precision::Double}) {
-    const auto oa = run_spec(a, pr), ob = run_spec(b, pr);
+  const std::pair<ns::Precision, ns::Gating> modes[] = {{ns::Precision::Float, ns::Gating::Direct},
+                                                       {ns::Precision::Float, ns::Gating::Table},
+                                                       {ns::Precision::Double, ns::Gating::Direct},
+                                                       {ns::Precision::Double, ns::Gating::Table}};
+  for (const auto& [pr, g] : modes) {
+    const auto oa = run_spec(a, pr, g), ob = run_spec(b, pr, g);
     for (size_t i = 0; i < 4; ++i)
       for (int c = 0; c < 3; ++c) {
         const auto sa = cell_spikes(oa, i, c), sb = cell_spikes(ob, i, c);
         EXPECT_GT(sb.size(), 5u) << "instance " << i << " cell " << c;
-        EXPECT_EQ(sa, sb) << "instance " << i << " cell " << c;
+        EXPECT_EQ(sa, sb) << "instance " << i << " cell " << c << " " << ns::to_string(pr) << "/" << ns::to_string(g);
       }
     // cells beyond the circuit are not integrated: no spikes
     for (size_t i = 0; i < 4; ++i) EXPECT_EQ(oa.n_spikes[i * 16 + 3], 0u);
@@ -221,8 +226,10 @@ TEST(CircuitObject, MalformedInputsGiveClearMessages) {
     const std::string e = error_of(k.text);
     EXPECT_NE(e.find(k.expect1), std::string::npos) << "expected \"" << k.expect1 << "\" in: " << e;
     EXPECT_NE(e.find(k.expect2), std::string::npos) << "expected \"" << k.expect2 << "\" in: " << e;
+    EXPECT_EQ(e.rfind("c.json: ", 0), 0u) << "the message names the file: " << e;
   }
-  // roles and classifier.network cell indices together: refused when the stage is made (run)
+  // roles and classifier.network cell indices together: refused when the stage is made (run),
+  // CircuitBuild.CircuitWithoutRolesGetsRhythmLabelAndRolesConflictIsRefused
 }
 
 // Names work in fixed, axes and categorical cell axes; "all" puts every P04 neuron in the cell.
@@ -320,7 +327,8 @@ Stored read_db(const std::string& path) {
 // A 4-cell variant of the pyloric circuit (a second, identical PY cell PY2 coupled like PY), 6
 // instances: /spikes holds one train per instance and cell (offsets indexed instance * 4 + cell),
 // each train is as long as the cell's n_spikes column (all spikes kept: output.spikes 2000 is
-// above any count in 3 s), trains are ascending, and shards + merge and resume give identical files.
+// above any count in 3 s), trains are ascending, shards + merge and resume give the same spikes,
+// and /final_state and /traces hold the circuit's cells only.
 TEST_F(CircuitBuild, SpikesOfEveryCellMatchPerCellCountsAndShardsResume) {
   const std::string circuit = R"({
     "cells": [{"name": "ABPD", "neuron": "ABPD2"}, {"name": "LP", "neuron": "LP4"}, {"name": "PY", "neuron": "PY1"},
@@ -354,8 +362,7 @@ TEST_F(CircuitBuild, SpikesOfEveryCellMatchPerCellCountsAndShardsResume) {
       spiking += b > a;
     }
   EXPECT_GE(spiking, 18u);  // most cells fire (all are spiking P04 neurons)
-  // g_ABPD_PY2 = 0 and PY2 identical to PY but without LPPY: instance 0 (LP2) PY2 != PY in general,
-  // but with the circuit stored, the wiring is recoverable by name:
+  // the wiring is recoverable by name from the stored circuit (default synapse name <pre>_<post>)
   EXPECT_EQ(s.circuit["synapses"][3]["name"], "ABPD_PY2");
   EXPECT_EQ(s.circuit["synapses"][3]["post"], "PY2");
   for (const char* col : {"label_PY2", "PY2.n_spikes", "LP.burst_period_ms", "g_ABPD_PY2", "period_ms", "phase_py"})
@@ -376,7 +383,6 @@ TEST_F(CircuitBuild, SpikesOfEveryCellMatchPerCellCountsAndShardsResume) {
   EXPECT_EQ(m.times, s.times);
   // an interrupted build (one chunk file removed after the parts were written) resumed
   {
-    ns::RunOptions o;
     fs::create_directories(dir / "res.h5.tmp" / "block");  // finalize fails: a directory is in the way
     EXPECT_ANY_THROW(build(spec, dir / "res.h5", 2));
     fs::remove_all(dir / "res.h5.tmp");
