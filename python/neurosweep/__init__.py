@@ -5,6 +5,7 @@
     df = db.to_pandas()                 # one row per instance: parameters, label, features
     ds = db.to_xarray()                 # grid sweeps: one dimension per grid axis
     t = db.spikes(1970)                 # stored spike times of instance 1970 (ms)
+    t = db.spikes(3, "LP")              # circuits: of one cell (db.spike_cells; db.circuit)
     neurosweep.plot_map(db, "gCaS", "gKd", out="map.png")
 
 The file format is docs/FORMAT.md of the neurosweep repository.

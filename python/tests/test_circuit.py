@@ -114,3 +114,18 @@ def test_resimulation_of_a_circuit_instance(circuit, binary):
             s = db.spikes(i, cell)
             assert len(s) > 3
             np.testing.assert_allclose(t.spike_times[c][:len(s)], s, rtol=0, atol=1e-3)
+
+
+def test_plot_trace_marks_each_cells_stored_spikes(circuit, binary, tmp_path):
+    import matplotlib.pyplot as plt
+
+    db = ns.open(circuit)
+    fig = ns.plot_trace(db, 3, binary=binary, every_ms=0.5, out=str(tmp_path / "c.png"))
+    assert [a.get_ylabel() for a in fig.axes[::2]] == ["ABPD V (mV)", "LP V (mV)", "PY V (mV)"]
+    for ax, cell in zip(fig.axes[::2], CELLS):
+        marks = [ln for ln in ax.lines if ln.get_label().startswith("stored spike times")]
+        assert len(marks) == 1 and marks[0].get_label() == f"stored spike times ({len(db.spikes(3, cell))})"
+        # drawn in s (the 5 s window is longer than 2 s): ms = 1000 x, to rounding (1e-12 relative)
+        np.testing.assert_allclose(np.asarray(marks[0].get_xdata()) * 1000.0,
+                                   db.spikes(3, cell).astype(np.float64), rtol=1e-12, atol=0)
+    plt.close(fig)
