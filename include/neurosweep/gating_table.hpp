@@ -35,11 +35,45 @@ struct TableView {
     const T b = data[(i + 1) * width + col];
     return a + f * (b - a);
   }
+  // The interpolation weights of one potential: `row(v, key).at(col)` is the table value of column
+  // col at v. `key` numbers the lookups of one step (the cell of a circuit); this view ignores it,
+  // the CPU backend's tile view (host/cpu_backend.cpp) uses it to find rows it fetched beforehand.
+  struct Row {
+    const T* a;  // row i (row i + 1 follows at a + width)
+    T f;
+    int width;
+    NS_HD T at(int col) const {
+      const T x = a[col];
+      const T y = a[width + col];
+      return x + f * (y - x);
+    }
+  };
+  NS_HD Row row(T v, int /*key*/) const {
+    int i;
+    T f;
+    locate(v, i, f);
+    return Row{data + i * width, f, width};
+  }
 };
 
-// Owner of the table memory on the host.
+// Models whose table lookups are known before the step declare
+//   static constexpr int kTableKeys = K;  and  T table_key(state, k)  (k < K),
+// the potential of lookup k, and pass k as the key of `row`. The CPU backend then fetches the K
+// rows of a whole tile with vector loads before the step instead of gathering them lane by lane.
+template <class M, class = void>
+struct table_keys {
+  static constexpr int value = 0;
+};
+template <class M>
+struct table_keys<M, decltype(void(M::kTableKeys))> {
+  static constexpr int value = M::kTableKeys;
+};
+
+// Owner of the table memory on the host. `data` has kPad zero values after the last row, so
+// fixed-width vector loads of the last row stay inside the allocation.
 template <class T>
 struct HostTable {
+  static constexpr int kPad = 16;
   std::vector<T> data;
   double v_min = -120.0, v_max = 80.0, dv = 0.2;
   int n = 0, width = 0;

@@ -166,16 +166,23 @@ struct StgModel {
     NS_UNROLL for (int g = 0; g < kNumGates; ++g) dec[g] = fexp(-dt / tau[g]);
   }
   // ... or from the shared lookup table (linear interpolation).
-  template <class T>
-  NS_HD static void gate_targets(const TableView<T>& tab, T v, T /*dt*/, T* inf, T* dec) {
-    int i;
-    T f;
-    tab.locate(v, i, f);
+  // `key` numbers the table lookups of one step (the cell of a circuit; see table_keys).
+  template <class T, class Tab>
+  NS_HD static void gate_targets(const Tab& tab, T v, T /*dt*/, T* inf, T* dec, int key) {
+    const auto r = tab.row(v, key);
     NS_UNROLL for (int g = 0; g < kNumGates; ++g) {
-      inf[g] = tab.at(i, f, 2 * g);
-      dec[g] = tab.at(i, f, 2 * g + 1);
+      inf[g] = r.at(2 * g);
+      dec[g] = r.at(2 * g + 1);
     }
   }
+  template <class T>
+  NS_HD static void gate_targets(Direct, T v, T dt, T* inf, T* dec, int /*key*/) {
+    gate_targets(Direct{}, v, dt, inf, dec);
+  }
+  // One table lookup per step, at the old V.
+  static constexpr int kTableKeys = 1;
+  template <class T, class S>
+  NS_HD static T table_key(S s, int /*k*/) { return s[V]; }
 
   // Ionic terms of the current balance for the given state: total conductance gsum (mS/cm^2),
   // sum of g*E (uA/cm^2), and the calcium conductance gca with E_Ca, for the [Ca] equation.
@@ -202,7 +209,7 @@ struct StgModel {
   // One exponential-Euler step. g_ext/ge_ext: extra conductance and g*E from synapses
   // (mS/cm^2, uA/cm^2), 0 for an isolated neuron.
   template <class T, class S, class D, class Tab>
-  NS_HD static void step_with(S s, D d, const Tab& tab, T g_ext, T ge_ext) {
+  NS_HD static void step_with(S s, D d, const Tab& tab, T g_ext, T ge_ext, int key = 0) {
     const T v = s[V], ca = s[Ca];
     T gsum, ge, gca, eca;
     conductances<T>(s, d, gsum, ge, gca, eca);
@@ -216,7 +223,7 @@ struct StgModel {
     const T ca_new = ca_inf + (ca - ca_inf) * d[d_ca_decay];
     // Gates relax with the old V and [Ca].
     T inf[kNumGates], dec[kNumGates];
-    gate_targets(tab, v, d[d_dt], inf, dec);
+    gate_targets(tab, v, d[d_dt], inf, dec, key);
     inf[8] = inf[8] * kca_factor(ca);
     NS_UNROLL for (int g = 0; g < kNumGates; ++g) {
       const T x0 = s[mNa + g];
@@ -243,7 +250,7 @@ struct StgModel {
     t.dv = dv;
     t.n = static_cast<int>((v_max - v_min) / dv + 0.5) + 1;
     t.width = kTableWidth;
-    t.data.assign(static_cast<size_t>(t.n) * t.width, T(0));
+    t.data.assign(static_cast<size_t>(t.n) * t.width + HostTable<T>::kPad, T(0));
     for (int k = 0; k < t.n; ++k) {
       const double v = v_min + k * dv;
       double inf[kNumGates], tau[kNumGates];

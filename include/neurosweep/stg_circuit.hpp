@@ -226,18 +226,24 @@ struct StgCircuit {
       NS_UNROLL for (int j = 0; j < NSY; ++j) synapse_update<T>(j, s, d);
       // 3. cells, each with its own old state and the synaptic terms of step 1
       NS_UNROLL for (int c = 0; c < NC; ++c)
-        Cell::template step_with<T>(block(s, c * CS), block(d, c * CD), tab, gx[c], gex[c]);
+        Cell::template step_with<T>(block(s, c * CS), block(d, c * CD), tab, gx[c], gex[c], c);
     } else {
       const int nc = n_cells(d), nsy = n_synapses(d);
       for (int j = 0; j < nsy; ++j) synapse_input<T>(j, s, d, gx, gex);
       for (int j = 0; j < nsy; ++j) synapse_update<T>(j, s, d);
       for (int c = 0; c < nc; ++c)
-        Cell::template step_with<T>(block(s, c * CS), block(d, c * CD), tab, gx[c], gex[c]);
+        Cell::template step_with<T>(block(s, c * CS), block(d, c * CD), tab, gx[c], gex[c], c);
     }
   }
 
   template <class T, class S>
   NS_HD static T observe(S s, int k) { return s[k * CS + Cell::V]; }
+
+  // Static topologies (pyloric): one table lookup per cell, at its old V (see table_keys). The
+  // runtime topology integrates only its first n_cells cells, so it leaves the lookups to `row`.
+  static constexpr int kTableKeys = kStatic ? NC : 0;
+  template <class T, class S>
+  NS_HD static T table_key(S s, int k) { return s[k * CS + Cell::V]; }
 
   template <class T>
   static void build_table(HostTable<T>& t, double dt, double v_min = -120.0, double v_max = 80.0,
