@@ -35,14 +35,15 @@ constexpr int tile_width() {
   return sizeof(T) == 4 ? 16 : 8;
 }
 
-// ---- table rows fetched per tile ------------------------------------------------------------------
+// ---- table values fetched per tile ------------------------------------------------------------
 // Looking a gating table up lane by lane inside the SIMD step costs two gathers per table column
 // (44 per STG step), which dominate the step on x86. For models that declare their lookups
 // (table_keys in gating_table.hpp), each step of a tile first locates every lane's row (the same
-// TableView::locate), then copies rows i and i+1 of all lanes into a column-major scratch block
-// with contiguous vector loads and an in-register transpose, and the step reads its columns as
-// ordinary vectors. The interpolation is the expression of TableView::Row::at on the same values,
-// so results stay bit-for-bit equal to the lane-by-lane lookup (tests/cpu_backend_test.cpp).
+// TableView::locate), loads rows i and i+1 of each lane with contiguous vector loads, interpolates
+// them there (the expression of TableView::Row::at, x + f (y - x), on the same values, so results
+// stay bit-for-bit equal to the lane-by-lane lookup: tests/backend_test.cpp), and transposes the
+// interpolated values in registers into a column-major scratch block that the step reads as
+// ordinary vectors.
 
 template <class T>
 constexpr int col_block() {
@@ -53,76 +54,89 @@ constexpr int padded_cols(int width) {
   return (width + col_block<T>() - 1) / col_block<T>() * col_block<T>();
 }
 
-// out[c * W + l] = rows[l][c] for c < ncp (a multiple of col_block), lanes l < W.
+// out[c * W + l] = x + f[l] (y - x) with x = rows[l][c], y = rows[l][width + c], for c < ncp (a
+// multiple of col_block) and lanes l < W.
 template <int W>
-inline void transpose_rows(const float* const* rows, int ncp, float* out) {
+inline void interpolate_rows(const float* const* rows, const float* f, int width, int ncp, float* out) {
 #if defined(__AVX2__)
   static_assert(W % 8 == 0, "float tiles are multiples of 8 lanes");
   for (int g = 0; g < W; g += 8) {
     for (int b = 0; b < ncp; b += 8) {
-      __m256 r0 = _mm256_loadu_ps(rows[g + 0] + b), r1 = _mm256_loadu_ps(rows[g + 1] + b);
-      __m256 r2 = _mm256_loadu_ps(rows[g + 2] + b), r3 = _mm256_loadu_ps(rows[g + 3] + b);
-      __m256 r4 = _mm256_loadu_ps(rows[g + 4] + b), r5 = _mm256_loadu_ps(rows[g + 5] + b);
-      __m256 r6 = _mm256_loadu_ps(rows[g + 6] + b), r7 = _mm256_loadu_ps(rows[g + 7] + b);
-      const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-      const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-      const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-      const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+      __m256 r[8];
+      for (int j = 0; j < 8; ++j) {
+        const float* p = rows[g + j] + b;
+        const __m256 x = _mm256_loadu_ps(p), y = _mm256_loadu_ps(p + width);
+        r[j] = _mm256_add_ps(x, _mm256_mul_ps(_mm256_set1_ps(f[g + j]), _mm256_sub_ps(y, x)));
+      }
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
       const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
       const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
       const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
       const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
       float* o = out + static_cast<size_t>(b) * W + g;
-      _mm256_storeu_ps(o + 0 * W, _mm256_permute2f128_ps(u0, u4, 0x20));
-      _mm256_storeu_ps(o + 1 * W, _mm256_permute2f128_ps(u1, u5, 0x20));
-      _mm256_storeu_ps(o + 2 * W, _mm256_permute2f128_ps(u2, u6, 0x20));
-      _mm256_storeu_ps(o + 3 * W, _mm256_permute2f128_ps(u3, u7, 0x20));
-      _mm256_storeu_ps(o + 4 * W, _mm256_permute2f128_ps(u0, u4, 0x31));
-      _mm256_storeu_ps(o + 5 * W, _mm256_permute2f128_ps(u1, u5, 0x31));
-      _mm256_storeu_ps(o + 6 * W, _mm256_permute2f128_ps(u2, u6, 0x31));
-      _mm256_storeu_ps(o + 7 * W, _mm256_permute2f128_ps(u3, u7, 0x31));
+      _mm256_store_ps(o + 0 * W, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_store_ps(o + 1 * W, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_store_ps(o + 2 * W, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_store_ps(o + 3 * W, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_store_ps(o + 4 * W, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_store_ps(o + 5 * W, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_store_ps(o + 6 * W, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_store_ps(o + 7 * W, _mm256_permute2f128_ps(u3, u7, 0x31));
     }
   }
 #else
   for (int c = 0; c < ncp; ++c)
-    for (int l = 0; l < W; ++l) out[static_cast<size_t>(c) * W + l] = rows[l][c];
+    for (int l = 0; l < W; ++l) {
+      const float x = rows[l][c], y = rows[l][width + c];
+      out[static_cast<size_t>(c) * W + l] = x + f[l] * (y - x);
+    }
 #endif
 }
 template <int W>
-inline void transpose_rows(const double* const* rows, int ncp, double* out) {
+inline void interpolate_rows(const double* const* rows, const double* f, int width, int ncp, double* out) {
 #if defined(__AVX2__)
   static_assert(W % 4 == 0, "double tiles are multiples of 4 lanes");
   for (int g = 0; g < W; g += 4) {
     for (int b = 0; b < ncp; b += 4) {
-      const __m256d r0 = _mm256_loadu_pd(rows[g + 0] + b), r1 = _mm256_loadu_pd(rows[g + 1] + b);
-      const __m256d r2 = _mm256_loadu_pd(rows[g + 2] + b), r3 = _mm256_loadu_pd(rows[g + 3] + b);
-      const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
-      const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+      __m256d r[4];
+      for (int j = 0; j < 4; ++j) {
+        const double* p = rows[g + j] + b;
+        const __m256d x = _mm256_loadu_pd(p), y = _mm256_loadu_pd(p + width);
+        r[j] = _mm256_add_pd(x, _mm256_mul_pd(_mm256_set1_pd(f[g + j]), _mm256_sub_pd(y, x)));
+      }
+      const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+      const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
       double* o = out + static_cast<size_t>(b) * W + g;
-      _mm256_storeu_pd(o + 0 * W, _mm256_permute2f128_pd(t0, t2, 0x20));
-      _mm256_storeu_pd(o + 1 * W, _mm256_permute2f128_pd(t1, t3, 0x20));
-      _mm256_storeu_pd(o + 2 * W, _mm256_permute2f128_pd(t0, t2, 0x31));
-      _mm256_storeu_pd(o + 3 * W, _mm256_permute2f128_pd(t1, t3, 0x31));
+      _mm256_store_pd(o + 0 * W, _mm256_permute2f128_pd(t0, t2, 0x20));
+      _mm256_store_pd(o + 1 * W, _mm256_permute2f128_pd(t1, t3, 0x20));
+      _mm256_store_pd(o + 2 * W, _mm256_permute2f128_pd(t0, t2, 0x31));
+      _mm256_store_pd(o + 3 * W, _mm256_permute2f128_pd(t1, t3, 0x31));
     }
   }
 #else
   for (int c = 0; c < ncp; ++c)
-    for (int l = 0; l < W; ++l) out[static_cast<size_t>(c) * W + l] = rows[l][c];
+    for (int l = 0; l < W; ++l) {
+      const double x = rows[l][c], y = rows[l][width + c];
+      out[static_cast<size_t>(c) * W + l] = x + f[l] * (y - x);
+    }
 #endif
 }
 
-// Rows of one tile for the K lookups of the next step: rows i and i+1 of lookup k, column c, lane
-// l at a[((2k + r) * ncp + c) * W + l], the fraction at f[k * W + l].
+// Interpolated table values of one tile for the K lookups of the next step: column c of lookup k,
+// lane l at v[(k * ncp + c) * W + l].
 template <class T, int W, int K>
 struct TileRows {
   static constexpr int kMaxCols = 64;
   int ncp = 0;
-  alignas(64) T a[2 * K * kMaxCols * W];
-  alignas(64) T f[K * W];
+  alignas(64) T v[K * kMaxCols * W];
 
   template <class Model>
   void fetch(const TableView<T>& tab, const T* st) {
     alignas(64) int idx[K * W];
+    alignas(64) T f[K * W];
     for (int k = 0; k < K; ++k) {
 #pragma omp simd
       for (int l = 0; l < W; ++l) {
@@ -136,31 +150,22 @@ struct TileRows {
     for (int k = 0; k < K; ++k) {
       const T* rows[W];
       for (int l = 0; l < W; ++l) rows[l] = tab.data + static_cast<size_t>(idx[k * W + l]) * tab.width;
-      transpose_rows<W>(rows, ncp, a + static_cast<size_t>(2 * k) * ncp * W);
-      for (int l = 0; l < W; ++l) rows[l] += tab.width;
-      transpose_rows<W>(rows, ncp, a + static_cast<size_t>(2 * k + 1) * ncp * W);
+      interpolate_rows<W>(rows, f + k * W, tab.width, ncp, v + static_cast<size_t>(k) * ncp * W);
     }
   }
 };
 
-// What the model step sees in lane l: TableView's interface over the fetched rows.
+// What the model step sees in lane l: TableView's interface over the fetched values.
 template <class T, int W, int K>
 struct TileTab {
   const TileRows<T, W, K>* r;
   int l;
   struct Row {
-    const T* a;  // column 0 of row i, lane l (stride W per column)
-    const T* b;  // the same in row i + 1
-    T f;
-    T at(int col) const {
-      const T x = a[col * W];
-      const T y = b[col * W];
-      return x + f * (y - x);
-    }
+    const T* a;  // column 0 of this lookup, lane l (stride W per column)
+    T at(int col) const { return a[col * W]; }
   };
   Row row(T /*v: fetched before the step*/, int key) const {
-    const T* a = r->a + static_cast<size_t>(2 * key) * r->ncp * W + l;
-    return Row{a, a + static_cast<size_t>(r->ncp) * W, r->f[key * W + l]};
+    return Row{r->v + static_cast<size_t>(key) * r->ncp * W + l};
   }
 };
 
