@@ -14,6 +14,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <new>
+#include <type_traits>
 #include <sstream>
 #include <thread>
 
@@ -127,17 +129,38 @@ inline void interpolate_rows(const double* const* rows, const double* f, int wid
 
 // Interpolated table values of one tile for the K lookups of the next step: column c of lookup k,
 // lane l at v[(k * ncp + c) * W + l].
+template <class M, class = void>
+struct has_key_count : std::false_type {};
+template <class M>
+struct has_key_count<M, decltype(void(M::table_key_count(static_cast<const float*>(nullptr))))>
+    : std::true_type {};
+
+// Lookups used by the lanes of a tile (the largest count of any lane).
+template <class Model, class T, int W>
+int tile_key_count(const T* dv) {
+  constexpr int K = table_keys<Model>::value;
+  if constexpr (has_key_count<Model>::value) {
+    int kc = 0;
+    for (int l = 0; l < W; ++l) kc = std::max(kc, Model::table_key_count(Lane<T, W>{const_cast<T*>(dv), l}));
+    return std::min(std::max(kc, 0), K);
+  } else {
+    (void)dv;
+    return K;
+  }
+}
+
 template <class T, int W, int K>
 struct TileRows {
-  static constexpr int kMaxCols = 64;
+  static constexpr int kMaxCols = 32;
   int ncp = 0;
+  int kc = K;  // lookups fetched (tile_key_count)
   alignas(64) T v[K * kMaxCols * W];
 
   template <class Model>
   void fetch(const TableView<T>& tab, const T* st) {
     alignas(64) int idx[K * W];
     alignas(64) T f[K * W];
-    for (int k = 0; k < K; ++k) {
+    for (int k = 0; k < kc; ++k) {
 #pragma omp simd
       for (int l = 0; l < W; ++l) {
         int i;
@@ -147,7 +170,7 @@ struct TileRows {
         f[k * W + l] = fr;
       }
     }
-    for (int k = 0; k < K; ++k) {
+    for (int k = 0; k < kc; ++k) {
       const T* rows[W];
       for (int l = 0; l < W; ++l) rows[l] = tab.data + static_cast<size_t>(idx[k * W + l]) * tab.width;
       interpolate_rows<W>(rows, f + k * W, tab.width, ncp, v + static_cast<size_t>(k) * ncp * W);
@@ -194,8 +217,9 @@ void run_tile(const SimConfig& c, const ChunkInput& in, size_t i0, size_t nl, co
   Rows* rows = nullptr;
   alignas(64) unsigned char rows_mem[kFetch ? sizeof(Rows) : 1];
   if constexpr (kFetch) {
-    rows = reinterpret_cast<Rows*>(rows_mem);
+    rows = new (rows_mem) Rows;  // trivially destructible: no delete
     rows->ncp = padded_cols<T>(tab.width);
+    rows->kc = tile_key_count<Model, T, W>(dv);
     if (rows->ncp > Rows::kMaxCols || rows->ncp - tab.width > HostTable<T>::kPad)
       throw BackendError("cpu backend: gating table too wide for a tile");
   }

@@ -60,6 +60,8 @@ struct TableView {
 //   static constexpr int kTableKeys = K;  and  T table_key(state, k)  (k < K),
 // the potential of lookup k, and pass k as the key of `row`. The CPU backend then fetches the K
 // rows of a whole tile with vector loads before the step instead of gathering them lane by lane.
+// A model whose instances use fewer lookups than K (a runtime number of cells) also declares
+//   int table_key_count(derived)   (lookups 0 .. count-1 are used; count <= K).
 template <class M, class = void>
 struct table_keys {
   static constexpr int value = 0;

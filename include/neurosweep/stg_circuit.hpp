@@ -239,11 +239,12 @@ struct StgCircuit {
   template <class T, class S>
   NS_HD static T observe(S s, int k) { return s[k * CS + Cell::V]; }
 
-  // Static topologies (pyloric): one table lookup per cell, at its old V (see table_keys). The
-  // runtime topology integrates only its first n_cells cells, so it leaves the lookups to `row`.
-  static constexpr int kTableKeys = kStatic ? NC : 0;
+  // One table lookup per integrated cell, at its old V (see table_keys in gating_table.hpp).
+  static constexpr int kTableKeys = NC;
   template <class T, class S>
   NS_HD static T table_key(S s, int k) { return s[k * CS + Cell::V]; }
+  template <class D>
+  NS_HD static int table_key_count(D d) { return n_cells(d); }
 
   template <class T>
   static void build_table(HostTable<T>& t, double dt, double v_min = -120.0, double v_max = 80.0,
