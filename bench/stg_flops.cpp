@@ -35,11 +35,11 @@
 namespace opc {
 
 struct Counts {
-  uint64_t add = 0, sub = 0, mul = 0, div = 0, neg = 0, cmp = 0, cvt = 0, exp = 0, log = 0;
-  uint64_t flops() const { return add + sub + mul + div; }
+  uint64_t add = 0, sub = 0, mul = 0, div = 0, fma = 0, neg = 0, cmp = 0, cvt = 0, exp = 0, log = 0;
+  uint64_t flops() const { return add + sub + mul + div + 2 * fma; }
   Counts operator-(const Counts& o) const {
     Counts r;
-    r.add = add - o.add; r.sub = sub - o.sub; r.mul = mul - o.mul; r.div = div - o.div;
+    r.add = add - o.add; r.sub = sub - o.sub; r.mul = mul - o.mul; r.div = div - o.div; r.fma = fma - o.fma;
     r.neg = neg - o.neg; r.cmp = cmp - o.cmp; r.cvt = cvt - o.cvt; r.exp = exp - o.exp; r.log = log - o.log;
     return r;
   }
@@ -115,6 +115,11 @@ inline Cnt flog(Cnt x) {
   if (x.var) ++g.log;
   return make(ns::flog(x.v), x.var);
 }
+inline Cnt fmadd(Cnt a, Cnt b, Cnt c) {  // ns::fmadd: one fused multiply-add, 2 FLOPs
+  const bool var = a.var || b.var || c.var;
+  if (var) ++g.fma;
+  return make(ns::fmadd(a.v, b.v, c.v), var);
+}
 
 }  // namespace opc
 
@@ -129,11 +134,12 @@ using M = ns::StgModel;
 // these rows if hd.hpp's polynomials change). FLOPs = add + sub + mul + div; "other": comparisons
 // with their selects, floor, float<->int conversions, integer and bit operations.
 //   fexp(float)  Cephes expf: 2 clamps (cmp), x*log2e+0.5 (1 mul 1 add), floor, two-step
-//                reduction (2 mul 2 sub), r*r (1 mul), degree-6 Horner in 5 mul+add, y*z+r+1
-//                (1 mul 2 add), 2^n by exponent bits, y*scale (1 mul): 11 mul + 10 add = 21.
+//                reduction (2 mul 2 sub), r*r (1 mul), degree-6 Horner in 5 fmadd, y*z+r (1
+//                fmadd) + 1 (1 add), 2^n by exponent bits, y*scale (1 mul): 5 mul + 4 add + 6 fma
+//                = 21 FLOPs (15 instructions where fmadd is fused).
 //   flog(float)  Cephes logf: exponent/mantissa bits, 1 cmp, u from both branches (3 add),
-//                u*u (1 mul), degree-8 Horner in 8 mul+add, y*u*z (2 mul), three corrections
-//                with fe (3 mul 4 add), NaN test: 14 mul + 15 add = 29.
+//                u*u (1 mul), degree-8 Horner in 8 fmadd, y*u*z (2 mul), three corrections
+//                with fe (3 mul 4 add), NaN test: 6 mul + 7 add + 8 fma = 29 FLOPs.
 //   fexp(double) Cephes exp (Pade): 2 cmp, 1 mul 1 add, floor, 2 mul 2 sub, 1 mul, P (3 mul
 //                2 add), Q (3 mul 3 add), p/(q-p) (1 sub 1 div), 1+2e (1 mul 1 add), 1 mul:
 //                12 mul + 10 add + 1 div = 23.
@@ -228,7 +234,7 @@ Counts count_engine_step(const Tab& tab, double dt, int steps) {
   Counts diff = b - a;
   Counts r;
   const uint64_t n = static_cast<uint64_t>(steps);
-  r.add = diff.add / n; r.sub = diff.sub / n; r.mul = diff.mul / n; r.div = diff.div / n;
+  r.add = diff.add / n; r.sub = diff.sub / n; r.mul = diff.mul / n; r.div = diff.div / n; r.fma = diff.fma / n;
   r.neg = diff.neg / n; r.cmp = diff.cmp / n; r.cvt = diff.cvt / n; r.exp = diff.exp / n; r.log = diff.log / n;
   return r;
 }
@@ -244,18 +250,18 @@ void print(const char* gating, const Result& r, const Counts& eng, bool json) {
   if (json) {
     std::printf(
         "{\"bench\":\"stg_flops\",\"model\":\"stg\",\"gating\":\"%s\",\"add\":%" PRIu64 ",\"sub\":%" PRIu64
-        ",\"mul\":%" PRIu64 ",\"div\":%" PRIu64 ",\"neg\":%" PRIu64 ",\"cmp\":%" PRIu64 ",\"cvt_to_int\":%" PRIu64
+        ",\"mul\":%" PRIu64 ",\"div\":%" PRIu64 ",\"fma\":%" PRIu64 ",\"neg\":%" PRIu64 ",\"cmp\":%" PRIu64 ",\"cvt_to_int\":%" PRIu64
         ",\"exp\":%" PRIu64 ",\"log\":%" PRIu64 ",\"arith_flops_excl_exp_log\":%" PRIu64
         ",\"flops_per_exp_float\":%d,\"flops_per_log_float\":%d,\"flops_per_exp_double\":%d,\"flops_per_log_double\":%d"
         ",\"flops_per_step_float\":%.0f,\"flops_per_step_double\":%.0f,\"engine_flops_per_step_float\":%.0f"
         ",\"engine_cmp_per_step\":%" PRIu64 ",\"constant_per_step\":%s,\"steps_checked\":%" PRIu64
         ",\"git_revision\":\"%s\"}\n",
-        gating, c.add, c.sub, c.mul, c.div, c.neg, c.cmp, c.cvt, c.exp, c.log, c.flops(), kExpF.flops, kLogF.flops,
+        gating, c.add, c.sub, c.mul, c.div, c.fma, c.neg, c.cmp, c.cvt, c.exp, c.log, c.flops(), kExpF.flops, kLogF.flops,
         kExpD.flops, kLogD.flops, ff, fd, ef, eng.cmp, r.constant ? "true" : "false", r.steps, ns::kGitRevision);
   } else {
     std::printf("%-7s %5" PRIu64 " %5" PRIu64 " %5" PRIu64 " %5" PRIu64 " %5" PRIu64 " %5" PRIu64 " %5" PRIu64
-                " %5" PRIu64 " %5" PRIu64 " %9" PRIu64 " %10.0f %10.0f %10.0f  %s\n",
-                gating, c.add, c.sub, c.mul, c.div, c.neg, c.cmp, c.cvt, c.exp, c.log, c.flops(), ff, fd, ef,
+                " %5" PRIu64 " %5" PRIu64 " %5" PRIu64 " %9" PRIu64 " %10.0f %10.0f %10.0f  %s\n",
+                gating, c.add, c.sub, c.mul, c.div, c.fma, c.neg, c.cmp, c.cvt, c.exp, c.log, c.flops(), ff, fd, ef,
                 r.constant ? "same every step" : "VARIES between steps");
   }
 }
@@ -304,13 +310,13 @@ int main(int argc, char** argv) {
     std::printf("# Operations per STG step (StgModel::step, P04 AB/PD 2, dt %.2f ms), counted with an operation-\n"
                 "# counting float; literal-only arithmetic excluded (folded). git %s\n",
                 dt, ns::kGitRevision);
-    std::printf("%-7s %5s %5s %5s %5s %5s %5s %5s %5s %5s %9s %10s %10s %10s\n", "gating", "add", "sub", "mul", "div",
-                "neg", "cmp", "cvt", "exp", "log", "arith", "FLOP(f32)", "FLOP(f64)", "engine(f32)");
+    std::printf("%-7s %5s %5s %5s %5s %5s %5s %5s %5s %5s %5s %9s %10s %10s %10s\n", "gating", "add", "sub", "mul", "div",
+                "fma", "neg", "cmp", "cvt", "exp", "log", "arith", "FLOP(f32)", "FLOP(f64)", "engine(f32)");
   }
   print("direct", rd, ed, json);
   print("table", rt, et, json);
   if (!json)
-    std::printf("# arith = add+sub+mul+div excluding exp/log; FLOP = arith + exp x %d + log x %d (float) or exp x %d +\n"
+    std::printf("# arith = add+sub+mul+div+2 fma excluding exp/log; FLOP = arith + exp x %d + log x %d (float) or exp x %d +\n"
                 "# log x %d (double), the per-call costs of hd.hpp's %s / %s / %s / %s. engine = the same per analysis\n"
                 "# step of ns::run_instance (detector and V min/max/mean included; derived-only products hoisted).\n"
                 "# cmp = comparisons (each with a select), not FLOPs; cvt = float->int conversions (table row index).\n",

@@ -45,7 +45,7 @@ struct TableView {
     NS_HD T at(int col) const {
       const T x = a[col];
       const T y = a[width + col];
-      return x + f * (y - x);
+      return fmadd(f, y - x, x);  // x + f (y - x)
     }
   };
   NS_HD Row row(T v, int /*key*/) const {

@@ -227,7 +227,7 @@ struct StgModel {
     inf[8] = inf[8] * kca_factor(ca);
     NS_UNROLL for (int g = 0; g < kNumGates; ++g) {
       const T x0 = s[mNa + g];
-      s[mNa + g] = inf[g] + (x0 - inf[g]) * dec[g];
+      s[mNa + g] = fmadd(x0 - inf[g], dec[g], inf[g]);  // inf + (x0 - inf) dec
     }
     s[V] = v_new;
     s[Ca] = ca_new;
