@@ -1,7 +1,8 @@
 // This CPU's measured single-precision (FP32) peak: independent chains of vector FMAs held in
 // registers, on 1..N threads (OpenMP), in GFLOP/s with one FMA = 2 flops. A second kernel measures
-// separate multiplies and adds (no FMA), the instructions neurosweep's host code executes: it is
-// built with -ffp-contract=off (CMakeLists.txt), so every a*b+c stays a multiply and an add.
+// separate multiplies and adds (no FMA): neurosweep's host code is built with -ffp-contract=off
+// (CMakeLists.txt), so an a*b+c is a multiply and an add unless the source writes ns::fmadd (the
+// exp/log polynomials, table interpolation and gate update do), a mix of the two kernels.
 //   fp32_peak [--threads 1,2] [--seconds 0.5] [--fma-pipes 2] [--json]
 //
 // Method: each thread runs K independent accumulators acc_k = acc_k * m + a (m = 1 and a tiny,
@@ -27,6 +28,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "bench_util.hpp"
 
 namespace {
 
@@ -173,13 +176,6 @@ double cpuinfo_mhz(std::string* model) {
   return mhz;
 }
 
-std::vector<int> parse_list(const std::string& s) {
-  std::vector<int> v;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) v.push_back(std::stoi(item));
-  return v;
-}
 
 }  // namespace
 
@@ -207,7 +203,7 @@ int main(int argc, char** argv) {
   if (threads_s.empty())
     for (int t = 1; t <= omp_get_num_procs(); ++t) threads.push_back(t);
   else
-    threads = parse_list(threads_s);
+    threads = nsbench::parse_list(threads_s);
   std::string model;
   const double mhz = cpuinfo_mhz(&model);
   const double per_core_cycle = double(pipes) * kLanes * 2;  // flops per core per cycle (FMA)
@@ -241,7 +237,7 @@ int main(int argc, char** argv) {
   if (!json)
     std::printf("# theoretical = threads x %d pipes x %d lanes x 2 flops x cpuinfo clock; implied_GHz = measured / "
                 "(threads x %d x %d x 2). mul+add: separate multiplies and adds (1 flop each), as neurosweep's "
-                "host code runs (-ffp-contract=off); Zen has 2 FADD pipes beside the 2 FMA/FMUL pipes, so it can "
+                "host code runs outside its explicit ns::fmadd calls (-ffp-contract=off); Zen has 2 FADD pipes beside the 2 FMA/FMUL pipes, so it can "
                 "match the FMA figure.\n",
                 pipes, kLanes, pipes, kLanes);
   return 0;

@@ -17,20 +17,12 @@
 
 #include "neurosweep/backend.hpp"
 #include "neurosweep/models.hpp"
+#include "bench_util.hpp"
+
+using nsbench::peak_rss_mb;
+using nsbench::split;
 
 namespace {
-double peak_rss_mb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss / 1024.0;
-}
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> v;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) v.push_back(item);
-  return v;
-}
 
 struct Drive {
   double i_lo, i_hi;      // I_e range over the instances (model units)

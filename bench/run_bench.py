@@ -720,8 +720,8 @@ def extra_sections(ns_recs, extra):
                  "thread held in registers; GFLOP/s with an FMA = 2 flops; best of 3. theoretical = threads x "
                  f"{p0.get('fma_pipes_assumed')} FMA pipes x lanes x 2 x the /proc/cpuinfo clock "
                  f"({fmt(p0.get('cpuinfo_mhz'))} MHz); implied GHz = the clock the measurement implies. mul+add = "
-                 "separate multiplies and adds (1 flop each), which is what neurosweep's host code executes "
-                 "(built with -ffp-contract=off).\n")
+                 "separate multiplies and adds (1 flop each), which neurosweep's host code executes outside its "
+                 "explicit ns::fmadd calls (built with -ffp-contract=off).\n")
         L.append("| kernel | threads | GFLOP/s | theoretical | ratio | implied GHz | note |")
         L.append("|---|---:|---:|---:|---:|---:|---|")
         for r in pk["fp32_peak"]:

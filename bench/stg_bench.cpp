@@ -19,20 +19,10 @@
 #include "neurosweep/backend.hpp"
 #include "neurosweep/models.hpp"
 
-namespace {
-double peak_rss_mb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss / 1024.0;
-}
-std::vector<int> parse_list(const std::string& s) {
-  std::vector<int> v;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) v.push_back(std::stoi(item));
-  return v;
-}
-}  // namespace
+#include "bench_util.hpp"
+
+using nsbench::parse_list;
+using nsbench::peak_rss_mb;
 
 int main(int argc, char** argv) {
   std::string model = "stg", backend = "cpu", threads_s = "1,2", precisions = "float,double", gatings = "direct,table";

@@ -49,6 +49,25 @@ struct Recorder {
 
 }  // namespace
 
+// --param NAME=VALUE assignments, in order, onto p.
+static void apply_assignments(const ModelDesc& m, std::vector<double>& p, const std::vector<std::string>& assignments) {
+  for (const auto& a : assignments) {
+    const auto eq = a.find('=');
+    if (eq == std::string::npos) throw SpecError("--param '" + a + "': expected NAME=VALUE");
+    const std::string name = a.substr(0, eq), val = a.substr(eq + 1);
+    double v = 0;
+    size_t used = 0;
+    try {
+      v = std::stod(val, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used != val.size() || val.empty()) throw SpecError("--param '" + a + "': value '" + val + "' is not a number");
+    if (name.empty() || name[0] == '#') throw SpecError("--param '" + a + "': unknown parameter");
+    set_param(m, p, name, v, "--param " + name);
+  }
+}
+
 std::vector<double> resolve_params(const ModelDesc& m, const std::string& preset,
                                    const std::string& json_file,
                                    const std::vector<std::string>& assignments) {
@@ -82,21 +101,7 @@ std::vector<double> resolve_params(const ModelDesc& m, const std::string& preset
       set_param(m, p, it.key(), it.value().get<double>(), json_file);
     }
   }
-  for (const auto& a : assignments) {
-    const auto eq = a.find('=');
-    if (eq == std::string::npos) throw SpecError("--param '" + a + "': expected NAME=VALUE");
-    const std::string name = a.substr(0, eq), val = a.substr(eq + 1);
-    double v = 0;
-    size_t used = 0;
-    try {
-      v = std::stod(val, &used);
-    } catch (...) {
-      used = 0;
-    }
-    if (used != val.size() || val.empty())
-      throw SpecError("--param '" + a + "': value '" + val + "' is not a number");
-    set_param(m, p, name, v, "--param " + name);
-  }
+  apply_assignments(m, p, assignments);
   return p;
 }
 
@@ -169,21 +174,7 @@ SpecInstance spec_instance(const std::string& spec_path, uint64_t instance,
   rs.sim.seed = spec->seed;
   rs.threads = 1;
   si.params = spec->sweep.params_of(instance);
-  for (const auto& a : assignments) {
-    const auto eq = a.find('=');
-    if (eq == std::string::npos) throw SpecError("--param '" + a + "': expected NAME=VALUE");
-    const std::string name = a.substr(0, eq), val = a.substr(eq + 1);
-    double v = 0;
-    size_t used = 0;
-    try {
-      v = std::stod(val, &used);
-    } catch (...) {
-      used = 0;
-    }
-    if (used != val.size() || val.empty()) throw SpecError("--param '" + a + "': value '" + val + "' is not a number");
-    if (name.empty() || name[0] == '#') throw SpecError("--param '" + a + "': unknown parameter");
-    set_param(*spec->model, si.params, name, v, "--param " + name);
-  }
+  apply_assignments(*spec->model, si.params, assignments);
   if (spec->initial_kind == "explicit") {
     si.init = spec->initial_state;
   } else if (spec->initial_kind == "thermalized") {

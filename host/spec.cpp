@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "sobol.hpp"
 
@@ -191,9 +192,10 @@ void check_finite(const Ctx& c, const std::string& path, const json& v) {
     for (size_t k = 0; k < v.size(); ++k) check_finite(c, ipath(path, k), v[k]);
 }
 
-double duration(const Ctx& c, const std::string& path, const json& v) {
-  const std::string expect =
-      "a duration with a unit: \"0.05 ms\", \"10 s\" or {\"value\": 0.05, \"unit\": \"ms\"}";
+// A quantity with a unit: "0.05 ms", or {"value": 0.05, "unit": "ms"}. A bare number is refused
+// (ambiguous); `example_unit` completes the suggested spelling. The caller checks the unit.
+std::pair<double, std::string> quantity(const Ctx& c, const std::string& path, const json& v,
+                                        const std::string& expect, const char* example_unit) {
   double value = 0;
   std::string unit;
   if (v.is_string()) {
@@ -210,10 +212,17 @@ double duration(const Ctx& c, const std::string& path, const json& v) {
     value = c.number(kpath(path, "value"), c.require(path, v, "value"));
     unit = c.str(kpath(path, "unit"), c.require(path, v, "unit"));
   } else if (v.is_number()) {
-    c.bad(path, v, expect + " (a bare number is ambiguous: write \"" + show(v) + " ms\")");
+    c.bad(path, v, expect + " (a bare number is ambiguous: write \"" + show(v) + " " + example_unit + "\")");
   } else {
     c.bad(path, v, expect);
   }
+  return {value, unit};
+}
+
+double duration(const Ctx& c, const std::string& path, const json& v) {
+  const std::string expect =
+      "a duration with a unit: \"0.05 ms\", \"10 s\" or {\"value\": 0.05, \"unit\": \"ms\"}";
+  const auto [value, unit] = quantity(c, path, v, expect, "ms");
   if (!std::isfinite(value)) c.bad(path, v, "a finite duration");
   if (unit == "ms") return value;
   if (unit == "s") return value * 1000.0;
@@ -559,26 +568,7 @@ bool valid_circuit_name(const std::string& s) {
 double strength_nS(const Ctx& c, const std::string& path, const json& v) {
   const std::string expect =
       "a conductance with a unit: \"30 nS\", \"0.03 uS\" or {\"value\": 30, \"unit\": \"nS\"}";
-  double value = 0;
-  std::string unit;
-  if (v.is_string()) {
-    const std::string s = v.get<std::string>();
-    const char* b = s.c_str();
-    char* e = nullptr;
-    value = std::strtod(b, &e);
-    if (e == b) c.bad(path, v, expect);
-    unit = e;
-    unit.erase(0, unit.find_first_not_of(" \t"));
-    unit.erase(unit.find_last_not_of(" \t") + 1);
-  } else if (v.is_object()) {
-    c.keys(path, v, {"value", "unit"});
-    value = c.number(kpath(path, "value"), c.require(path, v, "value"));
-    unit = c.str(kpath(path, "unit"), c.require(path, v, "unit"));
-  } else if (v.is_number()) {
-    c.bad(path, v, expect + " (a bare number is ambiguous: write \"" + show(v) + " nS\")");
-  } else {
-    c.bad(path, v, expect);
-  }
+  const auto [value, unit] = quantity(c, path, v, expect, "nS");
   if (!std::isfinite(value)) c.bad(path, v, "a finite strength");
   double nS;
   if (unit == "nS") nS = value;
