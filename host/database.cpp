@@ -487,8 +487,9 @@ class FinalWriter {
         write_attr(ag, "size", static_cast<int64_t>(a.size), path);
         write_attr(ag, "stride", static_cast<int64_t>(a.stride), path);
         write_attr(ag, "params", json(a.params).dump(), path);
-        for (size_t p = 0; p < a.params.size(); ++p)
-          write_plain(ag, a.params[p], H5T_IEEE_F64LE, a.size, a.values.data() + p * a.size, path);
+        if (a.values.size() == a.params.size() * a.size)  // sampled axes may leave them out
+          for (size_t p = 0; p < a.params.size(); ++p)
+            write_plain(ag, a.params[p], H5T_IEEE_F64LE, a.size, a.values.data() + p * a.size, path);
         if (!a.labels.empty()) {
           Hid st = vlen_str_type();
           std::vector<const char*> ptr;
@@ -713,7 +714,8 @@ void validate_schema(const StoreSchema& s) {
   if (s.max_spikes_stored < 0) throw DatabaseError("max_spikes_stored must be >= 0");
   for (const auto& a : s.axes) {
     if (a.name.empty() || a.name.find('/') != std::string::npos) throw DatabaseError("axis name '" + a.name + "' is invalid");
-    if (a.values.size() != a.params.size() * a.size)
+    const bool sampled = a.kind == "random" || a.kind == "sobol";  // values optional (in /instances)
+    if (a.values.size() != a.params.size() * a.size && !(sampled && a.values.empty()))
       throw DatabaseError("axis '" + a.name + "': values must hold size x params (" + std::to_string(a.size * a.params.size()) +
                           ") numbers, got " + std::to_string(a.values.size()));
     if (!a.labels.empty() && a.labels.size() != a.size) throw DatabaseError("axis '" + a.name + "': labels must have size entries");

@@ -169,9 +169,13 @@ StoreSchema make_schema(const RunSpec& spec, const ClassifierStage& stage) {
     ax.size = a.size;
     ax.labels = a.labels;
     ax.values = a.values;
-    if (ax.values.empty()) {  // random / sobol: realised values per digit
+    // Random / Sobol axes: their draws are stored per digit only for small axes. Every instance's
+    // values are columns of /instances anyway; materialising millions of draws here would put
+    // them into the schema attribute and the manifest (memory and file size growing with n).
+    constexpr uint64_t kMaxStoredDraws = 1u << 16;
+    if (ax.values.empty() && a.size * a.params.size() <= kMaxStoredDraws) {
       for (size_t p = 0; p < a.params.size(); ++p)
-        for (uint64_t j = 0; j < a.size && a.size <= (1u << 20); ++j) ax.values.push_back(spec.sweep.value(&a - &spec.sweep.axes()[0], p, j));
+        for (uint64_t j = 0; j < a.size; ++j) ax.values.push_back(spec.sweep.value(&a - &spec.sweep.axes()[0], p, j));
     }
     sc.axes.push_back(std::move(ax));
   }

@@ -259,3 +259,24 @@ def test_newer_format_version_is_refused(grid2, tmp_path, quiet_unfinished):
     (parts / "manifest.json").write_text(json.dumps({"format": "neurosweep-parts", "format_version": 2}))
     with pytest.raises(ns.FormatVersionError, match="format_version 2"):
         ns.open(tmp_path / "future2.h5")
+
+
+def test_large_random_axis_keeps_draws_in_instances_only(binary, dbdir):
+    """A random axis with more than 65,536 values in all: /axes carries no per-draw datasets (and
+    the schema attribute no values), the draws are the /instances columns, inside the spec's
+    bounds and all distinct; the file still opens and converts."""
+    from conftest import _build
+    path = _build(binary, dbdir, "big_random.json")
+    with h5py.File(path, "r") as f:
+        ax = f["axes"][list(f["axes"])[0]]
+        assert "gNa" not in ax and "gKd" not in ax
+        assert int(ax.attrs["size"]) == 40000
+        schema = json.loads(f.attrs["schema"])
+        assert schema["axes"][0]["values"] == []
+        gna = f["instances"]["gNa"][:]
+        gkd = f["instances"]["gKd"][:]
+    assert len(gna) == 40000
+    assert gna.min() >= 50 and gna.max() <= 300 and gkd.min() >= 25 and gkd.max() <= 125
+    assert len(np.unique(gna)) == 40000
+    db = ns.open(path)
+    assert len(db.to_pandas()) == 40000
