@@ -81,6 +81,7 @@ def machine_info(ns_exe):
         flags = info.pop("cpu_flags").split()
         info["cpu_simd"] = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f") if f in flags]
     info["loadavg_start"] = os.getloadavg()
+    info["provisional"] = info["loadavg_start"][0] >= 0.6  # busy machine: figures are not quotable
     info["gxx"] = sh("g++ --version").splitlines()[0] if sh("g++ --version") else None
     info["git_rev"] = sh(f"git -C {shlex.quote(ROOT)} rev-parse --short=12 HEAD") or "unknown"
     info["neurosweep_exe"] = ns_exe
@@ -182,8 +183,8 @@ def run_peers(args, py, log):
                     if pred > args.max_run_s:
                         # shorten the simulated time first (not below 50 ms), then give up
                         d_fit = (args.max_run_s - (overhead or 0)) * rate * dt / n
-                        if d_fit >= 50.0:
-                            d = float(int(d_fit // 50 * 50))
+                        if d_fit >= 100.0:  # whole 100 ms: the JAX vmap peer integrates 100-ms segments
+                            d = float(int(d_fit // 100 * 100))
                         else:
                             rec = {"peer": name, "model": model, "n": n, "threads": threads,
                                    "skipped": f"extrapolated {pred:.0f} s > --max-run-s {args.max_run_s}"}
@@ -227,6 +228,11 @@ def run_ns_benches(benches, args, log):
         return out, notes
     for b in benches:
         runs = [[b, "--json"]]
+        if os.path.basename(b) == "point_bench":
+            # every point model, both precisions, Poisson input: the HH and AdEx models cost ~3e5
+            # neuron-steps/s, so keep n x steps small enough for a few seconds each
+            runs = [[b, "--json", "--n", "512" if args.quick else "1024", "--ms", "100" if args.quick else "200",
+                     "--threads", "1" if args.quick else ",".join(str(t) for t in sorted({1, 2, *args.threads}))]]
         if os.path.basename(b) == "stg_bench":
             # stg_bench [--model M] [--n N] [--ms T] [--dt DT] [--threads 1,2] [--json]
             base = ["--ms", "200", "--threads", "1"] if args.quick else \
@@ -736,11 +742,11 @@ def extra_sections(ns_recs, extra):
                  f"exp {pk['stg_flops'][0]['flops_per_exp_double']}, log {pk['stg_flops'][0]['flops_per_log_double']}). "
                  "cmp = comparisons with their selects (not FLOPs). engine = per analysis step of run_instance "
                  "(detector and V statistics included).\n")
-        L.append("| gating | add | sub | mul | div | cmp | exp | log | arithmetic (excl. exp/log) | FLOP/step float "
+        L.append("| gating | add | sub | mul | div | fma | cmp | exp | log | arithmetic (excl. exp/log) | FLOP/step float "
                  "| FLOP/step double | engine FLOP/step float |")
-        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in pk["stg_flops"]:
-            L.append(f"| {r['gating']} | {r['add']} | {r['sub']} | {r['mul']} | {r['div']} | {r['cmp']} | {r['exp']} "
+            L.append(f"| {r['gating']} | {r['add']} | {r['sub']} | {r['mul']} | {r['div']} | {r.get('fma', 0)} | {r['cmp']} | {r['exp']} "
                      f"| {r['log']} | {r['arith_flops_excl_exp_log']} | {r['flops_per_step_float']:.0f} "
                      f"| {r['flops_per_step_double']:.0f} | {r['engine_flops_per_step_float']:.0f} |")
     fr = extra.get("fraction") or []
@@ -767,7 +773,7 @@ def write_report(out_dir, info, ns_recs, ns_notes, peer_recs, agree, quick, extr
     full = {"machine": info, "neurosweep": ns_recs, "neurosweep_notes": ns_notes, "peers": peer_recs,
             "agreement": agree, "db_builds": extra.get("db", []), "fp32_peak": (extra.get("peak") or {}).get("fp32_peak", []),
             "stg_flops": (extra.get("peak") or {}).get("stg_flops", []), "fp32_fraction": extra.get("fraction", []),
-            "quick": quick, "provisional": True}
+            "quick": quick, "provisional": info.get("provisional", True)}
     with open(os.path.join(out_dir, "latest.json"), "w") as f:
         json.dump(full, f, indent=1)
     cols = ["engine", "model", "backend", "precision", "gating", "n", "threads", "dt", "duration", "steps",
@@ -799,13 +805,19 @@ def write_report(out_dir, info, ns_recs, ns_notes, peer_recs, agree, quick, extr
         w.writerows(rows)
 
     L = []
-    L.append("# Benchmark results (PROVISIONAL)\n")
+    L.append("# Benchmark results" + (" (PROVISIONAL)" if info.get("provisional", True) else "") + "\n")
     L.append(f"Date {info['date']}, git {info.get('git_rev')}, {'quick' if quick else 'full'} mode. "
              f"CPU: {info.get('cpu_model_name')} ({info.get('nproc')} logical CPUs, SIMD "
              f"{','.join(info.get('cpu_simd', []))}), load average at start {tuple(round(x, 2) for x in info['loadavg_start'])}; "
              f"compiler: {info.get('gxx')}.\n")
-    L.append("**Provisional:** the machine is shared (other builds were running); timings can be off by "
-             "a factor of 2 or more. Re-run on an idle machine before quoting any number.\n")
+    if info.get("provisional", True):
+        L.append("**Provisional:** the machine was busy at the start (1-minute load average >= 0.6: other "
+                 "work was running); timings can be off by a factor of 2 or more. Re-run on an idle machine "
+                 "before quoting any number.\n")
+    else:
+        L.append("Taken on an otherwise idle machine (1-minute load average < 0.6 at the start). On a "
+                 "virtual machine the clock still varies between runs (+-10-20 %): compare ratios within "
+                 "one run.\n")
     L.append("neuron-steps/s = instances x time steps / integration wall time (compile/JIT excluded, "
              "reported separately). per core = divided by threads. STG: dt 0.05 ms; iaf_psc_exp and "
              "izhikevich: dt 0.1 ms. The JAX vmap peer integrates at 0.005 ms internally "
