@@ -5,7 +5,8 @@
 // for all lanes in one `#pragma omp simd` loop, so the compiler vectorises the very same
 // NS_HD model code that the CUDA kernel runs per thread. Every lane computes exactly the scalar
 // operations of the single-instance reference (run_instance in engine.hpp) in the same order, and
-// the build disables floating-point contraction, so results are bit-for-bit identical to the
+// the build disables floating-point contraction (fused multiply-adds only where the source writes
+// ns::fmadd), so results are bit-for-bit identical to the
 // reference and independent of the thread count (each tile is independent; no reductions).
 #include <omp.h>
 #if defined(__AVX2__)
@@ -74,6 +75,16 @@ inline __m256d fma4(__m256d f, __m256d d, __m256d x) {
 }
 #endif
 
+// Portable form of interpolate_rows (builds without AVX2).
+template <int W, class T>
+inline void interpolate_rows_scalar(const T* const* rows, const T* f, int width, int ncp, T* out) {
+  for (int c = 0; c < ncp; ++c)
+    for (int l = 0; l < W; ++l) {
+      const T x = rows[l][c], y = rows[l][width + c];
+      out[static_cast<size_t>(c) * W + l] = fmadd(f[l], y - x, x);
+    }
+}
+
 // out[c * W + l] = x + f[l] (y - x) with x = rows[l][c], y = rows[l][width + c], for c < ncp (a
 // multiple of col_block) and lanes l < W.
 template <int W>
@@ -108,11 +119,7 @@ inline void interpolate_rows(const float* const* rows, const float* f, int width
     }
   }
 #else
-  for (int c = 0; c < ncp; ++c)
-    for (int l = 0; l < W; ++l) {
-      const float x = rows[l][c], y = rows[l][width + c];
-      out[static_cast<size_t>(c) * W + l] = fmadd(f[l], y - x, x);
-    }
+  interpolate_rows_scalar<W>(rows, f, width, ncp, out);
 #endif
 }
 template <int W>
@@ -137,11 +144,7 @@ inline void interpolate_rows(const double* const* rows, const double* f, int wid
     }
   }
 #else
-  for (int c = 0; c < ncp; ++c)
-    for (int l = 0; l < W; ++l) {
-      const double x = rows[l][c], y = rows[l][width + c];
-      out[static_cast<size_t>(c) * W + l] = fmadd(f[l], y - x, x);
-    }
+  interpolate_rows_scalar<W>(rows, f, width, ncp, out);
 #endif
 }
 

@@ -127,10 +127,7 @@ TEST(StgTable, InterpolationErrorWithinLinearBound) {
         fpp = std::max(fpp, std::fabs(f(v + e) - 2 * f(v) + f(v - e)) / (e * e));
       }
       for (double v = -119.99; v < 79.99; v += 0.0131) {
-        int i;
-        double fr;
-        tv.locate(v, i, fr);
-        err = std::max(err, std::fabs(tv.at(i, fr, 2 * g + which) - f(v)));
+        err = std::max(err, std::fabs(tv.row(v, 0).at(2 * g + which) - f(v)));
       }
       const double bound = h * h / 8 * fpp * 1.02 + 1e-12;
       EXPECT_LE(err, bound) << "gate " << g << (which ? " decay" : " inf");

@@ -30,11 +30,6 @@ struct TableView {
     i = static_cast<int>(u);
     f = u - T(i);
   }
-  NS_HD T at(int i, T f, int col) const {
-    const T a = data[i * width + col];
-    const T b = data[(i + 1) * width + col];
-    return a + f * (b - a);
-  }
   // The interpolation weights of one potential: `row(v, key).at(col)` is the table value of column
   // col at v. `key` numbers the lookups of one step (the cell of a circuit); this view ignores it,
   // the CPU backend's tile view (host/cpu_backend.cpp) uses it to find rows it fetched beforehand.
