@@ -12,7 +12,7 @@
 // T(1) / b of sigm, ...) is folded by the compiler, so it is not counted; a value is a "literal"
 // when it was constructed from a number in the source. State, derived constants and table entries
 // are runtime values (they are loaded from memory every step in the SIMD tiles of
-// host/cpu_backend.cpp). The step is branch-free (ternaries select between values already
+// host/backends/cpu_backend.cpp). The step is branch-free (ternaries select between values already
 // computed), so every step costs the same; the tool checks this over --steps steps.
 //
 // FLOPs: add, sub, mul and div count 1 each (a division is 1 FLOP here, though it costs ~10x a

@@ -1,4 +1,4 @@
-// The sweep spec's "circuit" object (host/spec.cpp, docs/SWEEP_SPEC.md "Circuit objects"): the
+// The sweep spec's "circuit" object (host/spec/spec.cpp, docs/SWEEP_SPEC.md "Circuit objects"): the
 // P04 network written as a circuit reproduces the `pyloric` model bit for bit (an independent
 // path through the parser, the parameter layout and the engine), every malformed input gives its
 // message, and a build stores the spikes of every cell (docs/FORMAT.md) in agreement with the
@@ -10,14 +10,14 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "circuit.hpp"
-#include "classify_network.hpp"
-#include "database.hpp"
-#include "db_internal.hpp"
+#include "spec/circuit.hpp"
+#include "classify/classify_network.hpp"
+#include "store/database.hpp"
+#include "store/db_internal.hpp"
 #include "errors.hpp"
-#include "run.hpp"
-#include "simulate.hpp"
-#include "spec.hpp"
+#include "run/run.hpp"
+#include "run/simulate.hpp"
+#include "spec/spec.hpp"
 #include "neurosweep/backend.hpp"
 #include "neurosweep/models.hpp"
 

@@ -1,13 +1,13 @@
-// Circuit models (stg_circuit.hpp), thermalised starts (host/circuit.hpp) and the network
-// classifier (host/classify_network.hpp).
+// Circuit models (stg_circuit.hpp), thermalised starts (host/spec/circuit.hpp) and the network
+// classifier (host/classify/classify_network.hpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "circuit.hpp"
-#include "spec.hpp"
-#include "classify_network.hpp"
+#include "spec/circuit.hpp"
+#include "spec/spec.hpp"
+#include "classify/classify_network.hpp"
 #include "errors.hpp"
 #include "neurosweep/backend.hpp"
 #include "neurosweep/models.hpp"

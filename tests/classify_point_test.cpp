@@ -1,4 +1,4 @@
-// Point-neuron firing-pattern classifier (host/classify_point.hpp): synthetic trains with known
+// Point-neuron firing-pattern classifier (host/classify/classify_point.hpp): synthetic trains with known
 // truth, the feature definitions, settings validation, and the canonical Izhikevich (2003) cells
 // through the CPU engine.
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "classify_point.hpp"
+#include "classify/classify_point.hpp"
 #include "errors.hpp"
 #include "neurosweep/backend.hpp"
 #include "neurosweep/models.hpp"

@@ -1,7 +1,7 @@
-// Tests of the single-neuron activity classifier (host/classify.hpp) on synthetic spike trains
+// Tests of the single-neuron activity classifier (host/classify/classify.hpp) on synthetic spike trains
 // whose truth is known by construction. Expected values come from the construction (periods,
 // ISIs, counts), never from the classifier's own output.
-#include "classify.hpp"
+#include "classify/classify.hpp"
 
 #include <gtest/gtest.h>
 

@@ -16,7 +16,7 @@
 #include <set>
 #include <sstream>
 
-#include "database.hpp"
+#include "store/database.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;

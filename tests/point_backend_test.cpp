@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "classify_point.hpp"
+#include "classify/classify_point.hpp"
 #include "neurosweep/backend.hpp"
 #include "neurosweep/models.hpp"
 #include "test_util.hpp"

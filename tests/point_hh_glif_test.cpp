@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "errors.hpp"
-#include "nest_params.hpp"
+#include "spec/nest_params.hpp"
 #include "neurosweep/models.hpp"
 
 #include "neurosweep/engine.hpp"

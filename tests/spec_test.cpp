@@ -13,8 +13,8 @@
 #include <sstream>
 #include <unistd.h>
 
-#include "sobol.hpp"
-#include "spec.hpp"
+#include "spec/sobol.hpp"
+#include "spec/spec.hpp"
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;

@@ -1,7 +1,7 @@
 #pragma once
 // The per-instance integration loop shared by the CUDA kernel (one thread per instance) and the
 // CPU reference path; the CPU backend's SIMD tiles call the same Model::step and the same
-// detector functions (host/cpu_backend.cpp), so every test of the CPU backend exercises the code
+// detector functions (host/backends/cpu_backend.cpp), so every test of the CPU backend exercises the code
 // the GPU runs.
 //
 // Model concept (see stg.hpp): kNumParams, kNumState, kNumDerived, kNumObs, kParams, kState,

@@ -32,7 +32,7 @@ struct TableView {
   }
   // The interpolation weights of one potential: `row(v, key).at(col)` is the table value of column
   // col at v. `key` numbers the lookups of one step (the cell of a circuit); this view ignores it,
-  // the CPU backend's tile view (host/cpu_backend.cpp) uses it to find rows it fetched beforehand.
+  // the CPU backend's tile view (host/backends/cpu_backend.cpp) uses it to find rows it fetched beforehand.
   struct Row {
     const T* a;  // row i (row i + 1 follows at a + width)
     T f;

@@ -32,7 +32,7 @@
 //   state  : cell c block [c*13, c*13+13) = StgModel state; then s of each synapse.
 //   derived: cell c block [c*20, c*20+20) = StgModel derived; then per synapse g density, E_syn,
 //            dt*k_minus (and pre, post for runtime topologies); then V_th, 1/Delta (and the counts).
-// Parameter and state names are built on the host (host/models.cpp): "<cell>.<stg param>",
+// Parameter and state names are built on the host (host/models/registry.cpp): "<cell>.<stg param>",
 // "g_<synapse>", "<cell>.<state>", "s_<synapse>".
 #include "neurosweep/stg.hpp"
 

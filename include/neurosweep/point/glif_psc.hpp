@@ -25,7 +25,7 @@
 //    the NEST default and every Allen fit) and two alpha receptors (tau_syn_0 receives the
 //    excitatory Poisson train, tau_syn_1 the inhibitory one; NEST's default is one receptor with
 //    tau_syn = 2 ms, equivalent to two receptors of 2 ms). Array values in a dynamics_params file
-//    map to these names (host/nest_params.cpp).
+//    map to these names (host/spec/nest_params.cpp).
 //  * NEST's glif_psc has no I_e; here I_e (default 0, acting like the other models' I_e) is added
 //    so that f-I curves are sweeps over a parameter. NEST's current generators act one step later
 //    than I_e (as for every model; see docs/POINT_MODELS.md).

@@ -9,11 +9,11 @@
 #include "neurosweep/backend.hpp"
 #include "neurosweep/models.hpp"
 #include "neurosweep/version.hpp"
-#include "database.hpp"
-#include "run.hpp"
-#include "simulate.hpp"
+#include "store/database.hpp"
+#include "run/run.hpp"
+#include "run/simulate.hpp"
 #ifdef NEUROSWEEP_HAVE_MPI
-#include "mpi/mpi_run.hpp"
+#include "run/mpi_run.hpp"
 #endif
 
 namespace {

@@ -1,14 +1,14 @@
-#include "stage.hpp"
+#include "classify/stage.hpp"
 
-#include "circuit.hpp"
-#include "stage_network.hpp"
+#include "spec/circuit.hpp"
+#include "classify/stage_network.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "classify.hpp"
-#include "classify_point.hpp"
+#include "classify/classify.hpp"
+#include "classify/classify_point.hpp"
 #include "errors.hpp"
 
 namespace ns {

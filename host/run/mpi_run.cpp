@@ -8,7 +8,7 @@
 // has reported. No collective runs while ranks have unequal amounts of work, so nothing deadlocks
 // when shards differ in size (a resumed build) or a rank fails early. A rank that dies (SIGKILL)
 // takes the job down through mpirun; its parts directory stays and `--resume` completes it.
-#include "mpi/mpi_run.hpp"
+#include "run/mpi_run.hpp"
 
 #include <mpi.h>
 #include <unistd.h>
@@ -26,11 +26,11 @@
 #include <string>
 #include <vector>
 
-#include "database.hpp"
+#include "store/database.hpp"
 #include "errors.hpp"
-#include "spec.hpp"
+#include "spec/spec.hpp"
 #ifdef NEUROSWEEP_HAVE_CUDA
-#include "../kernels/cuda_backend.hpp"
+#include "../../kernels/cuda_backend.hpp"
 #endif
 
 namespace ns {

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "database.hpp"
+#include "store/database.hpp"
 #include "neurosweep/backend.hpp"
-#include "spec.hpp"
+#include "spec/spec.hpp"
 
 namespace ns {
 
@@ -25,7 +25,7 @@ class ClassifierStage {
   virtual void classify_chunk(const ChunkOutput& out, double analysis_ms, ChunkData& data) const = 0;
 };
 
-// The single-neuron classifier (host/classify.hpp) as a stage. Throws SpecError for bad
+// The single-neuron classifier (host/classify/classify.hpp) as a stage. Throws SpecError for bad
 // classifier settings or an analysis window shorter than the classifier needs.
 std::unique_ptr<ClassifierStage> make_single_neuron_stage(const RunSpec& spec);
 

@@ -2,7 +2,7 @@
 // parameters are expanded from the sweep (lazily, from the instance index), integrated by the
 // backend, classified, and written to the build store, which renames it into place only when it is
 // complete. Peak memory depends on the chunk size, not on the sweep size.
-#include "run.hpp"
+#include "run/run.hpp"
 
 #include <hdf5.h>
 #include <unistd.h>
@@ -19,16 +19,16 @@
 #include <sstream>
 #include <thread>
 
-#include "circuit.hpp"
-#include "database.hpp"
+#include "spec/circuit.hpp"
+#include "store/database.hpp"
 #include "errors.hpp"
 #include "neurosweep/backend.hpp"
 #include "neurosweep/models.hpp"
 #include "neurosweep/version.hpp"
-#include "simulate.hpp"
-#include "spec.hpp"
-#include "stage.hpp"
-#include "stage_network.hpp"
+#include "run/simulate.hpp"
+#include "spec/spec.hpp"
+#include "classify/stage.hpp"
+#include "classify/stage_network.hpp"
 
 namespace ns {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "stage.hpp"
+#include "classify/stage.hpp"
 
 namespace ns {
 std::unique_ptr<ClassifierStage> make_network_stage(const RunSpec& spec);

@@ -1,6 +1,6 @@
 // Firing-pattern classifier for point neurons. Rules, thresholds and their sources:
 // docs/CLASSIFIER.md, section "Point neurons".
-#include "classify_point.hpp"
+#include "classify/classify_point.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "errors.hpp"
-#include "feature_table.hpp"
+#include "classify/feature_table.hpp"
 
 namespace ns {
 

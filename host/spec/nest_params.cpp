@@ -1,4 +1,4 @@
-#include "nest_params.hpp"
+#include "spec/nest_params.hpp"
 
 #include <cmath>
 #include <fstream>

@@ -14,7 +14,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "classify.hpp"
+#include "classify/classify.hpp"
 
 namespace ns {
 

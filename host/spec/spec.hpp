@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "circuit.hpp"
+#include "spec/circuit.hpp"
 #include "errors.hpp"
 #include "neurosweep/models.hpp"
 

@@ -1,6 +1,6 @@
 // Sweep spec parsing, validation and lazy expansion. Contract: docs/SWEEP_SPEC.md.
-#include "spec.hpp"
-#include "nest_params.hpp"
+#include "spec/spec.hpp"
+#include "spec/nest_params.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -17,7 +17,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "sobol.hpp"
+#include "spec/sobol.hpp"
 
 namespace ns {
 using json = nlohmann::json;

@@ -1,4 +1,4 @@
-#include "sobol.hpp"
+#include "spec/sobol.hpp"
 
 #include <array>
 

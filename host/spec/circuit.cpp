@@ -1,4 +1,4 @@
-#include "circuit.hpp"
+#include "spec/circuit.hpp"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "simulate.hpp"
+#include "run/simulate.hpp"
 
 #include <hdf5.h>
 
@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "circuit.hpp"
+#include "spec/circuit.hpp"
 #include "errors.hpp"
-#include "spec.hpp"
-#include "stage_network.hpp"
+#include "spec/spec.hpp"
+#include "classify/stage_network.hpp"
 
 namespace ns {
 namespace {

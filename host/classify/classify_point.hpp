@@ -3,7 +3,7 @@
 // hh_psc_alpha, glif_psc) driven by a constant or step current: labels silent, tonic, adapting,
 // bursting, irregular, plus features (rate, first-spike latency, ISI statistics, adaptation
 // index, burst measures). Burst detection and the regularity test reuse the single-neuron
-// classifier of host/classify.hpp. Rules, defaults and sources: docs/CLASSIFIER.md, section
+// classifier of host/classify/classify.hpp. Rules, defaults and sources: docs/CLASSIFIER.md, section
 // "Point neurons".
 //
 // Host only, thread safe, deterministic.
@@ -14,7 +14,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "classify.hpp"
+#include "classify/classify.hpp"
 
 namespace ns {
 

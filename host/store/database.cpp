@@ -1,5 +1,5 @@
 // HDF5 database: build store (parts directory), finalize, merge. Layout: docs/FORMAT.md.
-#include "database.hpp"
+#include "store/database.hpp"
 
 #include <sys/file.h>
 
@@ -19,7 +19,7 @@
 #include <set>
 #include <sstream>
 
-#include "db_internal.hpp"
+#include "store/db_internal.hpp"
 #include "neurosweep/version.hpp"
 
 namespace fs = std::filesystem;

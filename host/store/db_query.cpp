@@ -9,8 +9,8 @@
 #include <memory>
 #include <sstream>
 
-#include "database.hpp"
-#include "db_internal.hpp"
+#include "store/database.hpp"
+#include "store/db_internal.hpp"
 
 namespace fs = std::filesystem;
 

@@ -1,5 +1,5 @@
 // Network classifier: see classify_network.hpp and docs/CLASSIFIER.md, section "Networks".
-#include "classify_network.hpp"
+#include "classify/classify_network.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,9 +1,9 @@
-#include "stage_network.hpp"
+#include "classify/stage_network.hpp"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "classify_network.hpp"
+#include "classify/classify_network.hpp"
 
 namespace ns {
 

@@ -3,7 +3,7 @@
 // Under `mpirun -n R` (or `srun` with PMI/PMIx), rank r builds shard r/R of the sweep into
 // DB.shard-r-of-R.h5 with run_build, rank 0 reports the whole build's progress, and when every
 // rank has finished rank 0 merges the shards into DB.h5 (merge_shards) and deletes them.
-#include "run.hpp"
+#include "run/run.hpp"
 
 namespace ns {
 

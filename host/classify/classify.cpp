@@ -1,7 +1,7 @@
 // Activity classifier for single neurons. Rules, thresholds and their sources: docs/CLASSIFIER.md.
 // Source of the Prinz-lab routine: shared/reference/prinz-stg-model.md section 3.2 (the Macke
 // lab's summary of Prinz's code).
-#include "classify.hpp"
+#include "classify/classify.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "errors.hpp"
-#include "feature_table.hpp"
+#include "classify/feature_table.hpp"
 
 namespace ns {
 

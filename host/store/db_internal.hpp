@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "database.hpp"
+#include "store/database.hpp"
 
 namespace ns::db {
 
