@@ -183,7 +183,7 @@ L = []
 L.append("# GPU check: %s" % E["GPU_NAME"])
 L.append("")
 L.append("Date %s; %s SMs, max SM clock %.0f MHz, %s MiB, driver %s; whole check %s s%s." % (
-    datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"), sms or "?", mhz, E["GPU_MIB"],
+    datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), sms or "?", mhz, E["GPU_MIB"],
     E["GPU_DRIVER"], E["TOTAL_S"], " (--quick sizes)" if E["QUICK"] == "1" else ""))
 L.append("Ceilings from the clock: FP32 %.1f TFLOP/s (FMA = 2), SFU %.2e op/s." % (fp32_peak / 1e12, sfu_peak))
 L.append("")
@@ -217,8 +217,8 @@ for line in open(os.path.join(E["WORK"], "dbs.txt")):
     info = os.path.join(E["WORK"], name + ".info")
     if res == "ok" and os.path.exists(info):
         txt = open(info).read()
-        m = re.search(r"instances:\s+(\d+)", txt)
-        n = m.group(1) if m else ""
+        m = re.search(r"instances:\s+(\d+)(?: \((\d+) rows readable\))?", txt)  # a shard: its rows
+        n = (m.group(2) or m.group(1)) if m else ""
         m = re.search(r"timings: (\{.*\})", txt)
         tm = json.loads(m.group(1)) if m else {}
         part = txt.split("labels:", 1)[-1].split("status:", 1)[0]
