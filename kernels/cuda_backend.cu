@@ -95,29 +95,36 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
   const double* init = in.init_state ? d_init.p : nullptr;
 
   int block = 0, min_grid = 0;
-  if (s.gating == Gating::Table) {
-    HostTable<T> table;
-    Model::template build_table<T>(table, s.sim.dt, s.table_v_min, s.table_v_max, s.table_dv);
-    DeviceBuffer<T> d_table(table.data.size());
-    d_table.upload(table.data.data());
-    TableView<T> tv = table.view();
-    tv.data = d_table.p;
-    const size_t bytes = table.data.size() * sizeof(T);
-    int dev = 0, optin = 0;
-    check(cudaGetDevice(&dev), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "attribute");
-    const int stage = bytes <= static_cast<size_t>(optin) ? 1 : 0;  // else read from global memory
-    auto kern = integrate_table<Model, T>;
-    const size_t smem = stage ? bytes : 0;
-    if (stage)
-      check(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-            "cudaFuncSetAttribute");
-    check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, smem, 0), "occupancy");
-    const unsigned grid = static_cast<unsigned>((n + block - 1) / block);
-    kern<<<grid, block, smem>>>(s.sim, d_params.p, init, n, in.first_index, tv, stage, ov);
-    check(cudaGetLastError(), "kernel launch (table)");
-    check(cudaDeviceSynchronize(), "kernel execution (table)");
-  } else {
+  // Models without table lookups (the point models: table_keys == 0) ignore the gating argument:
+  // only their direct kernel is instantiated (half the device code and CUDA compile time).
+  bool done = false;
+  if constexpr (table_keys<Model>::value > 0) {
+    if (s.gating == Gating::Table) {
+      HostTable<T> table;
+      Model::template build_table<T>(table, s.sim.dt, s.table_v_min, s.table_v_max, s.table_dv);
+      DeviceBuffer<T> d_table(table.data.size());
+      d_table.upload(table.data.data());
+      TableView<T> tv = table.view();
+      tv.data = d_table.p;
+      const size_t bytes = table.data.size() * sizeof(T);
+      int dev = 0, optin = 0;
+      check(cudaGetDevice(&dev), "cudaGetDevice");
+      check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "attribute");
+      const int stage = bytes <= static_cast<size_t>(optin) ? 1 : 0;  // else read from global memory
+      auto kern = integrate_table<Model, T>;
+      const size_t smem = stage ? bytes : 0;
+      if (stage)
+        check(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+              "cudaFuncSetAttribute");
+      check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, smem, 0), "occupancy");
+      const unsigned grid = static_cast<unsigned>((n + block - 1) / block);
+      kern<<<grid, block, smem>>>(s.sim, d_params.p, init, n, in.first_index, tv, stage, ov);
+      check(cudaGetLastError(), "kernel launch (table)");
+      check(cudaDeviceSynchronize(), "kernel execution (table)");
+      done = true;
+    }
+  }
+  if (!done) {
     auto kern = integrate_direct<Model, T>;
     check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, 0, 0), "occupancy");
     const unsigned grid = static_cast<unsigned>((n + block - 1) / block);
