@@ -10,17 +10,11 @@
 
 #include "errors.hpp"
 #include "classify/feature_table.hpp"
+#include "neurosweep/models.hpp"
 
 namespace ns {
 
-bool is_point_model(const std::string& model) {
-  static const char* const kPoint[] = {"iaf_psc_exp",     "iaf_psc_delta", "iaf_psc_alpha",
-                                       "izhikevich",      "aeif_cond_exp", "aeif_cond_alpha",
-                                       "hh_psc_alpha",    "glif_psc"};
-  for (const char* n : kPoint)
-    if (model == n) return true;
-  return false;
-}
+bool is_point_model(const std::string& model) { return model_is(model, ModelKind::kPointNeuron); }
 
 const std::vector<std::string>& point_label_names() {
   static const std::vector<std::string> v = {"silent", "tonic", "adapting", "bursting", "irregular"};

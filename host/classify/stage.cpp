@@ -97,13 +97,21 @@ class NeuronStage final : public ClassifierStage {
 }  // namespace
 
 std::unique_ptr<ClassifierStage> make_single_neuron_stage(const RunSpec& spec) {
-  if (is_point_model(spec.model->name)) return std::make_unique<NeuronStage<PointPolicy>>(spec);
+  if (spec.model->kind == ModelKind::kPointNeuron) return std::make_unique<NeuronStage<PointPolicy>>(spec);
   return std::make_unique<NeuronStage<StgPolicy>>(spec);
 }
 
+// The classifier stage follows from the model's kind (model_info.hpp).
 std::unique_ptr<ClassifierStage> make_classifier_stage(const RunSpec& spec) {
-  if (is_circuit_model(spec.model->name)) return make_network_stage(spec);  // circuits
-  return make_single_neuron_stage(spec);
+  switch (spec.model->kind) {
+    case ModelKind::kCircuit: return make_network_stage(spec);
+    case ModelKind::kPointNeuron:
+    case ModelKind::kConductanceNeuron: return make_single_neuron_stage(spec);
+    case ModelKind::kNetwork:
+    case ModelKind::kPopulation: break;
+  }
+  throw SpecError(spec.source + ": model \"" + spec.model->name + "\" is of kind " + kind_name(spec.model->kind) +
+                  ", which no classifier stage handles yet");
 }
 
 }  // namespace ns

@@ -1,3 +1,6 @@
+// The host registry, generated from NS_FOR_EACH_MODEL (models.hpp): every fact about a model comes
+// from its header (model_info.hpp, model_concept.hpp). Circuits describe their per-cell and
+// per-synapse parameters here (names built from the topology), from the cell model's tables.
 #include "neurosweep/models.hpp"
 
 #include <deque>
@@ -7,23 +10,31 @@
 namespace ns {
 namespace {
 
-template <class M>
-ModelDesc describe(std::vector<Preset> presets = {}) {
-  ModelDesc d;
-  d.name = M::kName;
-  d.description = M::kDescription;
-  d.params.assign(std::begin(M::kParams), std::end(M::kParams));
-  d.state.assign(std::begin(M::kState), std::end(M::kState));
-  d.n_obs = M::kNumObs;
-  d.presets = std::move(presets);
-  return d;
-}
-
 // Circuits (stg_circuit.hpp): names are built here, in storage that lives as long as the program.
 const char* keep(std::string s) {
   static std::deque<std::string> pool;
   pool.push_back(std::move(s));
   return pool.back().c_str();
+}
+
+// Parameter name as written by users (circuit objects hide wiring behind a prefix character).
+std::string shown(const char* n) { return n[0] == '#' ? std::string(n + 1) : std::string(n); }  // circuit.hpp kHiddenPrefix
+
+// Topology rule of general circuits: the first n_synapses synapses connect cells < n_cells.
+template <class M>
+std::string circuit_check(const ModelDesc& self, const double* p) {
+  if constexpr (M::kStatic) {
+    (void)self, (void)p;
+    return "";
+  } else {
+    const int nc = static_cast<int>(p[M::kPNCells]), nsy = static_cast<int>(p[M::kPNSyn]);
+    for (int j = 0; j < nsy && j < M::NSY; ++j)
+      for (int q : {M::kPPre + j, M::kPPost + j})
+        if (!(p[q] < nc))
+          return shown(self.params[static_cast<size_t>(q)].name) + " < n_cells (synapse " + std::to_string(j) +
+                 " is one of the first n_synapses, its cells must be integrated)";
+    return "";
+  }
 }
 
 // cells: the cell names; syns: the synapse names; defaults of the cells' conductances (one P04
@@ -34,6 +45,7 @@ ModelDesc describe_circuit(const std::vector<std::string>& cells, const std::vec
   ModelDesc d;
   d.name = M::kName;
   d.description = M::kDescription;
+  d.kind = M::kKind;
   for (int c = 0; c < M::NC; ++c)
     for (int k = 0; k < StgModel::kNumParams; ++k) {
       ParamInfo pi = StgModel::kParams[k];
@@ -44,18 +56,26 @@ ModelDesc describe_circuit(const std::vector<std::string>& cells, const std::vec
             pi.default_value = cell_defaults[c]->values[q].value;
       d.params.push_back(pi);
     }
+  const char* phys = "physical";
   for (int j = 0; j < M::NSY; ++j)
     d.params.push_back({keep("g_" + syns[j]), "nS", g_defaults[j],
-                        "maximal conductance of the graded synapse (P04); converted to mS/cm^2 of the postsynaptic area"});
+                        "maximal conductance of the graded synapse (P04); converted to mS/cm^2 of the postsynaptic area",
+                        ge(0), "physical: a conductance"});
   if constexpr (!M::kStatic) {
+    const double last_cell = M::NC - 1;
     for (int j = 0; j < M::NSY; ++j)
-      d.params.push_back({keep("pre_" + syns[j]), "1", 0.0, "presynaptic cell index (0-based)"});
+      d.params.push_back({keep("pre_" + syns[j]), "1", 0.0, "presynaptic cell index (0-based)",
+                          whole().ge(0).le(last_cell), "topology: a cell index"});
     for (int j = 0; j < M::NSY; ++j)
-      d.params.push_back({keep("post_" + syns[j]), "1", 0.0, "postsynaptic cell index (0-based)"});
+      d.params.push_back({keep("post_" + syns[j]), "1", 0.0, "postsynaptic cell index (0-based)",
+                          whole().ge(0).le(last_cell), "topology: a cell index"});
     for (int j = 0; j < M::NSY; ++j)
-      d.params.push_back({keep("type_" + syns[j]), "1", 0.0, "0 glutamatergic, 1 cholinergic (P04)"});
-    d.params.push_back({"n_cells", "1", 1.0, "cells integrated (the first n_cells)"});
-    d.params.push_back({"n_synapses", "1", 0.0, "synapses integrated (the first n_synapses)"});
+      d.params.push_back({keep("type_" + syns[j]), "1", 0.0, "0 glutamatergic, 1 cholinergic (P04)",
+                          whole().ge(0).le(1), "topology: a synapse type"});
+    d.params.push_back({"n_cells", "1", 1.0, "cells integrated (the first n_cells)", whole().ge(1).le(M::NC),
+                        "topology: at most the engine's cells"});
+    d.params.push_back({"n_synapses", "1", 0.0, "synapses integrated (the first n_synapses)",
+                        whole().ge(0).le(M::NSY), "topology: at most the engine's synapses"});
   }
   const char* syn_doc[M::kNumSynConst] = {
       "reversal potential of glutamatergic synapses (P04)", "reversal potential of cholinergic synapses (P04)",
@@ -63,13 +83,19 @@ ModelDesc describe_circuit(const std::vector<std::string>& cells, const std::vec
       "half-activation potential of s_inf(V_pre) (P04)", "slope of s_inf(V_pre) (P04)"};
   const char* syn_name[M::kNumSynConst] = {"E_glut", "E_chol", "k_glut", "k_chol", "V_th_syn", "Delta_syn"};
   const char* syn_unit[M::kNumSynConst] = {"mV", "mV", "1/ms", "1/ms", "mV", "mV"};
+  const Range syn_range[M::kNumSynConst] = {any(), any(), gt(0), gt(0), any(), gt(0)};
   for (int k = 0; k < M::kNumSynConst; ++k)
-    d.params.push_back({syn_name[k], syn_unit[k], M::kSynDefaults[k], syn_doc[k]});
+    d.params.push_back({syn_name[k], syn_unit[k], M::kSynDefaults[k], syn_doc[k], syn_range[k],
+                        syn_range[k].bounded() ? phys : ""});
   for (int c = 0; c < M::NC; ++c)
-    for (int k = 0; k < StgModel::kNumState; ++k)
-      d.state.push_back({keep(cells[c] + "." + StgModel::kState[k].name), StgModel::kState[k].unit});
-  for (int j = 0; j < M::NSY; ++j) d.state.push_back({keep("s_" + syns[j]), "1"});
+    for (int k = 0; k < StgModel::kNumState; ++k) {
+      StateInfo si = StgModel::kState[k];
+      si.name = keep(cells[c] + "." + StgModel::kState[k].name);
+      d.state.push_back(si);
+    }
+  for (int j = 0; j < M::NSY; ++j) d.state.push_back({keep("s_" + syns[j]), "1", 0.0});
   d.n_obs = M::kNumObs;
+  d.check = circuit_check<M>;
   return d;
 }
 
@@ -82,7 +108,8 @@ Preset cell_preset(const std::string& label, const std::string& cell, const Pres
   return Preset{keep(label), pr.source, store.back().data(), pr.n_values};
 }
 
-ModelDesc describe_pyloric() {
+// The circuits' own descriptions (names from their topology).
+ModelDesc describe_circuit_model(const PyloricModel*) {
   const std::vector<std::string> cells = {"ABPD", "LP", "PY"};
   const std::vector<std::string> syns = {"ABLP", "PDLP", "ABPY", "PDPY", "LPPM", "LPPY", "PYLP"};
   // Default: the network of P04 Fig. 2e (reference section 4.5).
@@ -98,7 +125,7 @@ ModelDesc describe_pyloric() {
   return d;
 }
 
-ModelDesc describe_general_circuit() {
+ModelDesc describe_circuit_model(const StgCircuitModel*) {
   std::vector<std::string> cells, syns;
   for (int c = 0; c < StgCircuitModel::NC; ++c) cells.push_back("cell" + std::to_string(c));
   for (int j = 0; j < StgCircuitModel::NSY; ++j) syns.push_back("syn" + std::to_string(j));
@@ -110,20 +137,34 @@ ModelDesc describe_general_circuit() {
   return d;
 }
 
+// A neuron: everything from its header.
+template <class M>
+ModelDesc describe() {
+  if constexpr (M::kKind == ModelKind::kCircuit) {
+    return describe_circuit_model(static_cast<const M*>(nullptr));
+  } else {
+    ModelDesc d;
+    d.name = M::kName;
+    d.description = M::kDescription;
+    d.kind = M::kKind;
+    d.params.assign(std::begin(M::kParams), std::end(M::kParams));
+    d.state.assign(std::begin(M::kState), std::end(M::kState));
+    d.n_obs = M::kNumObs;
+    if (const Preset* pr = presets_of<M>()) d.presets.assign(pr, pr + num_presets<M>());
+    d.check = [](const ModelDesc&, const double* p) -> std::string {
+      const char* r = check_params<M>(p);
+      return r ? r : "";
+    };
+    return d;
+  }
+}
+
 const std::vector<ModelDesc>& registry() {
   static const std::vector<ModelDesc> r = [] {
     std::vector<ModelDesc> v;
-    v.push_back(describe<StgModel>({std::begin(p04::kNeurons), std::end(p04::kNeurons)}));
-    v.push_back(describe<IafPscExpModel>());
-    v.push_back(describe<IafPscDeltaModel>());
-    v.push_back(describe<IafPscAlphaModel>());
-    v.push_back(describe<IzhikevichModel>());
-    v.push_back(describe<AeifCondExpModel>());
-    v.push_back(describe<AeifCondAlphaModel>());
-    v.push_back(describe<HhPscAlphaModel>());
-    v.push_back(describe<GlifPscModel>());
-    v.push_back(describe_pyloric());
-    v.push_back(describe_general_circuit());
+#define NS_REGISTER_ONE(M) v.push_back(describe<M>());
+    NS_FOR_EACH_MODEL(NS_REGISTER_ONE)
+#undef NS_REGISTER_ONE
     return v;
   }();
   return r;
@@ -153,6 +194,11 @@ std::vector<std::string> model_names() {
   std::vector<std::string> v;
   for (const auto& m : registry()) v.push_back(m.name);
   return v;
+}
+
+bool model_is(const std::string& name, ModelKind kind) {
+  const ModelDesc* m = find_model(name);
+  return m && m->kind == kind;
 }
 
 }  // namespace ns

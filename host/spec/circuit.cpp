@@ -142,9 +142,7 @@ void CircuitDesc::build() {
                       }() + ")";
 }
 
-bool is_circuit_model(const std::string& model) {
-  return model == PyloricModel::kName || model == StgCircuitModel::kName;
-}
+bool is_circuit_model(const std::string& model) { return model_is(model, ModelKind::kCircuit); }
 
 CircuitShape circuit_shape(const std::string& model) {
   if (model == PyloricModel::kName) return shape_of<PyloricModel>();

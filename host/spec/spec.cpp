@@ -966,7 +966,7 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     } else if (iv.is_object() && iv.contains("thermalize")) {
       // Circuits (P04): each cell from its isolated steady state after this long, s = 0.
       c.keys("initial", iv, {"thermalize"});
-      if (m.name != "pyloric" && m.name != "stg_circuit")
+      if (m.kind != ModelKind::kCircuit)
         c.bad("initial.thermalize", iv["thermalize"],
               "a circuit model (\"pyloric\", \"stg_circuit\"); model \"" + m.name + "\" has no cells to thermalise");
       r.thermal_ms = parse_duration_ms(iv["thermalize"], source, "initial.thermalize");

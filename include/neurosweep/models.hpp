@@ -1,9 +1,13 @@
 #pragma once
 // The model registry: every model the backends can run. Adding a model = one header that follows
-// the model concept (engine.hpp) + one line in NS_FOR_EACH_MODEL.
+// the model concept (model_concept.hpp, docs/MODELS.md) + one line in NS_FOR_EACH_MODEL. The host
+// registry (host/models/), the backends' dispatch and the classifier choice (from the model's
+// kind) all come from this list.
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "neurosweep/model_concept.hpp"
 #include "neurosweep/model_info.hpp"
 #include "neurosweep/stg.hpp"
 #include "neurosweep/stg_circuit.hpp"
@@ -25,14 +29,24 @@
 
 namespace ns {
 
+// Every model passes the checklist (a missing member fails here with a message naming it).
+#define NS_CHECK_MODEL_ONE(M) static_assert(::ns::check_model<M>(), "model checklist");
+NS_FOR_EACH_MODEL(NS_CHECK_MODEL_ONE)
+#undef NS_CHECK_MODEL_ONE
+
 // Host-side description of a registered model.
 struct ModelDesc {
   std::string name;
   std::string description;
+  ModelKind kind = ModelKind::kConductanceNeuron;
   std::vector<ParamInfo> params;
   std::vector<StateInfo> state;
   int n_obs = 1;
   std::vector<Preset> presets;  // named parameter sets (categorical axes)
+  // Cross-parameter rules (the model's check(), circuits: their topology): "" when the parameter
+  // vector p (params order) is admissible, else the rule broken, naming the parameters (the
+  // validation adds their values). Per-parameter ranges: params[k].range.
+  std::function<std::string(const ModelDesc& self, const double* p)> check;
 
   int param_index(const std::string& n) const;  // -1 when unknown
   std::vector<double> defaults() const;
@@ -40,6 +54,8 @@ struct ModelDesc {
 
 const ModelDesc* find_model(const std::string& name);  // nullptr when unknown
 std::vector<std::string> model_names();
+// Kind of a registered model (false for unknown names).
+bool model_is(const std::string& name, ModelKind kind);
 
 template <class F>
 bool dispatch_model(const std::string& name, F&& f) {

@@ -25,8 +25,43 @@
 
 namespace ns {
 
+// The 16 model neurons of P04 Table 2 (maximal conductances, mS/cm^2), majority values of the
+// sources listed in the reference, section 4.4 (AB/PD 5 CaT = 2.5; LP 2 A = 30; PY 3 H = 0.03).
+namespace p04 {
+#define NS_P04_NEURON(id, na, cat, cas, a, kca, kd, h, l)                                     \
+  inline constexpr PresetValue id[] = {{"gNa", na},  {"gCaT", cat}, {"gCaS", cas}, {"gA", a}, \
+                                       {"gKCa", kca}, {"gKd", kd},  {"gH", h},     {"gleak", l}};
+NS_P04_NEURON(ABPD1, 400, 2.5, 6, 50, 10, 100, 0.01, 0)
+NS_P04_NEURON(ABPD2, 100, 2.5, 6, 50, 5, 100, 0.01, 0)
+NS_P04_NEURON(ABPD3, 200, 2.5, 4, 50, 5, 50, 0.01, 0)
+NS_P04_NEURON(ABPD4, 200, 5.0, 4, 40, 5, 125, 0.01, 0)
+NS_P04_NEURON(ABPD5, 300, 2.5, 2, 10, 5, 125, 0.01, 0)
+NS_P04_NEURON(LP1, 100, 0, 8, 40, 5, 75, 0.05, 0.02)
+NS_P04_NEURON(LP2, 100, 0, 6, 30, 5, 50, 0.05, 0.02)
+NS_P04_NEURON(LP3, 100, 0, 10, 50, 5, 100, 0, 0.03)
+NS_P04_NEURON(LP4, 100, 0, 4, 20, 0, 25, 0.05, 0.03)
+NS_P04_NEURON(LP5, 100, 0, 6, 30, 0, 50, 0.03, 0.02)
+NS_P04_NEURON(PY1, 100, 2.5, 2, 50, 0, 125, 0.05, 0.01)
+NS_P04_NEURON(PY2, 200, 7.5, 0, 50, 0, 75, 0.05, 0)
+NS_P04_NEURON(PY3, 200, 10, 0, 50, 0, 100, 0.03, 0)
+NS_P04_NEURON(PY4, 400, 2.5, 2, 50, 0, 75, 0.05, 0)
+NS_P04_NEURON(PY5, 500, 2.5, 2, 40, 0, 125, 0.01, 0.03)
+NS_P04_NEURON(PY6, 500, 2.5, 2, 40, 0, 125, 0, 0.02)
+#undef NS_P04_NEURON
+#define NS_P04_PRESET(id) Preset{#id, "Prinz et al. 2004, Table 2", id, 8}
+inline constexpr Preset kNeurons[] = {
+    NS_P04_PRESET(ABPD1), NS_P04_PRESET(ABPD2), NS_P04_PRESET(ABPD3), NS_P04_PRESET(ABPD4),
+    NS_P04_PRESET(ABPD5), NS_P04_PRESET(LP1),   NS_P04_PRESET(LP2),   NS_P04_PRESET(LP3),
+    NS_P04_PRESET(LP4),   NS_P04_PRESET(LP5),   NS_P04_PRESET(PY1),   NS_P04_PRESET(PY2),
+    NS_P04_PRESET(PY3),   NS_P04_PRESET(PY4),   NS_P04_PRESET(PY5),   NS_P04_PRESET(PY6)};
+#undef NS_P04_PRESET
+}  // namespace p04
+
 struct StgModel {
   static constexpr const char* kName = "stg";
+  static constexpr ModelKind kKind = ModelKind::kConductanceNeuron;
+  static constexpr const Preset* kPresets = p04::kNeurons;  // ABPD1..PY6 (P04 Table 2)
+  static constexpr int kNumPresets = static_cast<int>(sizeof(p04::kNeurons) / sizeof(p04::kNeurons[0]));
   static constexpr const char* kDescription =
       "Prinz et al. (2003) 8-conductance STG model neuron (single compartment)";
 
@@ -39,34 +74,35 @@ struct StgModel {
     kNumParams
   };
   static constexpr ParamInfo kParams[kNumParams] = {
-      {"gNa", "mS/cm^2", 0.0, "maximal Na conductance (P03 grid step 100)"},
-      {"gCaT", "mS/cm^2", 0.0, "maximal transient Ca conductance (step 2.5)"},
-      {"gCaS", "mS/cm^2", 0.0, "maximal slow Ca conductance (step 2)"},
-      {"gA", "mS/cm^2", 0.0, "maximal A-type K conductance (step 10)"},
-      {"gKCa", "mS/cm^2", 0.0, "maximal Ca-dependent K conductance (step 5)"},
-      {"gKd", "mS/cm^2", 0.0, "maximal delayed-rectifier K conductance (step 25)"},
-      {"gH", "mS/cm^2", 0.0, "maximal hyperpolarisation-activated conductance (step 0.01)"},
-      {"gleak", "mS/cm^2", 0.0, "leak conductance (step 0.01)"},
+      {"gNa", "mS/cm^2", 0.0, "maximal Na conductance (P03 grid step 100)", ge(0), "physical: a conductance"},
+      {"gCaT", "mS/cm^2", 0.0, "maximal transient Ca conductance (step 2.5)", ge(0), "physical: a conductance"},
+      {"gCaS", "mS/cm^2", 0.0, "maximal slow Ca conductance (step 2)", ge(0), "physical: a conductance"},
+      {"gA", "mS/cm^2", 0.0, "maximal A-type K conductance (step 10)", ge(0), "physical: a conductance"},
+      {"gKCa", "mS/cm^2", 0.0, "maximal Ca-dependent K conductance (step 5)", ge(0), "physical: a conductance"},
+      {"gKd", "mS/cm^2", 0.0, "maximal delayed-rectifier K conductance (step 25)", ge(0), "physical: a conductance"},
+      {"gH", "mS/cm^2", 0.0, "maximal hyperpolarisation-activated conductance (step 0.01)", ge(0), "physical: a conductance"},
+      {"gleak", "mS/cm^2", 0.0, "leak conductance (step 0.01)", ge(0), "physical: a conductance"},
       {"E_Na", "mV", 50.0, "Na reversal potential (P03)"},
       {"E_K", "mV", -80.0, "K reversal potential for I_A, I_KCa, I_Kd (P03)"},
       {"E_H", "mV", -20.0, "H reversal potential (P03)"},
       {"E_leak", "mV", -50.0, "leak reversal potential (P03)"},
-      {"area", "cm^2", 0.628e-3, "membrane area (Liu et al. 1998 cylinder, 2*pi*25um*400um)"},
-      {"C_m", "nF", 0.628, "membrane capacitance (1 uF/cm^2 times the area)"},
-      {"tau_Ca", "ms", 200.0, "calcium buffering time constant (P03)"},
-      {"Ca_0", "uM", 0.05, "resting intracellular calcium (P03)"},
-      {"f_Ca", "uM/nA", 14.96, "calcium current-to-concentration factor (P03)"},
-      {"Ca_out", "uM", 3000.0, "extracellular calcium for the Nernst potential (P03)"},
-      {"temperature", "K", 283.0, "temperature of the Nernst factor RT/2F (283 K: 12.19 mV)"},
+      {"area", "cm^2", 0.628e-3, "membrane area (Liu et al. 1998 cylinder, 2*pi*25um*400um)", gt(0), "physical: a membrane area"},
+      {"C_m", "nF", 0.628, "membrane capacitance (1 uF/cm^2 times the area)", gt(0), "physical: a capacitance"},
+      {"tau_Ca", "ms", 200.0, "calcium buffering time constant (P03)", gt(0), "physical: a time constant"},
+      {"Ca_0", "uM", 0.05, "resting intracellular calcium (P03)", gt(0), "physical: [Ca] > 0 for the Nernst potential"},
+      {"f_Ca", "uM/nA", 14.96, "calcium current-to-concentration factor (P03)", ge(0), "physical: Ca current raises [Ca]"},
+      {"Ca_out", "uM", 3000.0, "extracellular calcium for the Nernst potential (P03)", gt(0), "physical: [Ca] > 0 for the Nernst potential"},
+      {"temperature", "K", 283.0, "temperature of the Nernst factor RT/2F (283 K: 12.19 mV)", gt(0), "physical: absolute temperature"},
       {"I_ext", "nA", 0.0, "injected DC current (positive depolarises)"},
   };
 
   enum StateIx { V, Ca, mNa, hNa, mCaT, hCaT, mCaS, hCaS, mA, hA, mKCa, mKd, mH, kNumState };
   // Same order as the original Prinz snapshot files (reference section 4.6), but in mV and uM.
   static constexpr StateInfo kState[kNumState] = {
-      {"V", "mV"},      {"Ca", "uM"},     {"m_Na", "1"}, {"h_Na", "1"}, {"m_CaT", "1"},
-      {"h_CaT", "1"},   {"m_CaS", "1"},   {"h_CaS", "1"}, {"m_A", "1"},  {"h_A", "1"},
-      {"m_KCa", "1"},   {"m_Kd", "1"},    {"m_H", "1"}};
+      {"V", "mV", -50.0},   {"Ca", "uM", 0.05},    {"m_Na", "1", 0.0}, {"h_Na", "1", 1.0},
+      {"m_CaT", "1", 0.0},  {"h_CaT", "1", 1.0},   {"m_CaS", "1", 0.0}, {"h_CaS", "1", 1.0},
+      {"m_A", "1", 0.0},    {"h_A", "1", 1.0},     {"m_KCa", "1", 0.0}, {"m_Kd", "1", 0.0},
+      {"m_H", "1", 0.0}};  // the P03 cold start (init below)
   static constexpr int kNumGates = 11;  // state entries 2..12
   static constexpr int kNumObs = 1;     // observed potentials (spike detection): V
   static constexpr int kTableWidth = 2 * kNumGates;
@@ -263,36 +299,5 @@ struct StgModel {
   }
 };
 
-// The 16 model neurons of P04 Table 2 (maximal conductances, mS/cm^2), majority values of the
-// sources listed in the reference, section 4.4 (AB/PD 5 CaT = 2.5; LP 2 A = 30; PY 3 H = 0.03).
-namespace p04 {
-#define NS_P04_NEURON(id, na, cat, cas, a, kca, kd, h, l)                                     \
-  inline constexpr PresetValue id[] = {{"gNa", na},  {"gCaT", cat}, {"gCaS", cas}, {"gA", a}, \
-                                       {"gKCa", kca}, {"gKd", kd},  {"gH", h},     {"gleak", l}};
-NS_P04_NEURON(ABPD1, 400, 2.5, 6, 50, 10, 100, 0.01, 0)
-NS_P04_NEURON(ABPD2, 100, 2.5, 6, 50, 5, 100, 0.01, 0)
-NS_P04_NEURON(ABPD3, 200, 2.5, 4, 50, 5, 50, 0.01, 0)
-NS_P04_NEURON(ABPD4, 200, 5.0, 4, 40, 5, 125, 0.01, 0)
-NS_P04_NEURON(ABPD5, 300, 2.5, 2, 10, 5, 125, 0.01, 0)
-NS_P04_NEURON(LP1, 100, 0, 8, 40, 5, 75, 0.05, 0.02)
-NS_P04_NEURON(LP2, 100, 0, 6, 30, 5, 50, 0.05, 0.02)
-NS_P04_NEURON(LP3, 100, 0, 10, 50, 5, 100, 0, 0.03)
-NS_P04_NEURON(LP4, 100, 0, 4, 20, 0, 25, 0.05, 0.03)
-NS_P04_NEURON(LP5, 100, 0, 6, 30, 0, 50, 0.03, 0.02)
-NS_P04_NEURON(PY1, 100, 2.5, 2, 50, 0, 125, 0.05, 0.01)
-NS_P04_NEURON(PY2, 200, 7.5, 0, 50, 0, 75, 0.05, 0)
-NS_P04_NEURON(PY3, 200, 10, 0, 50, 0, 100, 0.03, 0)
-NS_P04_NEURON(PY4, 400, 2.5, 2, 50, 0, 75, 0.05, 0)
-NS_P04_NEURON(PY5, 500, 2.5, 2, 40, 0, 125, 0.01, 0.03)
-NS_P04_NEURON(PY6, 500, 2.5, 2, 40, 0, 125, 0, 0.02)
-#undef NS_P04_NEURON
-#define NS_P04_PRESET(id) Preset{#id, "Prinz et al. 2004, Table 2", id, 8}
-inline constexpr Preset kNeurons[] = {
-    NS_P04_PRESET(ABPD1), NS_P04_PRESET(ABPD2), NS_P04_PRESET(ABPD3), NS_P04_PRESET(ABPD4),
-    NS_P04_PRESET(ABPD5), NS_P04_PRESET(LP1),   NS_P04_PRESET(LP2),   NS_P04_PRESET(LP3),
-    NS_P04_PRESET(LP4),   NS_P04_PRESET(LP5),   NS_P04_PRESET(PY1),   NS_P04_PRESET(PY2),
-    NS_P04_PRESET(PY3),   NS_P04_PRESET(PY4),   NS_P04_PRESET(PY5),   NS_P04_PRESET(PY6)};
-#undef NS_P04_PRESET
-}  // namespace p04
 
 }  // namespace ns

@@ -83,6 +83,7 @@ struct StgCircuit {
   using Cell = StgModel;
   static constexpr const char* kName = Topo::kName;
   static constexpr const char* kDescription = Topo::kDescription;
+  static constexpr ModelKind kKind = ModelKind::kCircuit;
   static constexpr int NC = Topo::kCells, NSY = Topo::kSynapses;
   static constexpr bool kStatic = Topo::kStatic;
   static constexpr int CP = Cell::kNumParams, CS = Cell::kNumState, CD = Cell::kNumDerived;

@@ -31,6 +31,7 @@
 namespace ns {
 namespace point {
 
+#define NS_SRC "NEST models/aeif_cond_{exp,alpha}.cpp, Parameters_::set"
 template <bool kAlpha>
 struct AeifCond : NoTable {
   static constexpr bool kUsesContext = true;
@@ -38,33 +39,47 @@ struct AeifCond : NoTable {
 
   enum Param {
     V_peak, V_reset, t_ref, g_L, C_m, E_ex, E_in, E_L, Delta_T, tau_w, a, b, V_th, tau_syn_ex,
-    tau_syn_in, I_e, gsl_error_tol, rk4_substeps,
+    tau_syn_in, I_e, gsl_error_tol, rk4_substeps, V_m, w,
     kInputs, kNumParams = kInputs + kNumInputParams
   };
   static constexpr ParamInfo kParams[kNumParams] = {
       {"V_peak", "mV", 0.0, "spike detection threshold (reset when reached)"},
       {"V_reset", "mV", -60.0, "reset potential"},
-      {"t_ref", "ms", 0.0, "absolute refractory period (rounded to the grid)"},
+      {"t_ref", "ms", 0.0, "absolute refractory period (rounded to the grid)", ge(0), NS_SRC},
       {"g_L", "nS", 30.0, "leak conductance"},
-      {"C_m", "pF", 281.0, "membrane capacitance"},
+      {"C_m", "pF", 281.0, "membrane capacitance", gt(0), NS_SRC},
       {"E_ex", "mV", 0.0, "excitatory reversal potential"},
       {"E_in", "mV", -85.0, "inhibitory reversal potential"},
       {"E_L", "mV", -70.6, "leak reversal potential"},
-      {"Delta_T", "mV", 2.0, "slope factor of the exponential"},
-      {"tau_w", "ms", 144.0, "adaptation time constant"},
+      {"Delta_T", "mV", 2.0, "slope factor of the exponential", ge(0), NS_SRC},
+      {"tau_w", "ms", 144.0, "adaptation time constant", gt(0), NS_SRC},
       {"a", "nS", 4.0, "subthreshold adaptation"},
       {"b", "pA", 80.5, "spike-triggered adaptation"},
       {"V_th", "mV", -50.4, "spike initiation threshold (exponential's midpoint)"},
       {"tau_syn_ex", "ms", 0.2, kAlpha ? "rise time of the excitatory conductance"
-                                       : "decay time of the excitatory conductance"},
+                                       : "decay time of the excitatory conductance", gt(0), NS_SRC},
       {"tau_syn_in", "ms", 2.0, kAlpha ? "rise time of the inhibitory conductance"
-                                       : "decay time of the inhibitory conductance"},
+                                       : "decay time of the inhibitory conductance", gt(0), NS_SRC},
       {"I_e", "pA", 0.0, "constant input current"},
-      {"gsl_error_tol", "1", 1e-6, "error tolerance of the adaptive RKF45 step control"},
+      {"gsl_error_tol", "1", 1e-6, "error tolerance of the adaptive RKF45 step control", gt(0), NS_SRC},
       {"rk4_substeps", "1", 0.0,
-       "0: adaptive RKF45 as NEST (default); n > 0: n fixed RK4 sub-steps per grid step"},
+       "0: adaptive RKF45 as NEST (default); n > 0: n fixed RK4 sub-steps per grid step", whole().ge(0), "neurosweep (a count of sub-steps)"},
+      {"V_m", "mV", -70.6,
+       "start value of the membrane potential (NEST's default = the default E_L; kept when E_L changes)"},
+      {"w", "pA", 0.0, "start value of the adaptation current (NEST's default)"},
       NS_POINT_INPUT_PARAMS("pA", "pA/ms", "nS", "(conductance jump / peak)"),
   };
+
+  // NEST's cross-parameter rules (NS_SRC).
+  static const char* check(const double* p) {
+    if (!(p[V_peak] >= p[V_th])) return "V_peak >= V_th (NEST: V_peak >= V_th required)";
+    // NEST: (V_peak - V_th) / Delta_T < log(DBL_MAX / 1e20) = 663.73 (overflow at spike time)
+    if (p[Delta_T] > 0.0 && !((p[V_peak] - p[V_th]) / p[Delta_T] < 663.7310110335031))
+      return "(V_peak - V_th) / Delta_T < 663.73 = log(DBL_MAX / 1e20) (NEST: numerical overflow at "
+             "spike time; increase Delta_T or reduce V_peak)";
+    if (!(p[V_reset] < p[V_peak])) return "V_reset < V_peak (NEST: ensure that V_reset < V_peak)";
+    return nullptr;
+  }
 
   // ODE state first (kDim entries), then bookkeeping.
   static constexpr int kDim = kAlpha ? 6 : 4;
@@ -77,7 +92,7 @@ struct AeifCond : NoTable {
 
   enum Derived {
     dVpeak, dVreset, dNref, dgL, dInvC, dEex, dEin, dEL, dDT, dInvTauW, da, db, dVth,
-    dInvTauEx, dInvTauIn, dJumpEx, dJumpIn, dI_e, dTol, dSub, dH, dVspike,
+    dInvTauEx, dInvTauIn, dJumpEx, dJumpIn, dI_e, dTol, dSub, dH, dVspike, dV0, dW0,
     kIn, kNumDerived = kIn + kInputDerived
   };
 
@@ -108,13 +123,16 @@ struct AeifCond : NoTable {
     d[dH] = dt;
     // NEST pre_run_hook: V_peak_ = Delta_T > 0 ? V_peak : V_th (spike condition and RHS cap).
     d[dVspike] = double(p[Delta_T]) > 0.0 ? T(p[V_peak]) : T(p[V_th]);
+    d[dV0] = T(p[V_m]);
+    d[dW0] = T(p[w]);
     derive_inputs<T>(p, kInputs, d, kIn, h);
   }
 
   template <class T, class D, class S>
   NS_HD static void init(D d, S s) {
     for (int k = 0; k < kNumState; ++k) s[k] = T(0);
-    s[V] = d[dEL];
+    s[V] = d[dV0];
+    s[W] = d[dW0];
     s[h_int] = d[dH];  // NEST: B_.IntegrationStep_ = resolution
   }
 
@@ -220,6 +238,7 @@ struct AeifCond : NoTable {
   template <class T, class S>
   NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
+#undef NS_SRC
 
 }  // namespace point
 }  // namespace ns

@@ -34,10 +34,12 @@
 
 namespace ns {
 
+#define NS_SRC "NEST models/glif_psc.cpp, Parameters_::set"
 struct GlifPscModel : point::NoTable {
   static constexpr const char* kName = "glif_psc";
   static constexpr const char* kDescription =
       "NEST glif_psc: Allen GLIF 1-5 (Teeter et al. 2018), alpha-shaped PSCs, exact integration";
+  static constexpr ModelKind kKind = ModelKind::kPointNeuron;
   static constexpr bool kUsesContext = true;
   static constexpr bool kResetSpikes = true;
 
@@ -45,16 +47,16 @@ struct GlifPscModel : point::NoTable {
     g, E_L, V_th, C_m, t_ref, V_reset, th_spike_add, th_spike_decay, voltage_reset_fraction,
     voltage_reset_add, th_voltage_index, th_voltage_decay, asc_init_0, asc_init_1, asc_decay_0,
     asc_decay_1, asc_amps_0, asc_amps_1, asc_r_0, asc_r_1, tau_syn_0, tau_syn_1,
-    spike_dependent_threshold, after_spike_currents, adapting_threshold, I_e,
+    spike_dependent_threshold, after_spike_currents, adapting_threshold, I_e, V_m,
     kInputs, kNumParams = kInputs + point::kNumInputParams
   };
   // Defaults: NEST's (Allen cell 490626718, GLIF5 fit), flags all false = GLIF1.
   static constexpr ParamInfo kParams[kNumParams] = {
-      {"g", "nS", 9.43, "membrane conductance"},
+      {"g", "nS", 9.43, "membrane conductance", gt(0), NS_SRC},
       {"E_L", "mV", -78.85, "resting membrane potential"},
       {"V_th", "mV", -51.68, "instantaneous threshold Theta_inf (absolute)"},
-      {"C_m", "pF", 58.72, "membrane capacitance"},
-      {"t_ref", "ms", 3.75, "refractory period (> 0; rounded to the grid)"},
+      {"C_m", "pF", 58.72, "membrane capacitance", gt(0), NS_SRC},
+      {"t_ref", "ms", 3.75, "refractory period (> 0; rounded to the grid)", gt(0), NS_SRC},
       {"V_reset", "mV", -78.85, "reset potential of GLIF1/3 (absolute)"},
       {"th_spike_add", "mV", 0.37, "threshold jump after a spike (GLIF2/4/5)"},
       {"th_spike_decay", "1/ms", 0.009, "decay rate b_s of the spike threshold component"},
@@ -70,30 +72,55 @@ struct GlifPscModel : point::NoTable {
       {"asc_amps_1", "pA", -198.94, "after-spike current 1 amplitude (NEST asc_amps[1])"},
       {"asc_r_0", "1", 1.0, "fraction of current 0 kept at a spike (NEST asc_r[0])"},
       {"asc_r_1", "1", 1.0, "fraction of current 1 kept at a spike (NEST asc_r[1])"},
-      {"tau_syn_0", "ms", 2.0, "alpha PSC time constant, receptor 1 (excitatory train)"},
-      {"tau_syn_1", "ms", 2.0, "alpha PSC time constant, receptor 2 (inhibitory train)"},
-      {"spike_dependent_threshold", "bool", 0.0, "GLIF2/4/5 mechanism: spike threshold + reset rule"},
-      {"after_spike_currents", "bool", 0.0, "GLIF3/4/5 mechanism: after-spike currents"},
-      {"adapting_threshold", "bool", 0.0, "GLIF5 mechanism: voltage-dependent threshold"},
+      {"tau_syn_0", "ms", 2.0, "alpha PSC time constant, receptor 1 (excitatory train)", gt(0), NS_SRC},
+      {"tau_syn_1", "ms", 2.0, "alpha PSC time constant, receptor 2 (inhibitory train)", gt(0), NS_SRC},
+      {"spike_dependent_threshold", "bool", 0.0, "GLIF2/4/5 mechanism: spike threshold + reset rule", whole().ge(0).le(1), "NEST models/glif_psc.cpp (a bool)"},
+      {"after_spike_currents", "bool", 0.0, "GLIF3/4/5 mechanism: after-spike currents", whole().ge(0).le(1), "NEST models/glif_psc.cpp (a bool)"},
+      {"adapting_threshold", "bool", 0.0, "GLIF5 mechanism: voltage-dependent threshold", whole().ge(0).le(1), "NEST models/glif_psc.cpp (a bool)"},
       {"I_e", "pA", 0.0, "constant input current (neurosweep extension; NEST has none)"},
+      {"V_m", "mV", -78.85,
+       "start value of the membrane potential (NEST's default = the default E_L; kept when E_L changes)"},
       NS_POINT_INPUT_PARAMS("pA", "pA/ms", "pA", "(PSC peak amplitude)"),
   };
+
+  // NEST's cross-parameter and mechanism-dependent rules (NS_SRC).
+  static const char* check(const double* p) {
+    const bool ts = p[spike_dependent_threshold] != 0.0, asc = p[after_spike_currents] != 0.0,
+               tv = p[adapting_threshold] != 0.0;
+    if (tv && !(ts && asc))
+      return "adapting_threshold = 1 needs spike_dependent_threshold = 1 and after_spike_currents = 1 (NEST: "
+             "the mechanism combinations are GLIF1-5 only)";
+    if (!(p[V_reset] < p[V_th])) return "V_reset < V_th (NEST: reset potential must be smaller than threshold)";
+    if (asc && !(p[asc_decay_0] > 0.0 && p[asc_decay_1] > 0.0))
+      return "asc_decay_0 > 0 and asc_decay_1 > 0 when after_spike_currents = 1 (NEST: after-spike current "
+             "time constant must be strictly positive)";
+    if (asc && !(p[asc_r_0] >= 0.0 && p[asc_r_0] <= 1.0 && p[asc_r_1] >= 0.0 && p[asc_r_1] <= 1.0))
+      return "0 <= asc_r_0 <= 1 and 0 <= asc_r_1 <= 1 when after_spike_currents = 1 (NEST)";
+    if (tv && !(p[th_voltage_decay] > 0.0))
+      return "th_voltage_decay > 0 when adapting_threshold = 1 (NEST)";
+    if (ts && !(p[th_spike_decay] > 0.0)) return "th_spike_decay > 0 when spike_dependent_threshold = 1 (NEST)";
+    if (ts && !(p[voltage_reset_fraction] >= 0.0 && p[voltage_reset_fraction] <= 1.0))
+      return "0 <= voltage_reset_fraction <= 1 when spike_dependent_threshold = 1 (NEST)";
+    return nullptr;
+  }
 
   enum StateIx {
     V, ThS, ThV, Asc0, Asc1, Y1ex, Y2ex, Y1in, Y2in, refr, spike_flag, kNumState
   };
   static constexpr StateInfo kState[kNumState] = {
-      {"V_m", "mV"},         {"threshold_spike", "mV"}, {"threshold_voltage", "mV"},
-      {"ASCurrents_0", "pA"}, {"ASCurrents_1", "pA"},   {"y1_0", "pA/ms"},
-      {"I_syn_0", "pA"},      {"y1_1", "pA/ms"},         {"I_syn_1", "pA"},
-      {"refractory_steps", "1"}, {"spike", "1"}};
+      {"V_m", "mV", -78.85, "V_m"}, {"threshold_spike", "mV", 0.0}, {"threshold_voltage", "mV", 0.0},
+      {"ASCurrents_0", "pA", 0.0},   {"ASCurrents_1", "pA", 0.0},   {"y1_0", "pA/ms", 0.0},
+      {"I_syn_0", "pA", 0.0},        {"y1_1", "pA/ms", 0.0},        {"I_syn_1", "pA", 0.0},
+      {"refractory_steps", "1", 0.0}, {"spike", "1", 0.0}};
+  // NEST glif_psc.cpp State_::State_(p): U_ = 0 relative to E_L (default -78.85), ASCurrents_ =
+  // asc_init (default 0), threshold components 0.
   static constexpr int kNumObs = 1;
 
   enum Derived {
     dP33, dP30, dP11ex, dP21ex, dP31ex, dP32ex, dPsc0ex, dP11in, dP21in, dP31in, dP32in, dPsc0in,
     dE_L, dThInf, dVreset, dFv, dVadd, dThAdd, dThSDecay, dThSRefDecay,
     dAscRate0, dAscRate1, dAscStable0, dAscStable1, dAscRef0, dAscRef1, dAscAmp0, dAscAmp1, dAscInit0, dAscInit1,
-    dPotDecay, dThVDecayInv, dPhi, dAbRatio, dInvG, dNref, dHasTs, dHasAsc, dHasTv, dValid, dI_e,
+    dPotDecay, dThVDecayInv, dPhi, dAbRatio, dInvG, dNref, dHasTs, dHasAsc, dHasTv, dValid, dI_e, dV0,
     kIn, kNumDerived = kIn + point::kInputDerived
   };
 
@@ -155,6 +182,7 @@ struct GlifPscModel : point::NoTable {
     const bool valid = !tv || (ts && asc);
     d[dValid] = valid ? T(1) : T(0);
     d[dI_e] = T(p[I_e]);
+    d[dV0] = T(p[V_m]);
     point::derive_inputs<T>(p, kInputs, d, kIn, h);
   }
 
@@ -162,7 +190,7 @@ struct GlifPscModel : point::NoTable {
   template <class T, class D, class S>
   NS_HD static void init(D d, S s) {
     for (int k = 0; k < kNumState; ++k) s[k] = T(0);
-    s[V] = d[dValid] != T(0) ? d[dE_L] : T(0) / T(0);
+    s[V] = d[dValid] != T(0) ? d[dV0] : T(0) / T(0);
     s[Asc0] = d[dAscInit0];
     s[Asc1] = d[dAscInit1];
   }
@@ -215,7 +243,8 @@ struct GlifPscModel : point::NoTable {
     }
     // Alpha PSCs (always), then this step's spike input.
     T w_ex, w_in;
-    point::poisson_input<T>(d, kIn, ctx, w_ex, w_in);
+    // NEST glif_psc adds each weight, signed, to its receptor port's PSC (no routing by sign).
+    point::poisson_input<T, D, false>(d, kIn, ctx, w_ex, w_in);
     const T y1e = s[Y1ex], y2e = s[Y2ex], y1i = s[Y1in], y2i = s[Y2in];
     s[Y2ex] = d[dP21ex] * y1e + d[dP11ex] * y2e;
     s[Y1ex] = y1e * d[dP11ex] + d[dPsc0ex] * w_ex;
@@ -237,5 +266,6 @@ struct GlifPscModel : point::NoTable {
   template <class T, class S>
   NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
+#undef NS_SRC
 
 }  // namespace ns

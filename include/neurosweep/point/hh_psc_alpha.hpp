@@ -26,43 +26,52 @@
 
 namespace ns {
 
+#define NS_SRC "NEST models/hh_psc_alpha.cpp, Parameters_::set"
 struct HhPscAlphaModel : point::NoTable {
   static constexpr const char* kName = "hh_psc_alpha";
   static constexpr const char* kDescription =
       "NEST hh_psc_alpha: Hodgkin-Huxley (1952), alpha-shaped PSCs, RKF45 (GSL y-control 1e-3)";
+  static constexpr ModelKind kKind = ModelKind::kPointNeuron;
   static constexpr bool kUsesContext = true;
   static constexpr bool kResetSpikes = true;
 
   enum Param {
-    t_ref, g_Na, g_K, g_L, C_m, E_Na, E_K, E_L, tau_syn_ex, tau_syn_in, I_e,
+    t_ref, g_Na, g_K, g_L, C_m, E_Na, E_K, E_L, tau_syn_ex, tau_syn_in, I_e, V_m,
     kInputs, kNumParams = kInputs + point::kNumInputParams
   };
   static constexpr ParamInfo kParams[kNumParams] = {
-      {"t_ref", "ms", 2.0, "refractory period of spike detection (rounded to the grid)"},
-      {"g_Na", "nS", 12000.0, "sodium peak conductance"},
-      {"g_K", "nS", 3600.0, "potassium peak conductance"},
-      {"g_L", "nS", 30.0, "leak conductance"},
-      {"C_m", "pF", 100.0, "membrane capacitance"},
+      {"t_ref", "ms", 2.0, "refractory period of spike detection (rounded to the grid)", ge(0), NS_SRC},
+      {"g_Na", "nS", 12000.0, "sodium peak conductance", ge(0), NS_SRC},
+      {"g_K", "nS", 3600.0, "potassium peak conductance", ge(0), NS_SRC},
+      {"g_L", "nS", 30.0, "leak conductance", ge(0), NS_SRC},
+      {"C_m", "pF", 100.0, "membrane capacitance", gt(0), NS_SRC},
       {"E_Na", "mV", 50.0, "sodium reversal potential"},
       {"E_K", "mV", -77.0, "potassium reversal potential"},
       {"E_L", "mV", -54.402, "leak reversal potential"},
-      {"tau_syn_ex", "ms", 0.2, "rise time of the excitatory PSC"},
-      {"tau_syn_in", "ms", 2.0, "rise time of the inhibitory PSC"},
+      {"tau_syn_ex", "ms", 0.2, "rise time of the excitatory PSC", gt(0), NS_SRC},
+      {"tau_syn_in", "ms", 2.0, "rise time of the inhibitory PSC", gt(0), NS_SRC},
       {"I_e", "pA", 0.0, "constant input current"},
+      {"V_m", "mV", -65.0,
+       "start value of the membrane potential (NEST's default -65 mV, not E_L; the gates start at "
+       "their steady state for -65 mV whatever V_m, as in NEST)"},
       NS_POINT_INPUT_PARAMS("pA", "pA/ms", "pA", "(PSC peak amplitude)"),
   };
+
+  // NEST's rules (NS_SRC) are all per parameter (ranges above).
 
   static constexpr int kDim = 8;
   enum StateIx { V, M, H, N, dIex, Iex, dIin, Iin, refr, spike_flag, h_int, kNumState };
   static constexpr StateInfo kState[kNumState] = {
-      {"V_m", "mV"},       {"Act_m", "1"},        {"Inact_h", "1"},          {"Act_n", "1"},
-      {"dI_ex", "pA/ms"},  {"I_ex", "pA"},        {"dI_in", "pA/ms"},        {"I_in", "pA"},
-      {"refractory_steps", "1"}, {"spike", "1"}, {"h_int", "ms"}};
+      {"V_m", "mV", -65.0, "V_m"},           {"Act_m", "1", 0.05293248525724958},
+      {"Inact_h", "1", 0.5961207535084603}, {"Act_n", "1", 0.3176769140606974},
+      {"dI_ex", "pA/ms", 0.0},  {"I_ex", "pA", 0.0},  {"dI_in", "pA/ms", 0.0},  {"I_in", "pA", 0.0},
+      {"refractory_steps", "1", 0.0}, {"spike", "1", 0.0}, {"h_int", "ms"}};
+  // NEST hh_psc_alpha.cpp State_::State_: V_m = -65, gates alpha/(alpha + beta) at -65 mV.
   static constexpr int kNumObs = 1;
 
   enum Derived {
     dgNa, dgK, dgL, dInvC, dENa, dEK, dEL, dInvTauEx, dInvTauIn, dJumpEx, dJumpIn, dI_e, dNref,
-    dH, kIn, kNumDerived = kIn + point::kInputDerived
+    dH, dV0, kIn, kNumDerived = kIn + point::kInputDerived
   };
 
   template <class T, class P, class D>
@@ -83,6 +92,7 @@ struct HhPscAlphaModel : point::NoTable {
     d[dI_e] = T(p[I_e]);
     d[dNref] = T(point::grid_steps(double(p[t_ref]), h));
     d[dH] = dt;
+    d[dV0] = T(p[V_m]);
     point::derive_inputs<T>(p, kInputs, d, kIn, h);
   }
 
@@ -114,7 +124,7 @@ struct HhPscAlphaModel : point::NoTable {
     const T v = T(-65);
     T am, bm, ah, bh, an, bn;
     Rates::eval<T>(v, am, bm, ah, bh, an, bn);
-    s[V] = v;
+    s[V] = d[dV0];
     s[M] = am / (am + bm);
     s[H] = ah / (ah + bh);
     s[N] = an / (an + bn);
@@ -183,5 +193,6 @@ struct HhPscAlphaModel : point::NoTable {
   template <class T, class S>
   NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
+#undef NS_SRC
 
 }  // namespace ns

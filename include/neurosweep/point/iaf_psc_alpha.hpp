@@ -10,40 +10,51 @@
 
 namespace ns {
 
+#define NS_SRC "NEST models/iaf_psc_alpha.cpp, Parameters_::set"
 struct IafPscAlphaModel : point::NoTable {
   static constexpr const char* kName = "iaf_psc_alpha";
   static constexpr const char* kDescription =
       "NEST iaf_psc_alpha: LIF, alpha-shaped PSCs, exact integration (Rotter & Diesmann 1999)";
+  static constexpr ModelKind kKind = ModelKind::kPointNeuron;
   static constexpr bool kUsesContext = true;
   static constexpr bool kResetSpikes = true;
 
   enum Param {
-    E_L, C_m, tau_m, t_ref, V_th, V_reset, tau_syn_ex, tau_syn_in, I_e, V_min,
+    E_L, C_m, tau_m, t_ref, V_th, V_reset, tau_syn_ex, tau_syn_in, I_e, V_min, V_m,
     kInputs, kNumParams = kInputs + point::kNumInputParams
   };
   static constexpr ParamInfo kParams[kNumParams] = {
       {"E_L", "mV", -70.0, "resting membrane potential"},
-      {"C_m", "pF", 250.0, "membrane capacitance"},
-      {"tau_m", "ms", 10.0, "membrane time constant"},
-      {"t_ref", "ms", 2.0, "absolute refractory period (rounded to the grid)"},
+      {"C_m", "pF", 250.0, "membrane capacitance", gt(0), NS_SRC},
+      {"tau_m", "ms", 10.0, "membrane time constant", gt(0), NS_SRC},
+      {"t_ref", "ms", 2.0, "absolute refractory period (rounded to the grid)", ge(0), NS_SRC},
       {"V_th", "mV", -55.0, "spike threshold"},
       {"V_reset", "mV", -70.0, "reset potential"},
-      {"tau_syn_ex", "ms", 2.0, "rise time of the excitatory PSC"},
-      {"tau_syn_in", "ms", 2.0, "rise time of the inhibitory PSC"},
+      {"tau_syn_ex", "ms", 2.0, "rise time of the excitatory PSC", gt(0), NS_SRC},
+      {"tau_syn_in", "ms", 2.0, "rise time of the inhibitory PSC", gt(0), NS_SRC},
       {"I_e", "pA", 0.0, "constant input current"},
       {"V_min", "mV", -1.7976931348623157e308, "absolute lower bound of V (NEST: -DBL_MAX)"},
+      {"V_m", "mV", -70.0,
+       "start value of the membrane potential (NEST's default; kept when E_L changes, as in NEST)"},
       NS_POINT_INPUT_PARAMS("pA", "pA/ms", "pA", "(PSC peak amplitude)"),
   };
 
+  // NEST's cross-parameter rule (NS_SRC).
+  static const char* check(const double* p) {
+    if (!(p[V_reset] < p[V_th])) return "V_reset < V_th (NEST: reset potential must be smaller than threshold)";
+    return nullptr;
+  }
+
   enum StateIx { V, dIex, Iex, dIin, Iin, refr, spike_flag, kNumState };
   static constexpr StateInfo kState[kNumState] = {
-      {"V_m", "mV"},      {"dI_syn_ex", "pA/ms"}, {"I_syn_ex", "pA"},      {"dI_syn_in", "pA/ms"},
-      {"I_syn_in", "pA"}, {"refractory_steps", "1"}, {"spike", "1"}};
+      {"V_m", "mV", -70.0, "V_m"}, {"dI_syn_ex", "pA/ms", 0.0}, {"I_syn_ex", "pA", 0.0},
+      {"dI_syn_in", "pA/ms", 0.0}, {"I_syn_in", "pA", 0.0},       {"refractory_steps", "1", 0.0},
+      {"spike", "1", 0.0}};  // NEST iaf_psc_alpha.cpp State_::State_ (y3_ = 0 relative to E_L)
   static constexpr int kNumObs = 1;
 
   enum Derived {
     dP11ex, dP21ex, dP11in, dP21in, dP30, dP31ex, dP32ex, dP31in, dP32in, dExpm1Tm,
-    dPsc0ex, dPsc0in, dE_L, dVth, dVreset, dVmin, dI_e, dNref,
+    dPsc0ex, dPsc0in, dE_L, dVth, dVreset, dVmin, dI_e, dNref, dV0,
     kIn, kNumDerived = kIn + point::kInputDerived
   };
 
@@ -74,12 +85,13 @@ struct IafPscAlphaModel : point::NoTable {
     d[dVmin] = point::clamp_to<T>(double(p[V_min]) - el);
     d[dI_e] = T(p[I_e]);
     d[dNref] = T(point::grid_steps(double(p[t_ref]), h));
+    d[dV0] = T(p[V_m]);
     point::derive_inputs<T>(p, kInputs, d, kIn, h);
   }
 
   template <class T, class D, class S>
   NS_HD static void init(D d, S s) {
-    s[V] = d[dE_L];
+    s[V] = d[dV0];
     s[dIex] = s[Iex] = s[dIin] = s[Iin] = T(0);
     s[refr] = T(0);
     s[spike_flag] = T(0);
@@ -124,5 +136,6 @@ struct IafPscAlphaModel : point::NoTable {
   template <class T, class S>
   NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
+#undef NS_SRC
 
 }  // namespace ns

@@ -10,36 +10,47 @@
 
 namespace ns {
 
+#define NS_SRC "NEST models/iaf_psc_delta.cpp, Parameters_::set"
 struct IafPscDeltaModel : point::NoTable {
   static constexpr const char* kName = "iaf_psc_delta";
   static constexpr const char* kDescription =
       "NEST iaf_psc_delta: LIF with voltage-jump (delta) synapses, exact integration";
+  static constexpr ModelKind kKind = ModelKind::kPointNeuron;
   static constexpr bool kUsesContext = true;
   static constexpr bool kResetSpikes = true;
 
   enum Param {
-    E_L, C_m, tau_m, t_ref, V_th, V_reset, I_e, V_min,
+    E_L, C_m, tau_m, t_ref, V_th, V_reset, I_e, V_min, V_m,
     kInputs, kNumParams = kInputs + point::kNumInputParams
   };
   static constexpr ParamInfo kParams[kNumParams] = {
       {"E_L", "mV", -70.0, "resting membrane potential"},
-      {"C_m", "pF", 250.0, "membrane capacitance"},
-      {"tau_m", "ms", 10.0, "membrane time constant"},
-      {"t_ref", "ms", 2.0, "absolute refractory period (rounded to the grid)"},
+      {"C_m", "pF", 250.0, "membrane capacitance", gt(0), NS_SRC},
+      {"tau_m", "ms", 10.0, "membrane time constant", gt(0), NS_SRC},
+      {"t_ref", "ms", 2.0, "absolute refractory period (rounded to the grid)", ge(0), NS_SRC},
       {"V_th", "mV", -55.0, "spike threshold"},
       {"V_reset", "mV", -70.0, "reset potential"},
       {"I_e", "pA", 0.0, "constant input current"},
       {"V_min", "mV", -1.7976931348623157e308, "absolute lower bound of V (NEST: -DBL_MAX)"},
+      {"V_m", "mV", -70.0,
+       "start value of the membrane potential (NEST's default; kept when E_L changes, as in NEST)"},
       NS_POINT_INPUT_PARAMS("pA", "pA/ms", "mV", "(voltage jump)"),
   };
 
+  // NEST's cross-parameter rule (NS_SRC).
+  static const char* check(const double* p) {
+    if (!(p[V_reset] < p[V_th])) return "V_reset < V_th (NEST: reset potential must be smaller than threshold)";
+    return nullptr;
+  }
+
   enum StateIx { V, refr, spike_flag, kNumState };
   static constexpr StateInfo kState[kNumState] = {
-      {"V_m", "mV"}, {"refractory_steps", "1"}, {"spike", "1"}};
+      {"V_m", "mV", -70.0, "V_m"}, {"refractory_steps", "1", 0.0},
+      {"spike", "1", 0.0}};  // NEST iaf_psc_delta.cpp State_::State_
   static constexpr int kNumObs = 1;
 
   enum Derived {
-    dP33, dP30, dE_L, dVth, dVreset, dVmin, dI_e, dNref,
+    dP33, dP30, dE_L, dVth, dVreset, dVmin, dI_e, dNref, dV0,
     kIn, kNumDerived = kIn + point::kInputDerived
   };
 
@@ -55,12 +66,13 @@ struct IafPscDeltaModel : point::NoTable {
     d[dVmin] = point::clamp_to<T>(double(p[V_min]) - el);
     d[dI_e] = T(p[I_e]);
     d[dNref] = T(point::grid_steps(double(p[t_ref]), h));
+    d[dV0] = T(p[V_m]);
     point::derive_inputs<T>(p, kInputs, d, kIn, h);
   }
 
   template <class T, class D, class S>
   NS_HD static void init(D d, S s) {
-    s[V] = d[dE_L];
+    s[V] = d[dV0];
     s[refr] = T(0);
     s[spike_flag] = T(0);
   }
@@ -98,5 +110,6 @@ struct IafPscDeltaModel : point::NoTable {
   template <class T, class S>
   NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
+#undef NS_SRC
 
 }  // namespace ns

@@ -12,42 +12,50 @@
 
 namespace ns {
 
+#define NS_SRC "NEST models/iaf_psc_exp.cpp, Parameters_::set"
 struct IafPscExpModel : point::NoTable {
   static constexpr const char* kName = "iaf_psc_exp";
   static constexpr const char* kDescription =
       "NEST iaf_psc_exp: LIF, exponential PSCs, exact integration (Rotter & Diesmann 1999)";
+  static constexpr ModelKind kKind = ModelKind::kPointNeuron;
   static constexpr bool kUsesContext = true;
   static constexpr bool kResetSpikes = true;
 
   enum Param {
-    E_L, C_m, tau_m, t_ref, V_th, V_reset, tau_syn_ex, tau_syn_in, I_e, delta, rho,
+    E_L, C_m, tau_m, t_ref, V_th, V_reset, tau_syn_ex, tau_syn_in, I_e, delta, rho, V_m,
     kInputs, kNumParams = kInputs + point::kNumInputParams
   };
   static constexpr ParamInfo kParams[kNumParams] = {
       {"E_L", "mV", -70.0, "resting membrane potential"},
-      {"C_m", "pF", 250.0, "membrane capacitance"},
-      {"tau_m", "ms", 10.0, "membrane time constant"},
-      {"t_ref", "ms", 2.0, "absolute refractory period (rounded to the grid)"},
+      {"C_m", "pF", 250.0, "membrane capacitance", gt(0), NS_SRC},
+      {"tau_m", "ms", 10.0, "membrane time constant", gt(0), NS_SRC},
+      {"t_ref", "ms", 2.0, "absolute refractory period (rounded to the grid)", ge(0), NS_SRC},
       {"V_th", "mV", -55.0, "spike threshold"},
       {"V_reset", "mV", -70.0, "reset potential"},
-      {"tau_syn_ex", "ms", 2.0, "excitatory synaptic time constant"},
-      {"tau_syn_in", "ms", 2.0, "inhibitory synaptic time constant"},
+      {"tau_syn_ex", "ms", 2.0, "excitatory synaptic time constant", gt(0), NS_SRC},
+      {"tau_syn_in", "ms", 2.0, "inhibitory synaptic time constant", gt(0), NS_SRC},
       {"I_e", "pA", 0.0, "constant input current"},
-      {"delta", "mV", 0.0, "escape-noise width (0: deterministic threshold)"},
-      {"rho", "1/s", 0.01, "escape rate at threshold (used when delta > 0)"},
+      {"delta", "mV", 0.0, "escape-noise width (0: deterministic threshold)", ge(0), NS_SRC},
+      {"rho", "1/s", 0.01, "escape rate at threshold (used when delta > 0)", ge(0), NS_SRC},
+      {"V_m", "mV", -70.0,
+       "start value of the membrane potential (NEST's default; kept when E_L changes, as in NEST)"},
       NS_POINT_INPUT_PARAMS("pA", "pA/ms", "pA", "(jump of I_syn_ex / I_syn_in)"),
   };
 
+  // NEST's cross-parameter rule (NS_SRC).
+  static const char* check(const double* p) {
+    if (!(p[V_reset] < p[V_th])) return "V_reset < V_th (NEST: reset potential must be smaller than threshold)";
+    return nullptr;
+  }
+
   enum StateIx { V, Iex, Iin, refr, spike_flag, kNumState };
-  static constexpr StateInfo kState[kNumState] = {{"V_m", "mV"},
-                                                  {"I_syn_ex", "pA"},
-                                                  {"I_syn_in", "pA"},
-                                                  {"refractory_steps", "1"},
-                                                  {"spike", "1"}};
+  static constexpr StateInfo kState[kNumState] = {
+      {"V_m", "mV", -70.0, "V_m"}, {"I_syn_ex", "pA", 0.0}, {"I_syn_in", "pA", 0.0},
+      {"refractory_steps", "1", 0.0}, {"spike", "1", 0.0}};  // NEST iaf_psc_exp.cpp State_::State_
   static constexpr int kNumObs = 1;
 
   enum Derived {
-    dP22, dP21ex, dP21in, dP20, dP11ex, dP11in, dE_L, dVth, dVreset, dI_e, dNref, dDelta, dRhoH,
+    dP22, dP21ex, dP21in, dP20, dP11ex, dP11in, dE_L, dVth, dVreset, dI_e, dNref, dDelta, dRhoH, dV0,
     kIn, kNumDerived = kIn + point::kInputDerived
   };
 
@@ -70,12 +78,13 @@ struct IafPscExpModel : point::NoTable {
     d[dNref] = T(point::grid_steps(double(p[t_ref]), h));
     d[dDelta] = T(p[delta]);
     d[dRhoH] = T(double(p[rho]) * h * 1e-3);
+    d[dV0] = T(p[V_m]);
     point::derive_inputs<T>(p, kInputs, d, kIn, h);
   }
 
   template <class T, class D, class S>
   NS_HD static void init(D d, S s) {
-    s[V] = d[dE_L];
+    s[V] = d[dV0];
     s[Iex] = T(0);
     s[Iin] = T(0);
     s[refr] = T(0);
@@ -129,5 +138,6 @@ struct IafPscExpModel : point::NoTable {
   template <class T, class S>
   NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
+#undef NS_SRC
 
 }  // namespace ns

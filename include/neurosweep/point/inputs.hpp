@@ -142,9 +142,10 @@ NS_HD uint32_t poisson(CounterRng& rng, double lam_chunk, double p0, int n_chunk
 
 // ---- the input block -------------------------------------------------------------------------
 // Every point model ends its parameter list with these 8 entries (same order), its derived list
-// with kInputDerived entries starting at a model-chosen base. Weights are magnitudes (>= 0): the
-// excitatory train adds +weight_ex, the inhibitory train -weight_in (current/voltage models) or
-// +weight_in to the inhibitory conductance (conductance models), in each model's NEST unit.
+// with kInputDerived entries starting at a model-chosen base. The excitatory train adds weight_ex
+// (a negative weight_ex acts on the inhibitory synapse, as in NEST: poisson_input), the inhibitory
+// train -|weight_in| (current/voltage models) or +|weight_in| to the inhibitory conductance
+// (conductance models), in each model's NEST unit.
 enum InputParam {
   kStepAmplitude, kStepStart, kStepStop, kRampSlope, kRateEx, kWeightEx, kRateIn, kWeightIn,
   kNumInputParams
@@ -153,13 +154,17 @@ enum InputParam {
 #define NS_POINT_INPUT_PARAMS(CUR_UNIT, SLOPE_UNIT, W_UNIT, W_DOC)                              \
   {"step_amplitude", CUR_UNIT, 0.0,                                                              \
    "step current, on for step_start <= t_k < step_stop (acts like I_e: no device delay)"},       \
-  {"step_start", "ms", 0.0, "step current onset (rounded to the grid)"},                         \
-  {"step_stop", "ms", 0.0, "step current offset (rounded to the grid)"},                         \
+  {"step_start", "ms", 0.0, "step current onset (rounded to the grid)", ::ns::ge(0)},            \
+  {"step_stop", "ms", 0.0, "step current offset (rounded to the grid)", ::ns::ge(0)},            \
   {"ramp_slope", SLOPE_UNIT, 0.0, "ramp current: I_ramp(t_k) = ramp_slope * t_k"},               \
-  {"rate_ex", "Hz", 0.0, "rate of the excitatory Poisson spike train"},                          \
-  {"weight_ex", W_UNIT, 0.0, "weight of each excitatory Poisson spike (>= 0) " W_DOC},           \
-  {"rate_in", "Hz", 0.0, "rate of the inhibitory Poisson spike train"},                          \
-  {"weight_in", W_UNIT, 0.0, "magnitude of each inhibitory Poisson spike (>= 0) " W_DOC}
+  {"rate_ex", "Hz", 0.0, "rate of the excitatory Poisson spike train", ::ns::ge(0)},             \
+  {"weight_ex", W_UNIT, 0.0,                                                                     \
+   "weight of each spike of the excitatory train " W_DOC "; negative: acts as NEST's negative "  \
+   "weight (inhibitory synapse)"},                                                               \
+  {"rate_in", "Hz", 0.0, "rate of the inhibitory Poisson spike train", ::ns::ge(0)},             \
+  {"weight_in", W_UNIT, 0.0,                                                                     \
+   "weight of each spike of the inhibitory train " W_DOC "; inhibitory whatever its sign "       \
+   "(NEST's -|weight_in|)"}
 
 enum InputDerived {
   kDt, kStepAmp, kStepK0, kStepK1, kRampPerStep,
@@ -185,7 +190,7 @@ NS_HD void derive_inputs(const P& p, int pbase, D d, int dbase, double dt) {
     d[dbase + kLamEx + o] = T(lam_c);
     d[dbase + kP0Ex + o] = T(fexp(-lam_c));
     d[dbase + kChunksEx + o] = T(chunks);
-    d[dbase + kWEx + o] = T(w);
+    d[dbase + kWEx + o] = T(ch ? (w < 0.0 ? -w : w) : w);  // weight_in: a magnitude
   }
 }
 
@@ -198,16 +203,27 @@ NS_HD T input_current(D d, int dbase, int64_t k) {
   return T((on ? double(d[dbase + kStepAmp]) : 0.0) + ramp);
 }
 
-// Poisson spike counts of step k for both trains; returns the summed weights (ex >= 0, in >= 0).
-template <class T, class D>
+// Poisson spike counts of step k for both trains, as summed weights w_ex (excitatory synapse) and
+// w_in (magnitude on the inhibitory synapse, >= 0). NEST's sign convention (its handle(SpikeEvent)
+// of iaf_psc_*, aeif_cond_*, hh_psc_alpha: weight > 0 (>= 0 for psc) to the excitatory synapse,
+// else to the inhibitory one): a negative weight_ex is routed to the inhibitory synapse with its
+// magnitude (kRouteBySign). weight_in is an inhibition of magnitude |weight_in| whatever its sign
+// (NEST users write it negative). Models whose NEST original routes by receptor port, not sign
+// (glif_psc), pass kRouteBySign = false: w_ex keeps its sign on the first port.
+template <class T, class D, bool kRouteBySign = true>
 NS_HD void poisson_input(D d, int dbase, const StepContext& ctx, T& w_ex, T& w_in) {
   w_ex = T(0);
   w_in = T(0);
+  T w_neg = T(0);
   const int ce = static_cast<int>(d[dbase + kChunksEx]);
   if (ce > 0) {
     CounterRng rng(ctx, kStreamEx);
     const uint32_t n = poisson(rng, double(d[dbase + kLamEx]), double(d[dbase + kP0Ex]), ce);
-    w_ex = T(n) * d[dbase + kWEx];
+    const T w = d[dbase + kWEx];
+    if (!kRouteBySign || w >= T(0))
+      w_ex = T(n) * w;
+    else
+      w_neg = T(n) * (-w);
   }
   const int ci = static_cast<int>(d[dbase + kChunksIn]);
   if (ci > 0) {
@@ -215,6 +231,7 @@ NS_HD void poisson_input(D d, int dbase, const StepContext& ctx, T& w_ex, T& w_i
     const uint32_t n = poisson(rng, double(d[dbase + kLamIn]), double(d[dbase + kP0In]), ci);
     w_in = T(n) * d[dbase + kWIn];
   }
+  if (w_neg != T(0)) w_in = w_in + w_neg;
 }
 
 }  // namespace point

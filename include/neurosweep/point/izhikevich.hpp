@@ -18,11 +18,12 @@ struct IzhikevichModel : point::NoTable {
   static constexpr const char* kName = "izhikevich";
   static constexpr const char* kDescription =
       "NEST izhikevich: Izhikevich (2003) simple model, NEST's Euler integration";
+  static constexpr ModelKind kKind = ModelKind::kPointNeuron;
   static constexpr bool kUsesContext = true;
   static constexpr bool kResetSpikes = true;
 
   enum Param {
-    a, b, c, d, V_th, I_e, V_min, consistent_integration,
+    a, b, c, d, V_th, I_e, V_min, consistent_integration, V_m, U_m,
     kInputs, kNumParams = kInputs + point::kNumInputParams
   };
   static constexpr ParamInfo kParams[kNumParams] = {
@@ -34,15 +35,18 @@ struct IzhikevichModel : point::NoTable {
       {"I_e", "pA", 0.0, "constant input (added to dV/dt in mV/ms, R = 1)"},
       {"V_min", "mV", -1.7976931348623157e308, "absolute lower bound of V (NEST: -DBL_MAX)"},
       {"consistent_integration", "bool", 1.0,
-       "1: NEST's forward Euler (default); 0: published two-half-step scheme"},
+       "1: NEST's forward Euler (default); 0: published two-half-step scheme", whole().ge(0).le(1), "NEST models/izhikevich.cpp (a bool)"},
+      {"V_m", "mV", -65.0, "start value of the membrane potential (NEST's default -65 mV)"},
+      {"U_m", "mV/ms", -13.0, "start value of the recovery variable (NEST's default 0.2 * -65, whatever b)"},
       NS_POINT_INPUT_PARAMS("pA", "pA/ms", "mV", "(voltage jump)"),
   };
 
   enum StateIx { V, U, spike_flag, kNumState };
-  static constexpr StateInfo kState[kNumState] = {{"V_m", "mV"}, {"U_m", "mV/ms"}, {"spike", "1"}};
+  static constexpr StateInfo kState[kNumState] = {
+      {"V_m", "mV", -65.0, "V_m"}, {"U_m", "mV/ms", -13.0, "U_m"}, {"spike", "1", 0.0}};
   static constexpr int kNumObs = 1;
 
-  enum Derived { da, db, dc, dd, dVth, dI_e, dVmin, dConsistent, dH, kIn,
+  enum Derived { da, db, dc, dd, dVth, dI_e, dVmin, dConsistent, dH, dV0, dU0, kIn,
                  kNumDerived = kIn + point::kInputDerived };
 
   template <class T, class P, class D>
@@ -56,16 +60,18 @@ struct IzhikevichModel : point::NoTable {
     dv[dVmin] = point::clamp_to<T>(double(p[V_min]));
     dv[dConsistent] = double(p[consistent_integration]) != 0.0 ? T(1) : T(0);
     dv[dH] = dt;
+    dv[dV0] = T(p[V_m]);
+    dv[dU0] = T(p[U_m]);
     point::derive_inputs<T>(p, kInputs, dv, kIn, double(dt));
   }
 
-  // NEST's initial state is hard-coded: V = -65 mV, U = 0.2 * (-65) = -13 (independent of b, c;
+  // NEST's initial state (the defaults of V_m, U_m): V = -65 mV, U = 0.2 * (-65) = -13 (independent of b, c;
   // shared/reference/point-neuron-models.md section 5, NEST HEAD 84b06d8d). Older NEST releases
   // (e.g. commit 6ff5be8b of models/izhikevich.cpp) start from U = 0.
   template <class T, class D, class S>
-  NS_HD static void init(D, S s) {
-    s[V] = T(-65);
-    s[U] = T(0.2 * -65.0);
+  NS_HD static void init(D dv, S s) {
+    s[V] = dv[dV0];
+    s[U] = dv[dU0];
     s[spike_flag] = T(0);
   }
 
