@@ -175,6 +175,7 @@ TEST(Aeif, DeltaT0ReducesToLif) {
   p[M::V_th] = -55;
   p[M::V_reset] = -60;
   p[M::t_ref] = 2;
+  p[M::V_m] = -70;  // start at E_L, as the closed form assumes (NEST's default start is -70.6 mV)
   double d[M::kNumDerived], s[M::kNumState];
   M::derive<double>(Strided<const double>{p.data(), 1}, d, 0.1);
   M::init<double>(d, s);
