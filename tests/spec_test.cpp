@@ -282,6 +282,17 @@ TEST(SpecRandom, RandomAxisInAProductIsCrossedWithTheOthers) {
 
 // ---- Sobol -------------------------------------------------------------------------------------
 
+// mix64 (neurosweep/hash.hpp) is the SplitMix64 output function that every random axis, Sobol
+// scramble and random model input is built on: SplitMix64 seeded with 0 outputs mix64(n * golden)
+// for n = 0, 1, ..., and its first four outputs are published with Vigna's reference code
+// (https://prng.di.unimi.it/splitmix64.c; also the xoshiro seeding example).
+TEST(Hash, Mix64IsSplitMix64) {
+  const uint64_t golden = 0x9e3779b97f4a7c15ULL;
+  const uint64_t published[4] = {0xE220A8397B1DCDAFULL, 0x6E789E6AA1B965F4ULL, 0x06C45D188009454FULL,
+                                 0xF88BB8A8724C81ECULL};
+  for (uint64_t n = 0; n < 4; ++n) EXPECT_EQ(ns::mix64(n * golden), published[n]) << "output " << n;
+}
+
 TEST(SpecSobol, JoeKuoTableIsWellFormed) {
   // Every polynomial x^s + a_1 x^(s-1) + ... + a_(s-1) x + 1 must be primitive over GF(2): the
   // multiplicative order of x modulo it is 2^s - 1. Every m_k odd and < 2^k. Rows sorted by
