@@ -202,6 +202,27 @@ std::string shard_path(const std::string& out, int k, int n) {
   return (p.parent_path() / (stem + ".shard-" + std::to_string(k) + "-of-" + std::to_string(n) + ext)).string();
 }
 
+RunSettings run_settings(const RunSpec& spec, int max_spikes, int threads) {
+  RunSettings rs;
+  rs.model = spec.model->name;
+  rs.precision = parse_precision(spec.precision);
+  rs.gating = spec.gating.empty() ? Gating::Table : parse_gating(spec.gating);
+  rs.sim.dt = spec.dt_ms;
+  rs.sim.n_transient = spec.n_transient;
+  rs.sim.n_analysis = spec.n_analysis;
+  rs.sim.spike_threshold = 0.0f;
+  rs.sim.max_spikes = max_spikes;
+  rs.sim.seed = spec.seed;
+  rs.threads = threads;
+  rs.want_final_state = spec.out_final_state;
+  return rs;
+}
+
+uint64_t default_chunk(bool cuda, int threads) {
+  const unsigned cores = threads > 0 ? static_cast<unsigned>(threads) : std::thread::hardware_concurrency();
+  return cuda ? 131072 : 512ull * std::max(1u, cores);
+}
+
 int run_build(const RunOptions& opt) {
   const auto t_start = Clock::now();
   RunSpec spec = load_spec(opt.spec_path);
@@ -224,25 +245,10 @@ int run_build(const RunOptions& opt) {
   auto backend = make_backend(opt.backend, &notice);
   if (!opt.quiet && !notice.empty()) std::cerr << "neurosweep: " << notice << "\n";
 
-  RunSettings rs;
-  rs.model = m.name;
-  rs.precision = parse_precision(spec.precision);
-  // Default gating: lookup tables (faster than direct evaluation on both backends, bench/README.md).
-  rs.gating = spec.gating.empty() ? Gating::Table : parse_gating(spec.gating);
-  rs.sim.dt = spec.dt_ms;
-  rs.sim.n_transient = spec.n_transient;
-  rs.sim.n_analysis = spec.n_analysis;
-  rs.sim.spike_threshold = 0.0f;  // mV: spikes are maxima overshooting 0 mV (Prinz routine)
-  rs.sim.max_spikes = std::max(stage->spikes_needed(), spec.out_spikes);
-  rs.sim.seed = spec.seed;
-  rs.threads = opt.threads;
-  rs.want_final_state = spec.out_final_state;
+  const RunSettings rs = run_settings(spec, std::max(stage->spikes_needed(), spec.out_spikes), opt.threads);
 
   const uint64_t n_total = spec.sweep.size();
-  // Default chunk: a GPU wants >= 1e5 threads in flight; on the CPU 512 instances per core keeps
-  // every core busy and the progress display lively.
-  const int cores = opt.threads > 0 ? opt.threads : static_cast<int>(std::thread::hardware_concurrency());
-  const uint64_t chunk = opt.chunk ? opt.chunk : (backend->name() == "cuda" ? 131072 : 512ull * std::max(1, cores));
+  const uint64_t chunk = opt.chunk ? opt.chunk : default_chunk(backend->name() == "cuda", opt.threads);
   const StoreSchema schema = make_schema(spec, *stage);
 
   std::map<std::string, AttrValue> attrs;
