@@ -167,13 +167,13 @@ SpecInstance spec_instance(const std::string& spec_path, uint64_t instance,
   RunSettings& rs = si.settings;
   si.params = spec->sweep.params_of(instance);
   apply_assignments(*spec->model, si.params, assignments);
-  if (spec->initial_kind == "explicit") {
+  if (spec->initial_kind == InitialKind::kExplicit) {
     si.init = spec->initial_state;
-  } else if (spec->initial_kind == "thermalized") {
+  } else if (spec->initial_kind == InitialKind::kThermalized) {
     ThermalCache cache(rs, spec->thermal_ms);
     si.init.resize(spec->model->state.size());
     cache.fill(rs.model, si.params.data(), 1, si.init.data());
-  } else if (spec->initial_kind == "database") {
+  } else if (spec->initial_kind == InitialKind::kDatabase) {
     throw SpecError(spec_path + ": initial.from_database: `simulate --spec` cannot start from another database's "
                     "final states; use `neurosweep run` with output.traces");
   }
