@@ -13,7 +13,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "cuda_backend.hpp"
+#include "neurosweep/cuda_backend.hpp"
 #include "neurosweep/models.hpp"
 
 namespace ns {

@@ -430,7 +430,7 @@ TEST(CircuitSpec, Prinz2004AndDemoSweeps) {
   const auto r = ns::load_spec(std::string(NS_SOURCE_DIR) + "/sweeps/prinz2004.json");
   EXPECT_EQ(r.model->name, "pyloric");
   EXPECT_EQ(r.sweep.size(), 20250000u);  // 5 x 5 x 6 x 6^3 x 5^4 (reference section 4.3)
-  EXPECT_EQ(r.initial_kind, "thermalized");
+  EXPECT_EQ(r.initial_kind, ns::InitialKind::kThermalized);
   EXPECT_EQ(r.thermal_ms, 5000.0);
   // last instance: ABPD5, LP5, PY6, every synapse at 100 nS
   const auto p = r.sweep.params_of(20250000u - 1);
@@ -440,7 +440,7 @@ TEST(CircuitSpec, Prinz2004AndDemoSweeps) {
   EXPECT_EQ(p[m.param_index("g_PYLP")], 100.0);
   // 1 nS only onto PY
   for (const auto& ax : r.sweep.axes())
-    if (ax.kind == "grid") {
+    if (ax.kind == ns::AxisKind::kGrid) {
       const bool onto_py = ax.name == "g_ABPY" || ax.name == "g_PDPY" || ax.name == "g_LPPY";
       EXPECT_EQ(std::count(ax.values.begin(), ax.values.end(), 1.0), onto_py ? 1 : 0) << ax.name;
     }

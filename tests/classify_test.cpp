@@ -2,6 +2,9 @@
 // whose truth is known by construction. Expected values come from the construction (periods,
 // ISIs, counts), never from the classifier's own output.
 #include "classify/classify.hpp"
+#include "classify/classify_network.hpp"
+#include "classify/classify_point.hpp"
+#include "classify/settings_table.hpp"
 
 #include <gtest/gtest.h>
 
@@ -546,3 +549,81 @@ TEST(ClassifyP04, DoublePrecisionNeuronsGetTheirPublishedLabels) { check_p04(ns:
 TEST(ClassifyP04, FloatPrecisionNeuronsGetTheirPublishedLabels) { check_p04(ns::Precision::Float); }
 
 }  // namespace
+
+// The one settings parser (classify/settings_table.hpp) on a table of its own: range ends (open
+// and closed), integers, types, unknown keys kept for another table or refused, and the write-back.
+namespace {
+struct ToySettings {
+  int n = 5;
+  double x = 0.5;
+};
+const ns::SettingKey<ToySettings> kToyKeys[] = {
+    {"n", true, 2, 10, false, "an integer in [2, 10]", &ToySettings::n, nullptr},
+    {"x", false, 0, 1, true, "a number in (0, 1]", nullptr, &ToySettings::x},
+};
+std::string toy_error(const char* json, nlohmann::json* rest = nullptr) {
+  ToySettings s;
+  try {
+    ns::read_settings(nlohmann::json::parse(json), kToyKeys, s, "t.json", "classifier.toy", rest);
+  } catch (const ns::SpecError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(SettingsTable, RangesTypesUnknownKeysAndWriteBack) {
+  EXPECT_EQ(toy_error(R"({"n": 2, "x": 1})"), "");  // closed lower end of n, closed upper end of x
+  EXPECT_EQ(toy_error(R"({"n": 10, "x": 1e-9})"), "");
+  EXPECT_EQ(toy_error(R"({"n": 1})"), "t.json: classifier.toy.n = 1: must be an integer in [2, 10]");
+  EXPECT_EQ(toy_error(R"({"n": 11})"), "t.json: classifier.toy.n = 11: must be an integer in [2, 10]");
+  EXPECT_EQ(toy_error(R"({"n": 2.5})"), "t.json: classifier.toy.n = 2.5: must be an integer in [2, 10]");
+  EXPECT_EQ(toy_error(R"({"x": 0})"), "t.json: classifier.toy.x = 0: must be a number in (0, 1]");
+  EXPECT_EQ(toy_error(R"({"x": 1.5})"), "t.json: classifier.toy.x = 1.5: must be a number in (0, 1]");
+  EXPECT_EQ(toy_error(R"({"x": "1"})"), "t.json: classifier.toy.x = \"1\": must be a number in (0, 1]");
+  EXPECT_EQ(toy_error(R"([1])"), "t.json: classifier.toy = [1]: must be an object of settings");
+  EXPECT_EQ(toy_error(R"({"y": 1})"), "t.json: classifier.toy.y = 1: unknown key (known: n, x)");
+  nlohmann::json rest = nlohmann::json::object();
+  EXPECT_EQ(toy_error(R"({"y": 1, "n": 3})", &rest), "");
+  EXPECT_EQ(rest, nlohmann::json::parse(R"({"y": 1})"));
+  ToySettings s;
+  ns::read_settings(nlohmann::json::parse(R"({"n": 7, "x": 0.25})"), kToyKeys, s, "t", "c", nullptr);
+  EXPECT_EQ(s.n, 7);
+  EXPECT_EQ(s.x, 0.25);
+  ns::read_settings(nlohmann::json(), kToyKeys, s, "t", "c", nullptr);  // null: unchanged
+  EXPECT_EQ(s.n, 7);
+  nlohmann::json j = nlohmann::json::object();
+  ns::write_settings(kToyKeys, s, j);
+  EXPECT_EQ(j, nlohmann::json::parse(R"({"n": 7, "x": 0.25})"));
+}
+
+// The three classifiers read their keys with that parser: the same rule gives the same message,
+// under each classifier's own path.
+TEST(SettingsTable, EveryClassifierReportsThroughIt) {
+  auto err = [](auto parse) {
+    try {
+      parse();
+    } catch (const ns::SpecError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(err([] { ClassifierSettings::from_json(nlohmann::json{{"min_ibis", 0.5}}, "s.json"); }),
+            "s.json: classifier.min_ibis = 0.5: must be an integer >= 1");
+  EXPECT_EQ(err([] { ns::PointClassifierSettings::from_json(nlohmann::json{{"adaptation_skip", 0.5}}, "s.json"); }),
+            "s.json: classifier.adaptation_skip = 0.5: must be an integer >= 0");
+  // A base key through the point classifier: the base message, then the point keys.
+  EXPECT_EQ(err([] { ns::PointClassifierSettings::from_json(nlohmann::json{{"min_ibis", 0.5}}, "s.json"); }),
+            "s.json: classifier.min_ibis = 0.5: must be an integer >= 1; point-neuron keys: adaptation_ratio, "
+            "irregular_cv, initial_burst_ratio, min_initial_burst_spikes, adaptation_skip");
+  EXPECT_EQ(err([] {
+              ns::NetworkClassifierSettings::from_json(nlohmann::json{{"network", {{"min_cycles", 0.5}}}}, "s.json",
+                                                       nullptr);
+            }),
+            "s.json: classifier.network.min_cycles = 0.5: must be an integer >= 1");
+  EXPECT_EQ(err([] { ns::NetworkClassifierSettings::from_json(nlohmann::json{{"network", nullptr}}, "s.json", nullptr); }),
+            "s.json: classifier.network = null: must be an object of settings");
+  // Write-back: every key of each table.
+  EXPECT_EQ(ns::PointClassifierSettings().to_json().size(), 15u + 5u);
+  EXPECT_EQ(ns::NetworkClassifierSettings().to_json().size(), 9u);
+}

@@ -130,7 +130,7 @@ TEST(SpecGrid, LinspaceAndLogspace) {
   EXPECT_NEAR(p[static_cast<size_t>(r.model->param_index("gCaS"))], 1.0, 1e-13);
   EXPECT_NEAR(p[static_cast<size_t>(r.model->param_index("gleak"))], 0.1, 1e-15);
   EXPECT_EQ(p[static_cast<size_t>(r.model->param_index("gKd"))], 100.0);
-  EXPECT_EQ(ax[0].kind, "grid");
+  EXPECT_EQ(ax[0].kind, ns::AxisKind::kGrid);
   EXPECT_EQ(ax[0].name, "gCaS");
 }
 
@@ -141,7 +141,7 @@ TEST(SpecGrid, ListAndLinkedAxes) {
   const auto r = parse(j);
   ASSERT_EQ(r.sweep.size(), 12u);
   EXPECT_EQ(r.sweep.axes()[0].name, "gKd+gNa");
-  EXPECT_EQ(r.sweep.axes()[1].kind, "list");
+  EXPECT_EQ(r.sweep.axes()[1].kind, ns::AxisKind::kList);
   const auto na = column(r, "gNa"), kd = column(r, "gKd"), ie = column(r, "I_ext");
   const double list[4] = {0.5, 0, 0.5, -1};
   for (size_t i = 0; i < 12; ++i) {
@@ -281,6 +281,43 @@ TEST(SpecRandom, RandomAxisInAProductIsCrossedWithTheOthers) {
 }
 
 // ---- Sobol -------------------------------------------------------------------------------------
+
+// mix64 (neurosweep/hash.hpp) is the SplitMix64 output function that every random axis, Sobol
+// scramble and random model input is built on: SplitMix64 seeded with 0 outputs mix64(n * golden)
+// for n = 0, 1, ..., and its first four outputs are published with Vigna's reference code
+// (https://prng.di.unimi.it/splitmix64.c; also the xoshiro seeding example).
+TEST(Hash, Mix64IsSplitMix64) {
+  const uint64_t golden = 0x9e3779b97f4a7c15ULL;
+  const uint64_t published[4] = {0xE220A8397B1DCDAFULL, 0x6E789E6AA1B965F4ULL, 0x06C45D188009454FULL,
+                                 0xF88BB8A8724C81ECULL};
+  for (uint64_t n = 0; n < 4; ++n) EXPECT_EQ(ns::mix64(n * golden), published[n]) << "output " << n;
+}
+
+// Kinds and modes are enums after parsing; the spec's names map to them and back unchanged (the
+// database stores the names: to_string must give exactly what the spec said).
+TEST(SpecEnums, SpecNamesMapToEnumsAndBack) {
+  const char* kinds[] = {"grid", "list", "linked", "categorical", "random", "sobol"};
+  const ns::AxisKind enums[] = {ns::AxisKind::kGrid,        ns::AxisKind::kList,   ns::AxisKind::kLinked,
+                                ns::AxisKind::kCategorical, ns::AxisKind::kRandom, ns::AxisKind::kSobol};
+  for (int k = 0; k < 6; ++k) EXPECT_STREQ(ns::to_string(enums[k]), kinds[k]);
+  EXPECT_STREQ(ns::to_string(ns::Combine::kSample), "sample");
+  EXPECT_STREQ(ns::to_string(ns::InitialKind::kThermalized), "thermalized");
+  json j = minimal();
+  j["precision"] = "double";
+  j["gating"] = "direct";
+  j["combine"] = "sample";
+  j["axes"] = {{{"kind", "sobol"}, {"count", 4}, {"scramble", "shift"}, {"params", {{"gNa", {{"low", 1}, {"high", 2}}}}}},
+               {{"kind", "random"}, {"count", 4}, {"params", {{"gKd", {{"low", 1}, {"high", 2}}}}}}};
+  const auto r = parse(j);
+  EXPECT_EQ(r.precision, ns::Precision::Double);
+  ASSERT_TRUE(r.gating.has_value());
+  EXPECT_EQ(*r.gating, ns::Gating::Direct);
+  EXPECT_EQ(r.sweep.combine(), ns::Combine::kSample);
+  ASSERT_EQ(r.sweep.axes().size(), 2u);
+  EXPECT_EQ(r.sweep.axes()[0].kind, ns::AxisKind::kSobol);
+  EXPECT_EQ(r.sweep.axes()[0].scramble, ns::sobol::Scramble::Shift);
+  EXPECT_EQ(r.sweep.axes()[1].kind, ns::AxisKind::kRandom);
+}
 
 TEST(SpecSobol, JoeKuoTableIsWellFormed) {
   // Every polynomial x^s + a_1 x^(s-1) + ... + a_(s-1) x + 1 must be primitive over GF(2): the
@@ -429,9 +466,9 @@ TEST(SpecTop, DurationsDefaultsAndHash) {
   EXPECT_EQ(r.dt_ms, 0.025);
   EXPECT_EQ(r.n_transient, 80000);
   EXPECT_EQ(r.n_analysis, 60000);
-  EXPECT_EQ(r.precision, "float");
-  EXPECT_EQ(r.gating, "");
-  EXPECT_EQ(r.initial_kind, "cold");
+  EXPECT_EQ(r.precision, ns::Precision::Float);
+  EXPECT_FALSE(r.gating.has_value());
+  EXPECT_EQ(r.initial_kind, ns::InitialKind::kCold);
   EXPECT_EQ(r.sweep.size(), 1u);  // no axes: one instance
   EXPECT_EQ(r.seed, 0u);
   // Key order and whitespace do not change the canonical form or the hash; values do.
@@ -457,7 +494,7 @@ TEST(SpecTop, InitialStateAndOutput) {
   j["output"] = {{"final_state", true}, {"spikes", 50},
                  {"traces", {{"instances", {2, 0}}, {"every", "1 ms"}}}};
   const auto r = parse(j);
-  EXPECT_EQ(r.initial_kind, "explicit");
+  EXPECT_EQ(r.initial_kind, ns::InitialKind::kExplicit);
   ASSERT_EQ(r.initial_state.size(), m->state.size());
   for (size_t k = 0; k < m->state.size(); ++k) EXPECT_EQ(r.initial_state[k], double(k) * 0.5);
   EXPECT_TRUE(r.out_final_state);
@@ -473,7 +510,7 @@ TEST(SpecTop, InitialStateAndOutput) {
   k["initial"] = {{"from_database", "start.h5"}};
   std::ofstream(dir / "spec.json") << k.dump();
   const auto r2 = ns::load_spec((dir / "spec.json").string());
-  EXPECT_EQ(r2.initial_kind, "database");
+  EXPECT_EQ(r2.initial_kind, ns::InitialKind::kDatabase);
   EXPECT_EQ(fs::path(r2.initial_database), dir / "start.h5");
   EXPECT_EQ(r2.name, "spec");  // default name: the file's stem
   fs::remove_all(dir);

@@ -2,7 +2,7 @@
 #include "neurosweep/backend.hpp"
 
 #if defined(NEUROSWEEP_HAVE_CUDA)
-#include "../../kernels/cuda_backend.hpp"
+#include "neurosweep/cuda_backend.hpp"
 #endif
 
 namespace ns {

@@ -259,15 +259,9 @@ void run_tile(const SimConfig& c, const ChunkInput& in, size_t i0, size_t nl, co
     }
   };
   for (int64_t k = 0; k < c.n_transient; ++k) step(k);
-  alignas(64) T v1[NO * W], v2[NO * W], vmn[NO * W], vmx[NO * W], p1[NO * W], p2[NO * W];
-  alignas(64) double vs[NO * W];
-  alignas(64) int pk[NO * W];
+  alignas(64) Detector<Model, T, NO * W> det;  // slot o * W + l
   for (int l = 0; l < W; ++l)
-    for (int o = 0; o < NO; ++o) {
-      const T v = Model::template observe<T>(Lane<T, W>{st, l}, o);
-      v1[o * W + l] = v2[o * W + l] = vmn[o * W + l] = vmx[o * W + l] = v;
-      vs[o * W + l] = 0.0;
-    }
+    for (int o = 0; o < NO; ++o) det.start(o * W + l, Model::template observe<T>(Lane<T, W>{st, l}, o));
   for (size_t l = 0; l < nl; ++l)
     for (int o = 0; o < NO; ++o) out.n_spikes[(i0 + l) * NO + o] = 0;
   const T thr = T(c.spike_threshold);
@@ -276,55 +270,15 @@ void run_tile(const SimConfig& c, const ChunkInput& in, size_t i0, size_t nl, co
     int any = 0;
     for (int o = 0; o < NO; ++o) {
 #pragma omp simd reduction(| : any)
-      for (int l = 0; l < W; ++l) {
-        const int j = o * W + l;
-        const T v0 = Model::template observe<T>(Lane<T, W>{st, l}, o);
-        int p;
-        if constexpr (reset_spikes<Model>::value)
-          p = Model::template spike_count<T>(Lane<T, W>{st, l}, o);
-        else
-          p = is_peak(v0, v1[j], v2[j], thr) ? 1 : 0;
-        pk[j] = p;
-        any |= p;
-        p1[j] = v1[j];
-        p2[j] = v2[j];
-        vmn[j] = v0 < vmn[j] ? v0 : vmn[j];
-        vmx[j] = v0 > vmx[j] ? v0 : vmx[j];
-        vs[j] += double(v0);
-        v2[j] = v1[j];
-        v1[j] = v0;
-      }
+      for (int l = 0; l < W; ++l) any |= det.sample(o * W + l, Lane<T, W>{st, l}, o, thr);
     }
     if (any) {
       for (int o = 0; o < NO; ++o)
         for (size_t l = 0; l < nl; ++l)
-          if (pk[o * W + l]) {
-            if constexpr (reset_spikes<Model>::value)
-              record_spikes_at(out, c, i0 + l, o, double(k) * c.dt, pk[o * W + l]);
-            else
-              record_peak(out, c, i0 + l, o, k, v1[o * W + l], p1[o * W + l], p2[o * W + l]);
-          }
+          if (det.marked[o * W + l]) det.record(out, c, i0 + l, o, o * W + static_cast<int>(l), k);
     }
   }
-  for (size_t l = 0; l < nl; ++l) {
-    const size_t i = i0 + l;
-    uint8_t stt = kOk;
-    for (int o = 0; o < NO; ++o) {
-      const int j = o * W + static_cast<int>(l);
-      const size_t slot = i * NO + o;
-      out.v_min[slot] = float(vmn[j]);
-      out.v_max[slot] = float(vmx[j]);
-      out.v_mean[slot] = c.n_analysis > 0 ? float(vs[j] / double(c.n_analysis)) : float(v1[j]);
-      const uint8_t so = classify_status(v1[j], c);
-      stt = so > stt ? so : stt;
-    }
-    for (int k = 0; k < NS; ++k) {
-      const T x = st[k * W + l];
-      if (!(x == x) || x - x != T(0)) stt = kNonFinite;
-      if (out.final_state) out.final_state[static_cast<size_t>(k) * out.n + i] = double(x);
-    }
-    out.status[i] = stt;
-  }
+  for (size_t l = 0; l < nl; ++l) det.finish(out, c, i0 + l, static_cast<int>(l), W, Lane<T, W>{st, static_cast<int>(l)});
 }
 
 template <class Model, class T, class Tab>

@@ -11,6 +11,7 @@
 
 #include "errors.hpp"
 #include "classify/feature_table.hpp"
+#include "classify/settings_table.hpp"
 
 namespace ns {
 
@@ -57,17 +58,7 @@ void feature_values(const Features& f, float* out) { feature_values_of(kColumns,
 // ---- settings --------------------------------------------------------------------------------
 namespace {
 
-struct Key {
-  const char* name;
-  bool integer;
-  double lo, hi;  // allowed range
-  bool lo_open;   // lo excluded
-  const char* rule;
-  int ClassifierSettings::*ip;
-  double ClassifierSettings::*dp;
-};
-
-const Key kKeys[] = {
+const SettingKey<ClassifierSettings> kKeys[] = {
     {"min_spikes", true, 3, 1e9, false, "an integer >= 3", &ClassifierSettings::min_spikes, nullptr},
     {"regularity_tolerance", false, 0, 1, true, "a number in (0, 1]", nullptr,
      &ClassifierSettings::regularity_tolerance},
@@ -98,56 +89,18 @@ const Key kKeys[] = {
      &ClassifierSettings::slowest_period_ms},
 };
 
-[[noreturn]] void bad(const std::string& source, const std::string& key, const nlohmann::json& v,
-                      const std::string& why) {
-  std::ostringstream os;
-  os << source << ": classifier." << key << " = " << v.dump() << ": " << why;
-  throw SpecError(os.str());
-}
-
 }  // namespace
 
 ClassifierSettings ClassifierSettings::from_json(const nlohmann::json& j,
                                                  const std::string& source) {
   ClassifierSettings s;
-  if (j.is_null()) return s;
-  if (!j.is_object()) {
-    std::ostringstream os;
-    os << source << ": classifier = " << j.dump() << ": must be an object of settings";
-    throw SpecError(os.str());
-  }
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const Key* key = nullptr;
-    for (const auto& k : kKeys)
-      if (it.key() == k.name) key = &k;
-    if (!key) {
-      std::string known;
-      for (const auto& k : kKeys) known += std::string(known.empty() ? "" : ", ") + k.name;
-      bad(source, it.key(), it.value(), "unknown key (known: " + known + ")");
-    }
-    const nlohmann::json& v = it.value();
-    if (!v.is_number()) bad(source, key->name, v, std::string("must be ") + key->rule);
-    const double x = v.get<double>();
-    const bool in_range = std::isfinite(x) && (key->lo_open ? x > key->lo : x >= key->lo) &&
-                          x <= key->hi;
-    if (!in_range || (key->integer && x != std::floor(x)))
-      bad(source, key->name, v, std::string("must be ") + key->rule);
-    if (key->integer)
-      s.*(key->ip) = static_cast<int>(x);
-    else
-      s.*(key->dp) = x;
-  }
+  read_settings(j, kKeys, s, source, "classifier", nullptr);
   return s;
 }
 
 nlohmann::json ClassifierSettings::to_json() const {
   nlohmann::json j = nlohmann::json::object();
-  for (const auto& k : kKeys) {
-    if (k.integer)
-      j[k.name] = this->*(k.ip);
-    else
-      j[k.name] = this->*(k.dp);
-  }
+  write_settings(kKeys, *this, j);
   return j;
 }
 

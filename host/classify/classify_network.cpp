@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "classify/feature_table.hpp"
+#include "classify/settings_table.hpp"
 #include "errors.hpp"
 
 namespace ns {
@@ -17,11 +19,7 @@ const std::vector<std::string>& network_label_names() {
   return v;
 }
 
-const char* network_label_name(int label) {
-  const auto& v = network_label_names();
-  if (label < 0 || label >= static_cast<int>(v.size())) return "unclassified";
-  return v[static_cast<size_t>(label)].c_str();
-}
+const char* network_label_name(int label) { return label_of(network_label_names(), label); }
 
 // P04 experimental reference (mean +- SD), as given identically by MKL20 find_pyloric.py and
 // HOY isPyloric.m (reference section 4.7).
@@ -48,17 +46,8 @@ namespace {
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 static_assert(sizeof(NetworkFeatures) == kNumNetworkFeatures * sizeof(float), "columns");
 
-struct NKey {
-  const char* name;
-  bool integer;
-  double lo, hi;
-  bool lo_open;
-  const char* rule;
-  int NetworkClassifierSettings::*ip;
-  double NetworkClassifierSettings::*dp;
-};
 using NS_ = NetworkClassifierSettings;
-const NKey kNKeys[] = {
+const SettingKey<NS_> kNKeys[] = {
     {"ref_cell", true, 0, 15, false, "a cell index in [0, 15]", &NS_::ref_cell, nullptr},
     {"lp_cell", true, 0, 15, false, "a cell index in [0, 15]", &NS_::lp_cell, nullptr},
     {"py_cell", true, 0, 15, false, "a cell index in [0, 15]", &NS_::py_cell, nullptr},
@@ -69,13 +58,6 @@ const NKey kNKeys[] = {
     {"pyloric_fraction", false, 0, 1, true, "a number in (0, 1]", nullptr, &NS_::pyloric_fraction},
     {"within_sd", false, 0, 1e9, true, "a number > 0", nullptr, &NS_::within_sd},
 };
-
-[[noreturn]] void bad(const std::string& source, const std::string& key, const nlohmann::json& v,
-                      const std::string& why) {
-  std::ostringstream os;
-  os << source << ": classifier.network." << key << " = " << v.dump() << ": " << why;
-  throw SpecError(os.str());
-}
 
 float f32(double x) { return static_cast<float>(x); }
 
@@ -90,7 +72,7 @@ NetworkClassifierSettings NetworkClassifierSettings::from_json(const nlohmann::j
   if (j.is_object() && j.contains("network")) {
     net = j["network"];
     rest.erase("network");
-    if (!net.is_object()) {
+    if (!net.is_object()) {  // null included (read_settings takes null for "all defaults")
       std::ostringstream os;
       os << source << ": classifier.network = " << net.dump() << ": must be an object of settings";
       throw SpecError(os.str());
@@ -98,38 +80,19 @@ NetworkClassifierSettings NetworkClassifierSettings::from_json(const nlohmann::j
   }
   const ClassifierSettings cs = ClassifierSettings::from_json(rest, source);
   if (cell) *cell = cs;
-  for (auto it = net.begin(); net.is_object() && it != net.end(); ++it) {
-    const NKey* key = nullptr;
-    for (const auto& k : kNKeys)
-      if (it.key() == k.name) key = &k;
-    if (!key) {
-      std::string known;
-      for (const auto& k : kNKeys) known += std::string(known.empty() ? "" : ", ") + k.name;
-      bad(source, it.key(), it.value(), "unknown key (known: " + known + ")");
-    }
-    const nlohmann::json& v = it.value();
-    if (!v.is_number()) bad(source, key->name, v, std::string("must be ") + key->rule);
-    const double x = v.get<double>();
-    const bool ok = std::isfinite(x) && (key->lo_open ? x > key->lo : x >= key->lo) && x <= key->hi;
-    if (!ok || (key->integer && x != std::floor(x))) bad(source, key->name, v, std::string("must be ") + key->rule);
-    if (key->integer)
-      s.*(key->ip) = static_cast<int>(x);
-    else
-      s.*(key->dp) = x;
+  read_settings(net, kNKeys, s, source, "classifier.network", nullptr);
+  if (s.ref_cell == s.lp_cell || s.ref_cell == s.py_cell || s.lp_cell == s.py_cell) {
+    std::ostringstream os;
+    os << source << ": classifier.network.ref_cell = " << net.dump()
+       << ": ref_cell, lp_cell and py_cell must be three different cells";
+    throw SpecError(os.str());
   }
-  if (s.ref_cell == s.lp_cell || s.ref_cell == s.py_cell || s.lp_cell == s.py_cell)
-    bad(source, "ref_cell", net, "ref_cell, lp_cell and py_cell must be three different cells");
   return s;
 }
 
 nlohmann::json NetworkClassifierSettings::to_json() const {
   nlohmann::json j = nlohmann::json::object();
-  for (const auto& k : kNKeys) {
-    if (k.integer)
-      j[k.name] = this->*(k.ip);
-    else
-      j[k.name] = this->*(k.dp);
-  }
+  write_settings(kNKeys, *this, j);
   return j;
 }
 

@@ -10,6 +10,7 @@
 
 #include "errors.hpp"
 #include "classify/feature_table.hpp"
+#include "classify/settings_table.hpp"
 #include "neurosweep/models.hpp"
 
 namespace ns {
@@ -53,16 +54,7 @@ PointFeatures nan_features() { return nan_features_of(kColumns); }
 float to_f(double x) { return static_cast<float>(x); }
 
 // Point-specific keys.
-struct Key {
-  const char* name;
-  bool integer;
-  double lo, hi;
-  bool lo_open;
-  const char* rule;
-  int PointClassifierSettings::*ip;
-  double PointClassifierSettings::*dp;
-};
-const Key kKeys[] = {
+const SettingKey<PointClassifierSettings> kKeys[] = {
     {"adaptation_ratio", false, 1, 1e9, true, "a number > 1", nullptr,
      &PointClassifierSettings::adaptation_ratio},
     {"irregular_cv", false, 0, 1e9, true, "a number > 0", nullptr,
@@ -104,54 +96,19 @@ void point_feature_values(const PointFeatures& f, float* out) { feature_values_o
 PointClassifierSettings PointClassifierSettings::from_json(const nlohmann::json& j,
                                                            const std::string& source) {
   PointClassifierSettings s;
-  if (j.is_null()) return s;
-  if (!j.is_object()) {
-    std::ostringstream os;
-    os << source << ": classifier = " << j.dump() << ": must be an object of settings";
-    throw SpecError(os.str());
-  }
   nlohmann::json rest = nlohmann::json::object();
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const Key* key = nullptr;
-    for (const auto& k : kKeys)
-      if (it.key() == k.name) key = &k;
-    if (!key) {
-      rest[it.key()] = it.value();
-      continue;
-    }
-    const nlohmann::json& v = it.value();
-    const double x = v.is_number() ? v.get<double>() : NAN;
-    const bool in_range = v.is_number() && std::isfinite(x) &&
-                          (key->lo_open ? x > key->lo : x >= key->lo) && x <= key->hi &&
-                          (!key->integer || x == std::floor(x));
-    if (!in_range) {
-      std::ostringstream os;
-      os << source << ": classifier." << key->name << " = " << v.dump() << ": must be " << key->rule;
-      throw SpecError(os.str());
-    }
-    if (key->integer)
-      s.*(key->ip) = static_cast<int>(x);
-    else
-      s.*(key->dp) = x;
-  }
+  read_settings(j, kKeys, s, source, "classifier", &rest);
   try {
     s.base = ClassifierSettings::from_json(rest, source);
   } catch (const SpecError& e) {
-    std::string known;
-    for (const auto& k : kKeys) known += std::string(known.empty() ? "" : ", ") + k.name;
-    throw SpecError(std::string(e.what()) + "; point-neuron keys: " + known);
+    throw SpecError(std::string(e.what()) + "; point-neuron keys: " + setting_names(kKeys));
   }
   return s;
 }
 
 nlohmann::json PointClassifierSettings::to_json() const {
   nlohmann::json j = base.to_json();
-  for (const auto& k : kKeys) {
-    if (k.integer)
-      j[k.name] = this->*(k.ip);
-    else
-      j[k.name] = this->*(k.dp);
-  }
+  write_settings(kKeys, *this, j);
   return j;
 }
 

@@ -30,7 +30,7 @@
 #include "errors.hpp"
 #include "spec/spec.hpp"
 #ifdef NEUROSWEEP_HAVE_CUDA
-#include "../../kernels/cuda_backend.hpp"
+#include "neurosweep/cuda_backend.hpp"
 #endif
 
 namespace ns {
@@ -298,9 +298,7 @@ int mpi_run_build(RunOptions opt) {
   // default (131072 on a GPU, 512 per CPU thread), but small enough that every rank gets work.
   uint64_t chunk = opt.chunk;
   if (rank == 0 && chunk == 0) {
-    const uint64_t cores = opt.threads > 0 ? uint64_t(opt.threads) : std::max(1u, std::thread::hardware_concurrency());
-    const uint64_t def = cuda ? 131072 : 512 * cores;
-    chunk = std::max<uint64_t>(1, std::min(def, (n_total + ranks - 1) / ranks));
+    chunk = std::max<uint64_t>(1, std::min(default_chunk(cuda, opt.threads), (n_total + ranks - 1) / ranks));
   }
   MPI_Bcast(&chunk, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
   opt.chunk = chunk;

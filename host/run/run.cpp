@@ -164,7 +164,7 @@ StoreSchema make_schema(const RunSpec& spec, const ClassifierStage& stage) {
   for (const auto& a : spec.sweep.axes()) {
     AxisSpec ax;
     ax.name = a.name;
-    ax.kind = a.kind;
+    ax.kind = to_string(a.kind);
     ax.params = a.params;
     ax.size = a.size;
     ax.labels = a.labels;
@@ -202,6 +202,27 @@ std::string shard_path(const std::string& out, int k, int n) {
   return (p.parent_path() / (stem + ".shard-" + std::to_string(k) + "-of-" + std::to_string(n) + ext)).string();
 }
 
+RunSettings run_settings(const RunSpec& spec, int max_spikes, int threads) {
+  RunSettings rs;
+  rs.model = spec.model->name;
+  rs.precision = spec.precision;
+  rs.gating = spec.gating.value_or(Gating::Table);
+  rs.sim.dt = spec.dt_ms;
+  rs.sim.n_transient = spec.n_transient;
+  rs.sim.n_analysis = spec.n_analysis;
+  rs.sim.spike_threshold = 0.0f;
+  rs.sim.max_spikes = max_spikes;
+  rs.sim.seed = spec.seed;
+  rs.threads = threads;
+  rs.want_final_state = spec.out_final_state;
+  return rs;
+}
+
+uint64_t default_chunk(bool cuda, int threads) {
+  const unsigned cores = threads > 0 ? static_cast<unsigned>(threads) : std::thread::hardware_concurrency();
+  return cuda ? 131072 : 512ull * std::max(1u, cores);
+}
+
 int run_build(const RunOptions& opt) {
   const auto t_start = Clock::now();
   RunSpec spec = load_spec(opt.spec_path);
@@ -218,31 +239,16 @@ int run_build(const RunOptions& opt) {
       throw SpecError("-o '" + out + "': directory '" + dir.string() + "' does not exist");
   }
   std::unique_ptr<StateSource> warm;
-  if (spec.initial_kind == "database") warm = std::make_unique<StateSource>(spec.initial_database, m, spec.sweep.size());
+  if (spec.initial_kind == InitialKind::kDatabase) warm = std::make_unique<StateSource>(spec.initial_database, m, spec.sweep.size());
 
   std::string notice;
   auto backend = make_backend(opt.backend, &notice);
   if (!opt.quiet && !notice.empty()) std::cerr << "neurosweep: " << notice << "\n";
 
-  RunSettings rs;
-  rs.model = m.name;
-  rs.precision = parse_precision(spec.precision);
-  // Default gating: lookup tables (faster than direct evaluation on both backends, bench/README.md).
-  rs.gating = spec.gating.empty() ? Gating::Table : parse_gating(spec.gating);
-  rs.sim.dt = spec.dt_ms;
-  rs.sim.n_transient = spec.n_transient;
-  rs.sim.n_analysis = spec.n_analysis;
-  rs.sim.spike_threshold = 0.0f;  // mV: spikes are maxima overshooting 0 mV (Prinz routine)
-  rs.sim.max_spikes = std::max(stage->spikes_needed(), spec.out_spikes);
-  rs.sim.seed = spec.seed;
-  rs.threads = opt.threads;
-  rs.want_final_state = spec.out_final_state;
+  const RunSettings rs = run_settings(spec, std::max(stage->spikes_needed(), spec.out_spikes), opt.threads);
 
   const uint64_t n_total = spec.sweep.size();
-  // Default chunk: a GPU wants >= 1e5 threads in flight; on the CPU 512 instances per core keeps
-  // every core busy and the progress display lively.
-  const int cores = opt.threads > 0 ? opt.threads : static_cast<int>(std::thread::hardware_concurrency());
-  const uint64_t chunk = opt.chunk ? opt.chunk : (backend->name() == "cuda" ? 131072 : 512ull * std::max(1, cores));
+  const uint64_t chunk = opt.chunk ? opt.chunk : default_chunk(backend->name() == "cuda", opt.threads);
   const StoreSchema schema = make_schema(spec, *stage);
 
   std::map<std::string, AttrValue> attrs;
@@ -253,7 +259,7 @@ int run_build(const RunOptions& opt) {
   attrs["dt_ms"] = spec.dt_ms;
   attrs["transient_ms"] = spec.transient_ms;
   attrs["analysis_ms"] = spec.analysis_ms;
-  attrs["precision"] = spec.precision;
+  attrs["precision"] = to_string(spec.precision);
   attrs["gating"] = to_string(rs.gating);
   attrs["backend"] = backend->name();
   attrs["device"] = backend->device();
@@ -262,10 +268,11 @@ int run_build(const RunOptions& opt) {
   attrs["classifier"] = stage->settings_json();
   attrs["spike_threshold_mV"] = static_cast<double>(rs.sim.spike_threshold);
   attrs["spikes_kept_for_classifier"] = static_cast<int64_t>(rs.sim.max_spikes);
-  attrs["initial"] = spec.initial_kind == "database" ? "database:" + spec.initial_database : spec.initial_kind;
+  attrs["initial"] = spec.initial_kind == InitialKind::kDatabase ? "database:" + spec.initial_database
+                                                                 : std::string(to_string(spec.initial_kind));
   if (spec.circuit) attrs["circuit"] = spec.circuit->to_json().dump();  // the wiring, by name
   std::unique_ptr<ThermalCache> thermal;
-  if (spec.initial_kind == "thermalized") {
+  if (spec.initial_kind == InitialKind::kThermalized) {
     thermal = std::make_unique<ThermalCache>(rs, spec.thermal_ms, backend.get());
     attrs["thermalize_ms"] = spec.thermal_ms;
   }
@@ -281,7 +288,7 @@ int run_build(const RunOptions& opt) {
   if (!opt.quiet) {
     std::cerr << "neurosweep: " << spec.name << ": " << n_total << " instances of " << m.name << ", "
               << spec.transient_ms << " + " << spec.analysis_ms << " ms at dt " << spec.dt_ms << " ms, "
-              << spec.precision << "/" << to_string(rs.gating) << ", " << pending.size() << " chunk(s) of " << chunk
+              << to_string(spec.precision) << "/" << to_string(rs.gating) << ", " << pending.size() << " chunk(s) of " << chunk
               << " to do" << (opt.shard_n > 1 ? " (shard " + std::to_string(opt.shard_k) + "/" + std::to_string(opt.shard_n) + ")" : "")
               << " -> " << out << "\n";
   }
@@ -304,7 +311,7 @@ int run_build(const RunOptions& opt) {
     params.resize(static_cast<size_t>(np) * n);
     spec.sweep.fill(first, n, params.data());
     const double* init_ptr = nullptr;
-    if (spec.initial_kind == "explicit") {
+    if (spec.initial_kind == InitialKind::kExplicit) {
       init.resize(static_cast<size_t>(nstate) * n);
       for (int k = 0; k < nstate; ++k) std::fill_n(init.begin() + k * n, n, spec.initial_state[k]);
       init_ptr = init.data();

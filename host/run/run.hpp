@@ -4,6 +4,8 @@
 #include <functional>
 #include <string>
 
+#include "neurosweep/backend.hpp"
+
 namespace ns {
 
 struct RunOptions {
@@ -26,6 +28,19 @@ std::string fmt_duration(double seconds);
 
 // Output path of shard K of N for a requested output path: DB.h5 -> DB.shard-K-of-N.h5.
 std::string shard_path(const std::string& out, int k, int n);
+
+struct RunSpec;
+
+// The backend settings of a spec, the one conversion that `run`, `simulate --spec` and the
+// thermalisation share: model, precision, gating (default: lookup tables, faster than direct
+// evaluation on both backends: bench/README.md), time grid, seed, final states. Spikes are maxima
+// overshooting 0 mV (Prinz routine); max_spikes: spike times kept per potential; threads: CPU
+// threads (0: all cores).
+RunSettings run_settings(const RunSpec& spec, int max_spikes, int threads);
+
+// Default chunk size (instances): a GPU wants >= 1e5 threads in flight; on the CPU 512 instances
+// per thread (threads 0: all cores) keeps every core busy and the progress display lively.
+uint64_t default_chunk(bool cuda, int threads);
 
 // Runs (or resumes) a build. Throws SpecError, DatabaseError or BackendError before any work for
 // bad input; returns 0 on success.

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "run/run.hpp"
 #include "spec/circuit.hpp"
 #include "errors.hpp"
 #include "spec/spec.hpp"
@@ -162,26 +163,17 @@ SpecInstance spec_instance(const std::string& spec_path, uint64_t instance,
   if (instance >= spec->sweep.size())
     throw SpecError("--instance " + std::to_string(instance) + ": the sweep of " + spec_path + " has " +
                     std::to_string(spec->sweep.size()) + " instances (0.." + std::to_string(spec->sweep.size() - 1) + ")");
+  si.settings = run_settings(*spec, max_spikes, 1);  // as `run`, on one thread
   RunSettings& rs = si.settings;
-  rs.model = spec->model->name;
-  rs.precision = parse_precision(spec->precision);
-  rs.gating = spec->gating.empty() ? Gating::Table : parse_gating(spec->gating);  // as `run`
-  rs.sim.dt = spec->dt_ms;
-  rs.sim.n_transient = spec->n_transient;
-  rs.sim.n_analysis = spec->n_analysis;
-  rs.sim.spike_threshold = 0.0f;
-  rs.sim.max_spikes = max_spikes;
-  rs.sim.seed = spec->seed;
-  rs.threads = 1;
   si.params = spec->sweep.params_of(instance);
   apply_assignments(*spec->model, si.params, assignments);
-  if (spec->initial_kind == "explicit") {
+  if (spec->initial_kind == InitialKind::kExplicit) {
     si.init = spec->initial_state;
-  } else if (spec->initial_kind == "thermalized") {
+  } else if (spec->initial_kind == InitialKind::kThermalized) {
     ThermalCache cache(rs, spec->thermal_ms);
     si.init.resize(spec->model->state.size());
     cache.fill(rs.model, si.params.data(), 1, si.init.data());
-  } else if (spec->initial_kind == "database") {
+  } else if (spec->initial_kind == InitialKind::kDatabase) {
     throw SpecError(spec_path + ": initial.from_database: `simulate --spec` cannot start from another database's "
                     "final states; use `neurosweep run` with output.traces");
   }

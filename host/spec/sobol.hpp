@@ -14,16 +14,9 @@
 // without any sequential state.
 #include <cstdint>
 
-namespace ns {
+#include "neurosweep/hash.hpp"  // mix64
 
-// SplitMix64 output function (Steele, Lea & Flood 2014; constants of Vigna's splitmix64.c):
-// a bijection of 64-bit words with good avalanche.
-inline uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+namespace ns {
 
 // Counter hash of four words: h = mix(mix(mix(mix(a) ^ b) ^ c) ^ d).
 inline uint64_t hash_words(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {

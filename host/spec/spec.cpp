@@ -29,7 +29,13 @@ constexpr int kMaxSpikes = 100000;
 constexpr uint64_t kTagRandom = 0x52414e44ULL << 32;  // "RAND"
 constexpr uint64_t kTagSobol = 0x534f424cULL << 32;   // "SOBL"
 
-const char* const kKinds[] = {"grid", "list", "linked", "categorical", "random", "sobol"};
+// The enum value of a name already checked by Ctx::choice (index in the name table).
+template <class E, size_t N>
+E enum_of(const std::string& name, const char* const (&names)[N]) {
+  for (size_t k = 0; k < N; ++k)
+    if (name == names[k]) return static_cast<E>(k);
+  throw std::logic_error("enum_of: unknown name '" + name + "'");
+}
 
 std::string fmt_num(double x) {
   if (std::isnan(x)) return "NaN";
@@ -333,7 +339,7 @@ struct Parsed {
 };
 
 std::string axis_default_name(const AxisInfo& ax) {
-  if (ax.kind == "categorical") return "preset";
+  if (ax.kind == AxisKind::kCategorical) return "preset";
   return join(ax.params, "+");
 }
 
@@ -367,15 +373,15 @@ void parse_range_params(const Ctx& c, Parsed& P, const std::string& path, const 
 AxisInfo parse_axis(const Ctx& c, Parsed& P, const std::string& path, const json& a, size_t index) {
   const ModelDesc& m = *P.m;
   c.object(path, a);
-  const std::vector<std::string> kinds(std::begin(kKinds), std::end(kKinds));
+  const std::vector<std::string> kinds(std::begin(kAxisKindNames), std::end(kAxisKindNames));
   const std::string kind_path = kpath(path, "kind");
   const json& kv = c.require(path, a, "kind", "one of " + join(kinds) + "; the kind is never inferred");
   AxisInfo ax;
-  ax.kind = c.choice(kind_path, kv, kinds);
+  ax.kind = enum_of<AxisKind>(c.choice(kind_path, kv, kinds), kAxisKindNames);
   const std::string owner = "axes[" + std::to_string(index) + "]";
 
-  if (ax.kind == "grid" || ax.kind == "list") {
-    if (ax.kind == "grid")
+  if (ax.kind == AxisKind::kGrid || ax.kind == AxisKind::kList) {
+    if (ax.kind == AxisKind::kGrid)
       c.keys(path, a, {"kind", "name", "param", "values", "linspace", "logspace"});
     else
       c.keys(path, a, {"kind", "name", "param", "values"});
@@ -388,13 +394,13 @@ AxisInfo parse_axis(const Ctx& c, Parsed& P, const std::string& path, const json
     ax.param_index = {k};
     const int given = int(a.contains("values")) + int(a.contains("linspace")) + int(a.contains("logspace"));
     if (given != 1)
-      c.fail(path, ax.kind == "grid"
+      c.fail(path, ax.kind == AxisKind::kGrid
                        ? "got " + std::to_string(given) + " of values/linspace/logspace; expected exactly one"
                        : std::string("missing required key \"values\""));
     if (a.contains("values")) {
       const std::string vp = kpath(path, "values");
       ax.values = numbers(c, vp, a["values"]);
-      if (ax.kind == "grid" && ax.values.size() > 1) {
+      if (ax.kind == AxisKind::kGrid && ax.values.size() > 1) {
         const bool up = ax.values[1] > ax.values[0];
         for (size_t j = 1; j < ax.values.size(); ++j) {
           const bool ok = up ? ax.values[j] > ax.values[j - 1] : ax.values[j] < ax.values[j - 1];
@@ -410,7 +416,7 @@ AxisInfo parse_axis(const Ctx& c, Parsed& P, const std::string& path, const json
       ax.values = spaced(c, kpath(path, "logspace"), a["logspace"], true);
     }
     ax.size = ax.values.size();
-  } else if (ax.kind == "linked") {
+  } else if (ax.kind == AxisKind::kLinked) {
     c.keys(path, a, {"kind", "name", "params"});
     const std::string pp = kpath(path, "params");
     const json& ps = c.object(pp, c.require(path, a, "params"));
@@ -433,8 +439,8 @@ AxisInfo parse_axis(const Ctx& c, Parsed& P, const std::string& path, const json
       ax.param_index.push_back(k);
       ax.values.insert(ax.values.end(), vals.begin(), vals.end());
     }
-  } else if (ax.kind == "random" || ax.kind == "sobol") {
-    const bool sob = ax.kind == "sobol";
+  } else if (is_sampled(ax.kind)) {
+    const bool sob = ax.kind == AxisKind::kSobol;
     if (sob)
       c.keys(path, a, {"kind", "name", "params", "count", "scramble"});
     else
@@ -448,8 +454,10 @@ AxisInfo parse_axis(const Ctx& c, Parsed& P, const std::string& path, const json
                                           " parameters; expected at most " +
                                           std::to_string(sobol::kMaxDims) + " in one sobol axis");
       ax.scramble = a.contains("scramble")
-                        ? c.choice(kpath(path, "scramble"), a["scramble"], {"owen", "shift", "none"})
-                        : "owen";
+                        ? enum_of<sobol::Scramble>(
+                              c.choice(kpath(path, "scramble"), a["scramble"], {"owen", "shift", "none"}),
+                              kScrambleNames)
+                        : sobol::Scramble::Owen;
     }
   } else {  // categorical
     c.keys(path, a, {"kind", "name", "presets"});
@@ -721,14 +729,12 @@ std::string frames_path(const std::vector<Frame>& st) {
 
 // ---- Sweep --------------------------------------------------------------------------------------
 
-Sweep::Sweep(std::vector<double> base_params, std::vector<AxisInfo> axes, std::string combine,
+Sweep::Sweep(std::vector<double> base_params, std::vector<AxisInfo> axes, Combine combine,
              uint64_t seed)
-    : base_(std::move(base_params)), axes_(std::move(axes)), combine_(std::move(combine)), seed_(seed) {
-  if (combine_ != "product" && combine_ != "sample")
-    throw std::invalid_argument("Sweep: combine must be product or sample");
+    : base_(std::move(base_params)), axes_(std::move(axes)), combine_(combine), seed_(seed) {
   stride_.assign(axes_.size(), 1);
   keys_.resize(axes_.size());
-  if (combine_ == "product") {
+  if (combine_ == Combine::kProduct) {
     uint64_t n = 1;
     for (size_t a = axes_.size(); a-- > 0;) {
       stride_[a] = n;
@@ -741,17 +747,15 @@ Sweep::Sweep(std::vector<double> base_params, std::vector<AxisInfo> axes, std::s
     if (axes_.empty()) throw std::invalid_argument("Sweep: sample needs axes");
     size_ = axes_[0].size;
     for (const auto& ax : axes_)
-      if (ax.size != size_ || (ax.kind != "random" && ax.kind != "sobol"))
+      if (ax.size != size_ || !is_sampled(ax.kind))
         throw std::invalid_argument("Sweep: sample axes must be random/sobol of equal count");
     std::fill(stride_.begin(), stride_.end(), 0);
   }
-  mode_.assign(axes_.size(), 0);
   for (size_t a = 0; a < axes_.size(); ++a) {
     const AxisInfo& ax = axes_[a];
-    mode_[a] = ax.kind == "random" ? 1 : ax.kind == "sobol" ? 2 : 0;
-    if (mode_[a] == 0 && ax.values.size() != ax.params.size() * ax.size)
+    if (!is_sampled(ax.kind) && ax.values.size() != ax.params.size() * ax.size)
       throw std::invalid_argument("Sweep: axis " + ax.name + " has the wrong number of values");
-    if (mode_[a] != 0 && (ax.low.size() != ax.params.size() || ax.high.size() != ax.params.size() ||
+    if (is_sampled(ax.kind) && (ax.low.size() != ax.params.size() || ax.high.size() != ax.params.size() ||
                           ax.log_scale.size() != ax.params.size()))
       throw std::invalid_argument("Sweep: axis " + ax.name + " lacks ranges");
     if (ax.param_index.size() != ax.params.size())
@@ -760,9 +764,9 @@ Sweep::Sweep(std::vector<double> base_params, std::vector<AxisInfo> axes, std::s
       if (k < 0 || static_cast<size_t>(k) >= base_.size())
         throw std::invalid_argument("Sweep: axis " + ax.name + ": parameter index out of range");
     for (size_t p = 0; p < ax.params.size(); ++p) {
-      if (ax.kind == "random")
+      if (ax.kind == AxisKind::kRandom)
         keys_[a].push_back(fnv1a64(ax.params[p].data(), ax.params[p].size()));
-      else if (ax.kind == "sobol")
+      else if (ax.kind == AxisKind::kSobol)
         keys_[a].push_back(hash_words(seed_, kTagSobol | a, p, 0));
     }
   }
@@ -770,16 +774,10 @@ Sweep::Sweep(std::vector<double> base_params, std::vector<AxisInfo> axes, std::s
 
 double Sweep::value(size_t a, size_t p, uint64_t j) const {
   const AxisInfo& ax = axes_[a];
-  if (mode_[a] == 0) return ax.values[p * ax.size + j];
-  double u;
-  if (mode_[a] == 1) {
-    u = u01_from_hash(hash_words(seed_, kTagRandom | a, keys_[a][p], j));
-  } else {
-    const sobol::Scramble s = ax.scramble == "none"    ? sobol::Scramble::None
-                              : ax.scramble == "shift" ? sobol::Scramble::Shift
-                                                       : sobol::Scramble::Owen;
-    u = sobol::scrambled(static_cast<int>(p), j, s, keys_[a][p]);
-  }
+  if (!is_sampled(ax.kind)) return ax.values[p * ax.size + j];
+  const double u = ax.kind == AxisKind::kRandom
+                       ? u01_from_hash(hash_words(seed_, kTagRandom | a, keys_[a][p], j))
+                       : sobol::scrambled(static_cast<int>(p), j, ax.scramble, keys_[a][p]);
   const double lo = ax.low[p], hi = ax.high[p];
   double v;
   if (ax.log_scale[p]) {
@@ -796,7 +794,7 @@ void Sweep::fill(uint64_t i0, size_t n, double* out) const {
     throw std::out_of_range("Sweep::fill: instances [" + std::to_string(i0) + ", " +
                             std::to_string(i0 + n) + ") outside [0, " + std::to_string(size_) + ")");
   for (size_t k = 0; k < base_.size(); ++k) std::fill(out + k * n, out + (k + 1) * n, base_[k]);
-  const bool product = combine_ == "product";
+  const bool product = combine_ == Combine::kProduct;
   for (size_t a = 0; a < axes_.size(); ++a) {
     const AxisInfo& ax = axes_[a];
     for (size_t j = 0; j < n; ++j) {
@@ -823,14 +821,14 @@ std::vector<int> Sweep::swept_params() const {
 std::vector<uint64_t> Sweep::decode(uint64_t i) const {
   if (i >= size_) throw std::out_of_range("Sweep::decode: index " + std::to_string(i) + " >= size");
   std::vector<uint64_t> d(axes_.size(), i);
-  if (combine_ == "product")
+  if (combine_ == Combine::kProduct)
     for (size_t a = 0; a < axes_.size(); ++a) d[a] = (i / stride_[a]) % axes_[a].size;
   return d;
 }
 
 uint64_t Sweep::encode(const std::vector<uint64_t>& digits) const {
   if (digits.size() != axes_.size()) throw std::invalid_argument("Sweep::encode: wrong digit count");
-  if (combine_ == "sample") return digits.empty() ? 0 : digits[0];
+  if (combine_ == Combine::kSample) return digits.empty() ? 0 : digits[0];
   uint64_t i = 0;
   for (size_t a = 0; a < axes_.size(); ++a) {
     if (digits[a] >= axes_[a].size) throw std::out_of_range("Sweep::encode: digit out of range");
@@ -886,8 +884,8 @@ RunSpec parse_spec(const json& j, const std::string& source) {
 
   if (j.contains("seed"))
     r.seed = c.uint("seed", j["seed"], 0, std::numeric_limits<uint64_t>::max(), "the seed");
-  if (j.contains("precision")) r.precision = c.choice("precision", j["precision"], {"float", "double"});
-  if (j.contains("gating")) r.gating = c.choice("gating", j["gating"], {"direct", "table"});
+  if (j.contains("precision")) r.precision = parse_precision(c.choice("precision", j["precision"], {"float", "double"}));
+  if (j.contains("gating")) r.gating = parse_gating(c.choice("gating", j["gating"], {"direct", "table"}));
   if (j.contains("name")) r.name = c.str("name", j["name"]);
   else if (!source.empty() && source[0] != '<') r.name = std::filesystem::path(source).stem().string();
   if (j.contains("description")) r.description = c.str("description", j["description"]);
@@ -929,9 +927,10 @@ RunSpec parse_spec(const json& j, const std::string& source) {
                                        std::to_string(b) + "]; expected distinct names (set \"name\")");
     }
   }
-  const std::string combine =
-      j.contains("combine") ? c.choice("combine", j["combine"], {"product", "sample"}) : "product";
-  if (combine == "product") {
+  const Combine combine = j.contains("combine")
+                              ? enum_of<Combine>(c.choice("combine", j["combine"], {"product", "sample"}), kCombineNames)
+                              : Combine::kProduct;
+  if (combine == Combine::kProduct) {
     long double exact = 1;
     for (const auto& ax : axes) exact *= static_cast<long double>(ax.size);
     if (exact > static_cast<long double>(kMaxInstances)) {
@@ -947,7 +946,7 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     if (axes.empty()) c.fail("axes", "got no axes; expected at least one random or sobol axis for \"combine\": \"sample\"");
     for (size_t a = 0; a < axes.size(); ++a) {
       const std::string p = ipath("axes", a);
-      if (axes[a].kind != "random" && axes[a].kind != "sobol")
+      if (!is_sampled(axes[a].kind))
         c.bad(kpath(p, "kind"), j["axes"][a]["kind"],
               "\"random\" or \"sobol\": \"combine\": \"sample\" zips sampled axes (use \"product\" to cross other kinds)");
       if (axes[a].size != axes[0].size)
@@ -970,7 +969,7 @@ RunSpec parse_spec(const json& j, const std::string& source) {
         c.bad("initial.thermalize", iv["thermalize"],
               "a circuit model (\"pyloric\", \"stg_circuit\"); model \"" + m.name + "\" has no cells to thermalise");
       r.thermal_ms = parse_duration_ms(iv["thermalize"], source, "initial.thermalize");
-      r.initial_kind = "thermalized";
+      r.initial_kind = InitialKind::kThermalized;
     } else if (iv.is_object() && iv.contains("from_database")) {
       c.keys("initial", iv, {"from_database"});
       const std::string pth = c.str("initial.from_database", iv["from_database"]);
@@ -983,7 +982,7 @@ RunSpec parse_spec(const json& j, const std::string& source) {
         c.bad("initial.from_database", iv["from_database"],
               "an existing database file (looked for " + fp.string() +
                   "; relative paths are resolved against the spec file's directory)");
-      r.initial_kind = "database";
+      r.initial_kind = InitialKind::kDatabase;
       r.initial_database = fp.string();
     } else if (iv.is_object()) {
       // Every state variable (circuits: of the circuit's cells and synapses; the unused ones of
@@ -1008,7 +1007,7 @@ RunSpec parse_spec(const json& j, const std::string& source) {
       if (!missing.empty())
         c.fail("initial", "missing state variables " + join(missing) +
                               "; expected every state variable of model \"" + m.name + "\": " + join(names));
-      r.initial_kind = "explicit";
+      r.initial_kind = InitialKind::kExplicit;
     } else {
       c.bad("initial", iv, "\"cold\", {\"from_database\": \"path.h5\"} or an object giving every state variable");
     }

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,15 +17,32 @@
 
 #include "spec/circuit.hpp"
 #include "errors.hpp"
+#include "neurosweep/backend.hpp"
 #include "neurosweep/models.hpp"
+#include "spec/sobol.hpp"
 
 namespace ns {
+
+// The spec's kinds and modes, parsed once at the spec boundary. Their names (the spec's keys and
+// the database's attributes) appear only in I/O, through these tables (index = enum value).
+enum class AxisKind { kGrid, kList, kLinked, kCategorical, kRandom, kSobol };
+enum class Combine { kProduct, kSample };
+enum class InitialKind { kCold, kExplicit, kDatabase, kThermalized };
+inline constexpr const char* kAxisKindNames[] = {"grid", "list", "linked", "categorical", "random", "sobol"};
+inline constexpr const char* kCombineNames[] = {"product", "sample"};
+inline constexpr const char* kInitialKindNames[] = {"cold", "explicit", "database", "thermalized"};
+inline constexpr const char* kScrambleNames[] = {"none", "shift", "owen"};  // sobol::Scramble
+inline const char* to_string(AxisKind k) { return kAxisKindNames[static_cast<int>(k)]; }
+inline const char* to_string(Combine c) { return kCombineNames[static_cast<int>(c)]; }
+inline const char* to_string(InitialKind k) { return kInitialKindNames[static_cast<int>(k)]; }
+// Random and Sobol axes: values drawn per sample index, not stored per digit.
+inline bool is_sampled(AxisKind k) { return k == AxisKind::kRandom || k == AxisKind::kSobol; }
 
 // One axis of a sweep, in spec order. For product sweeps the axes are the dimensions of an N-D
 // array of shape (axes[0].size, axes[1].size, ...), axis 0 slowest.
 struct AxisInfo {
   std::string name;                 // unique among the axes ("gNa", "gKd+gNa", "preset", ...)
-  std::string kind;                 // grid | list | linked | categorical | random | sobol
+  AxisKind kind = AxisKind::kGrid;
   std::vector<std::string> params;  // parameter names (sorted by name except grid/list: one)
   std::vector<int> param_index;     // their indices in the model's parameter list
   uint64_t size = 0;                // number of distinct digits (product) or samples (sample)
@@ -35,15 +53,15 @@ struct AxisInfo {
   // random, sobol: per parameter: range and scale (log: log-uniform in [low, high]).
   std::vector<double> low, high;
   std::vector<bool> log_scale;
-  std::string scramble;             // sobol: "owen" | "shift" | "none"
+  sobol::Scramble scramble = sobol::Scramble::Owen;  // sobol axes
 };
 using GridAxisInfo = AxisInfo;  // name used in the design notes
 
 class Sweep {  // immutable after construction
  public:
   Sweep() = default;  // empty: size 0
-  // Used by the parser (axes already validated). combine: "product" | "sample".
-  Sweep(std::vector<double> base_params, std::vector<AxisInfo> axes, std::string combine,
+  // Used by the parser (axes already validated).
+  Sweep(std::vector<double> base_params, std::vector<AxisInfo> axes, Combine combine,
         uint64_t seed);
 
   uint64_t size() const { return size_; }
@@ -62,19 +80,18 @@ class Sweep {  // immutable after construction
   // for every axis of a "sample" sweep.
   std::vector<uint64_t> decode(uint64_t i) const;
   uint64_t encode(const std::vector<uint64_t>& digits) const;  // inverse of decode (product)
-  const std::string& combine() const { return combine_; }
+  Combine combine() const { return combine_; }
   uint64_t seed() const { return seed_; }
   const std::vector<double>& base_params() const { return base_; }
 
  private:
   std::vector<double> base_;
   std::vector<AxisInfo> axes_;
-  std::string combine_ = "product";
+  Combine combine_ = Combine::kProduct;
   uint64_t seed_ = 0;
   uint64_t size_ = 0;
   std::vector<uint64_t> stride_;              // product: instance stride of each axis
   std::vector<std::vector<uint64_t>> keys_;   // random/sobol: per axis, per parameter hash key
-  std::vector<int> mode_;                     // per axis: 0 stored values, 1 random, 2 sobol
 };
 
 struct RunSpec {
@@ -87,8 +104,8 @@ struct RunSpec {
   double dt_ms = 0, transient_ms = 0, analysis_ms = 0;
   int64_t n_transient = 0, n_analysis = 0;  // steps
   uint64_t seed = 0;
-  std::string precision = "float";  // "float" | "double"
-  std::string gating;               // "" (backend default) | "direct" | "table"
+  Precision precision = Precision::Float;
+  std::optional<Gating> gating;     // none: the default (run_settings)
   std::vector<double> base_params;  // model defaults overridden by `fixed`
   Sweep sweep;
   nlohmann::json classifier = nlohmann::json::object();  // raw; validated by the classifier
@@ -97,7 +114,7 @@ struct RunSpec {
   std::vector<uint64_t> trace_instances;  // ascending, unique, < sweep.size()
   double trace_every_ms = 0;              // 0 when no traces
   int64_t trace_every_steps = 0;
-  std::string initial_kind = "cold";      // "cold" | "explicit" | "database" | "thermalized"
+  InitialKind initial_kind = InitialKind::kCold;
   double thermal_ms = 0;                  // thermalized (circuit models): cells alone this long
   std::vector<double> initial_state;      // explicit: every state variable, model order
   std::string initial_database;           // database: path (relative paths resolved against

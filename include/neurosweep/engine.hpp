@@ -136,6 +136,77 @@ NS_HD void record_spikes_at(const OutputView& out, const SimConfig& c, size_t i,
   out.n_spikes[slot] = cnt;
 }
 
+// ---- the online detector: one piece of code for the reference loop and the SIMD tiles ----------
+// Running summary of N observed potentials ("slots"): the last three samples (peak test and its
+// parabola), extremes, sum and the spikes the last sample marked. run_instance uses one slot per
+// potential (N = kNumObs, slot o); the CPU backend's tiles one per potential and lane (N = kNumObs
+// x W, slot o * W + l), calling sample() for the lanes of a potential inside one `omp simd` loop
+// and record() outside it for the slots that marked spikes. Same operations in the same order in
+// both: the tiles stay bit-for-bit equal to the reference (tests/backend_test.cpp).
+template <class Model, class T, int N>
+struct Detector {
+  T v1[N], v2[N], v3[N];  // last, second-last and third-last sample
+  T lo[N], hi[N];
+  double sum[N];
+  int marked[N];  // spikes marked by the last sample
+
+  // Slot j starts at the state at the beginning of the analysis window (sample 0, not counted).
+  NS_HD void start(int j, T v) {
+    v1[j] = v2[j] = v3[j] = lo[j] = hi[j] = v;
+    sum[j] = 0.0;
+    marked[j] = 0;
+  }
+  // Analysis sample of potential o of state s into slot j (after each step); returns the spikes it
+  // marks: the count of the step (reset models) or 1 for a peak at the previous sample.
+  template <class S>
+  NS_HD int sample(int j, S s, int o, T thr) {
+    const T v0 = Model::template observe<T>(s, o);
+    int m;
+    if constexpr (reset_spikes<Model>::value)
+      m = Model::template spike_count<T>(s, o);
+    else
+      m = is_peak(v0, v1[j], v2[j], thr) ? 1 : 0;
+    marked[j] = m;
+    lo[j] = v0 < lo[j] ? v0 : lo[j];
+    hi[j] = v0 > hi[j] ? v0 : hi[j];
+    sum[j] += double(v0);
+    v3[j] = v2[j];
+    v2[j] = v1[j];
+    v1[j] = v0;
+    return m;
+  }
+  // Records the spikes that analysis sample k (1-based) marked in slot j as spikes of potential o
+  // of instance i.
+  NS_HD void record(const OutputView& out, const SimConfig& c, size_t i, int o, int j, int64_t k) const {
+    if constexpr (reset_spikes<Model>::value)
+      record_spikes_at(out, c, i, o, double(k) * c.dt, marked[j]);
+    else
+      record_peak(out, c, i, o, k, v1[j], v2[j], v3[j]);
+  }
+  // Summary of instance i, whose potential o is in slot j0 + o * stride, and final state s: v_min,
+  // v_max, v_mean, status (the worst of the last samples' and kNonFinite for a non-finite state
+  // variable) and, when requested, the final state.
+  template <class S>
+  NS_HD void finish(const OutputView& out, const SimConfig& c, size_t i, int j0, int stride, S s) const {
+    uint8_t st = kOk;
+    for (int o = 0; o < Model::kNumObs; ++o) {
+      const int j = j0 + o * stride;
+      const size_t slot = i * out.n_obs + o;
+      out.v_min[slot] = float(lo[j]);
+      out.v_max[slot] = float(hi[j]);
+      out.v_mean[slot] = c.n_analysis > 0 ? float(sum[j] / double(c.n_analysis)) : float(v1[j]);
+      const uint8_t so = classify_status(v1[j], c);
+      st = so > st ? so : st;
+    }
+    for (int k = 0; k < Model::kNumState; ++k) {
+      const T x = s[k];
+      if (!(x == x) || x - x != T(0)) st = kNonFinite;
+      if (out.final_state) out.final_state[static_cast<size_t>(k) * out.n + i] = double(x);
+    }
+    out.status[i] = st;
+  }
+};
+
 struct NoProbe {
   template <class T>
   NS_HD void operator()(int64_t, const T*) const {}
@@ -162,12 +233,9 @@ NS_HD void run_instance(const SimConfig& c, const double* params, const double* 
     model_step<Model, T>(s, d, tab, ctx);
     probe(k + 1, s);
   }
-  T v1[Model::kNumObs], v2[Model::kNumObs], vmin[Model::kNumObs], vmax[Model::kNumObs];
-  double vsum[Model::kNumObs];
+  Detector<Model, T, Model::kNumObs> det;
   for (int o = 0; o < Model::kNumObs; ++o) {
-    const T v = Model::template observe<T>(s, o);
-    v1[o] = v2[o] = vmin[o] = vmax[o] = v;
-    vsum[o] = 0.0;
+    det.start(o, Model::template observe<T>(s, o));
     out.n_spikes[i * out.n_obs + o] = 0;
   }
   const T thr = T(c.spike_threshold);
@@ -175,35 +243,10 @@ NS_HD void run_instance(const SimConfig& c, const double* params, const double* 
     ctx.step = c.n_transient + k - 1;
     model_step<Model, T>(s, d, tab, ctx);
     probe(c.n_transient + k, s);
-    for (int o = 0; o < Model::kNumObs; ++o) {
-      const T v0 = Model::template observe<T>(s, o);
-      if constexpr (reset_spikes<Model>::value) {
-        const int nsp = Model::template spike_count<T>(s, o);
-        if (nsp > 0) record_spikes_at(out, c, i, o, double(k) * c.dt, nsp);
-      } else {
-        if (is_peak(v0, v1[o], v2[o], thr)) record_peak(out, c, i, o, k, v0, v1[o], v2[o]);
-      }
-      vmin[o] = v0 < vmin[o] ? v0 : vmin[o];
-      vmax[o] = v0 > vmax[o] ? v0 : vmax[o];
-      vsum[o] += double(v0);
-      v2[o] = v1[o];
-      v1[o] = v0;
-    }
+    for (int o = 0; o < Model::kNumObs; ++o)
+      if (det.sample(o, s, o, thr)) det.record(out, c, i, o, o, k);
   }
-  uint8_t st = kOk;
-  for (int o = 0; o < Model::kNumObs; ++o) {
-    const size_t slot = i * out.n_obs + o;
-    out.v_min[slot] = float(vmin[o]);
-    out.v_max[slot] = float(vmax[o]);
-    out.v_mean[slot] = c.n_analysis > 0 ? float(vsum[o] / double(c.n_analysis)) : float(v1[o]);
-    const uint8_t so = classify_status(v1[o], c);
-    st = so > st ? so : st;
-  }
-  for (int k = 0; k < Model::kNumState; ++k) {
-    if (!(s[k] == s[k]) || s[k] - s[k] != T(0)) st = kNonFinite;
-    if (out.final_state) out.final_state[static_cast<size_t>(k) * out.n + i] = double(s[k]);
-  }
-  out.status[i] = st;
+  det.finish(out, c, i, 0, 1, s);
 }
 
 }  // namespace ns

@@ -12,6 +12,7 @@
 
 #include "neurosweep/engine.hpp"
 #include "neurosweep/gating_table.hpp"
+#include "neurosweep/hash.hpp"
 #include "neurosweep/hd.hpp"
 #include "neurosweep/model_info.hpp"
 
@@ -91,16 +92,9 @@ NS_HD Propagators iaf_propagators(double tau_s, double tau_m, double c_m, double
 }
 
 // ---- counter-based random numbers ------------------------------------------------------------
-// SplitMix64 finaliser (Steele, Lea & Flood 2014, "Fast splittable pseudorandom number
-// generators", OOPSLA; constants of D. Stafford's Mix13 variant). Each (seed, instance, step,
-// stream) tuple gives an independent key; draw j of that key is mix(key + (j+1) * golden).
-NS_HD uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
+// Counter-based random numbers: each (seed, instance, step, stream) tuple gives an independent
+// key (mix64 of neurosweep/hash.hpp chained over the four words); draw j of that key is
+// mix64(key + (j+1) * golden).
 enum Stream : uint64_t { kStreamEx = 1, kStreamIn = 2, kStreamEscape = 3 };
 
 struct CounterRng {

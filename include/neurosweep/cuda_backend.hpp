@@ -1,6 +1,7 @@
 #pragma once
-// Plain C++ entry points of the CUDA backend (implemented in cuda_backend.cu). Host code includes
-// this header only when NEUROSWEEP_HAVE_CUDA is defined; it never sees a CUDA header.
+// API of the CUDA backend: plain C++ entry points, implemented in kernels/cuda_backend.cu (the only
+// place that sees CUDA). Host code calls them only where NEUROSWEEP_HAVE_CUDA is defined (the
+// build links kernels/ then); everything else goes through make_backend in backend.hpp.
 #include <memory>
 #include <string>
 
