@@ -40,7 +40,7 @@ struct HhPscAlphaModel : point::NoTable {
     kInputs, kNumParams = kInputs + point::kNumInputParams
   };
   static constexpr ParamInfo kParams[kNumParams] = {
-      {"t_ref", "ms", 2.0, "refractory period of spike detection (rounded to the grid)", ge(0), NS_SRC},
+      {"t_ref", "ms", 2.0, "refractory period of spike detection (NEST's grid rule: inputs.hpp grid_steps)", ge(0), NS_SRC},
       {"g_Na", "nS", 12000.0, "sodium peak conductance", ge(0), NS_SRC},
       {"g_K", "nS", 3600.0, "potassium peak conductance", ge(0), NS_SRC},
       {"g_L", "nS", 30.0, "leak conductance", ge(0), NS_SRC},
