@@ -168,13 +168,9 @@ struct HhPscAlphaModel : point::NoTable {
   NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
     const T i_ext = d[dI_e] + point::input_current<T>(d, kIn, ctx.step);
     T y[kDim];
-    for (int i = 0; i < kDim; ++i) y[i] = s[i];
-    const T v_old = y[V];
-    const T hg = d[dH];
-    T h = s[h_int] > T(0) ? s[h_int] : hg;  // a given state with h_int <= 0 restarts at h
+    const T v_old = s[V];
     Sys<D, T> sys{d, i_ext};
-    const bool ok = point::rkf45_evolve<kDim, point::Rkf45Control::kY, T>(sys, y, h, hg, T(1e-3));
-    if (!ok) y[V] = T(0) / T(0);  // NEST throws GSLSolverFailure
+    point::gsl_grid_step<kDim, point::Rkf45Control::kY, T>(s, h_int, y, sys, d[dH], T(1e-3));
     T w_ex, w_in;
     point::poisson_input<T>(d, kIn, ctx, w_ex, w_in);
     y[dIex] = y[dIex] + d[dJumpEx] * w_ex;
@@ -190,7 +186,6 @@ struct HhPscAlphaModel : point::NoTable {
     for (int i = 0; i < kDim; ++i) s[i] = y[i];
     s[refr] = r;
     s[spike_flag] = fire ? T(1) : T(0);
-    s[h_int] = h;
   }
 
   template <class T, class S>
