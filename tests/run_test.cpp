@@ -214,6 +214,30 @@ TEST_F(RunTest, SimulatePrintsNestStampsUnrounded) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["spike_times"].get<std::vector<double>>(), std::vector<double>{4.8});
 }
 
+// Start states are parameters: BMTK's GLIF file as the spec's parameter_file (its V_m entry and
+// 4 receptor ports accepted), V_m as a grid axis. From the file's V_m the first spike is NEST's
+// (step 407 = 40.7 ms, tests/data/nest_reference.json "bmtk 318808427 glif step 200"); from
+// V_m = -60 mV it comes earlier; the V_m column holds the axis values.
+TEST_F(RunTest, StartStateIsAParameterAndAnAxis) {
+  const std::string file = std::string(NS_SOURCE_DIR) + "/tests/data/bmtk/318808427_glif_lif_asc_psc.json";
+  const auto spec = write("glif.json", R"({"name": "bmtk_glif", "model": "glif_psc", "dt": "0.1 ms",
+    "transient": "0 ms", "analysis": "3 s", "seed": 1, "parameter_file": ")" + file + R"(",
+    "fixed": {"step_amplitude": 200, "step_start": 20.1, "step_stop": 1e9},
+    "axes": [{"kind": "grid", "param": "V_m", "values": [-76.1691640218099, -60]}],
+    "classifier": {"slowest_period_ms": 250}, "output": {"spikes": 64}})");
+  const auto db = dir / "glif.h5";
+  const auto r = cli("run " + spec.string() + " -o " + db.string() + " -q");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto q = cli("query " + db.string() + " --columns V_m,latency_ms --format json");
+  ASSERT_EQ(q.code, 0) << q.err;
+  const auto rows = nlohmann::json::parse(q.out);
+  ASSERT_EQ(rows.size(), 2u) << q.out;
+  EXPECT_EQ(rows[0]["V_m"].get<double>(), -76.1691640218099);
+  EXPECT_NEAR(rows[0]["latency_ms"].get<double>(), 40.7, 1e-5);  // float column
+  EXPECT_EQ(rows[1]["V_m"].get<double>(), -60.0);
+  EXPECT_LT(rows[1]["latency_ms"].get<double>(), 40.0);
+}
+
 TEST_F(RunTest, BadInputGetsClearErrorsAndLeavesNothing) {
   const auto good = write("good.json", kGrid);
   const auto out = dir / "out.h5";
