@@ -167,6 +167,26 @@ TEST(NestReference, DefaultStartStatesEqualNest) {
       EXPECT_EQ(m->params[static_cast<size_t>(k)].default_value, kv.value().get<double>())
           << it.key() << "." << kv.key();
     }
+    // The initialised state with default parameters: every state variable NEST reports.
+    {
+      const std::vector<double> p0 = m->defaults();
+      std::vector<double> s0;
+      dispatch_model(it.key(), [&](auto* tag) {
+        using M = std::remove_pointer_t<decltype(tag)>;
+        double d[M::kNumDerived], s[M::kNumState];
+        M::template derive<double>(Strided<const double>{p0.data(), 1}, d, 0.1);
+        M::template init<double>(d, s);
+        s0.assign(s, s + M::kNumState);
+      });
+      for (auto kv = it.value().begin(); kv != it.value().end(); ++kv) {
+        if (kv.key() == "after_E_L") continue;
+        int k = -1;
+        for (size_t j = 0; j < m->state.size(); ++j)
+          if (m->state[j].name == kv.key()) k = static_cast<int>(j);
+        ASSERT_GE(k, 0) << it.key() << " has no state " << kv.key();
+        EXPECT_EQ(s0[static_cast<size_t>(k)], kv.value().get<double>()) << it.key() << "." << kv.key();
+      }
+    }
     // The initialised state: V_m (state 0) is NEST's after E_L moved by +10 mV.
     if (!it.value().contains("after_E_L")) continue;
     std::vector<double> p = m->defaults();
