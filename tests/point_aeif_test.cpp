@@ -172,7 +172,6 @@ TEST(Aeif, DeltaT0ReducesToLif) {
   p[M::g_L] = 16.7;
   p[M::C_m] = 250;
   p[M::E_L] = -70;
-  p[M::V_m] = -70;  // NEST would keep its default start -70.6 mV; the closed form starts at E_L
   p[M::V_th] = -55;
   p[M::V_reset] = -60;
   p[M::t_ref] = 2;
