@@ -132,6 +132,23 @@ Pop population(const std::string& model, size_t n) {
       S("spike_dependent_threshold", lvl == 2 || lvl == 4 || lvl == 5);
       S("after_spike_currents", lvl >= 3);
       S("adapting_threshold", lvl == 5);
+      S("tau_syn_2", 3.0 + 0.1 * static_cast<double>(i));
+      if (i % 3 == 1) S("receptor_ex", 3);  // port 3 of 4 (tau_syn_2)
+      if (i % 4 == 2) S("weight_ex", -10);  // inhibitory through the sign rule
+    } else if (model == "iaf_cond_exp") {
+      S("I_e", 200 + 400 * f);
+      S("rate_ex", 3000);
+      S("weight_ex", i % 3 == 2 ? -1.0 : 1.0);  // NEST's sign rule: negative = inhibitory
+      S("rate_in", 1000);
+      S("weight_in", i % 2 ? -1.0 : 1.0);
+      S("V_m", -75 + 0.5 * static_cast<double>(i));  // start states
+    } else if (model == "hh_cond_exp_traub") {
+      S("I_e", 50 + 500 * f);
+      S("rate_ex", 3000);
+      S("weight_ex", i % 3 == 2 ? -1.0 : 1.0);
+      S("rate_in", 1000);
+      S("weight_in", 1.0);
+      S("V_m", -70 + 0.5 * static_cast<double>(i));
     } else {
       ADD_FAILURE() << "no population for " << model;
     }

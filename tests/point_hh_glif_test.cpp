@@ -294,8 +294,8 @@ TEST(GlifPsc, Glif1ClosedFormAndInvalidLevels) {
 }
 
 // dynamics_params files with NEST's array parameters (Allen/BMTK glif_psc files): arrays map to
-// name_0, name_1; a one-entry tau_syn sets both receptors; other sizes are errors naming the file,
-// key and value.
+// name_0, name_1; a one-entry tau_syn sets every receptor port; more ports than the maximum (4)
+// and after-spike arrays of another size are errors naming the file, key and value.
 TEST(GlifPsc, DynamicsParamsArrays) {
   const ModelDesc* m = find_model("glif_psc");
   ASSERT_NE(m, nullptr);
@@ -313,11 +313,11 @@ TEST(GlifPsc, DynamicsParamsArrays) {
   EXPECT_EQ(p[m->param_index("g")], 5.0);
   {
     std::ofstream f(path);
-    f << R"({"tau_syn": [5.5, 8.5, 2.8, 5.8]})";
+    f << R"({"tau_syn": [5.5, 8.5, 2.8, 5.8, 7.5]})";
   }
   try {
     load_dynamics_params(*m, path);
-    FAIL() << "4 receptors accepted";
+    FAIL() << "5 receptor ports accepted (maximum 4)";
   } catch (const SpecError& e) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find(path), std::string::npos) << msg;

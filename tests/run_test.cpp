@@ -12,6 +12,9 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace fs = std::filesystem;
 
@@ -181,6 +184,60 @@ TEST_F(RunTest, ResumeAfterSigkillEqualsUninterruptedBuild) {
 
 // Malformed and hostile input: a clear message naming the problem, a non-zero exit, and no file
 // that could be mistaken for a database.
+// `simulate` prints spike times unrounded: NEST's stamps, not their float. BMTK's GLIF file as it
+// is (4 receptor ports in tau_syn, a V_m entry, booleans) through --params, driven as NEST's
+// step_current_generator [20, 450) ms with delay 0.1 ms (step_start = t0 + h): NEST 3.10's spikes
+// (tests/data/nest_reference.json, case "bmtk 318808427 glif step 200": 8 spikes, the first at
+// step 407) to the last bit, in double and in float.
+TEST_F(RunTest, SimulatePrintsNestStampsUnrounded) {
+  const std::string file = std::string(NS_SOURCE_DIR) + "/tests/data/bmtk/318808427_glif_lif_asc_psc.json";
+  std::ifstream rf(std::string(NS_SOURCE_DIR) + "/tests/data/nest_reference.json");
+  const auto ref = nlohmann::json::parse(rf);
+  std::vector<long> want;
+  for (const auto& c : ref["cases"])
+    if (c["name"] == "bmtk 318808427 glif step 200") want = c["spikes"].get<std::vector<long>>();
+  ASSERT_EQ(want.size(), 8u);
+  for (const char* prec : {"double", "float"}) {
+    const auto r = cli("simulate --model glif_psc --params " + file +
+                       " -p step_amplitude=200 -p step_start=20.1 -p step_stop=450.1 --dt 0.1"
+                       " --duration 500 --precision " + prec + " --format json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    const auto times = j["spike_times"].get<std::vector<double>>();
+    ASSERT_EQ(times.size(), want.size()) << prec;
+    for (size_t i = 0; i < want.size(); ++i)
+      EXPECT_EQ(times[i], double(want[i]) / 10.0) << prec << " spike " << i;  // e.g. 40.7 exactly
+  }
+  // the I_e = 1000 pA spike of NEST's test_iaf_psc_alpha.py: 4.8 ms, printed as 4.8
+  const auto r = cli("simulate --model iaf_psc_alpha -p I_e=1000 --duration 6 --dt 0.1 --precision double --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["spike_times"].get<std::vector<double>>(), std::vector<double>{4.8});
+}
+
+// Start states are parameters: BMTK's GLIF file as the spec's parameter_file (its V_m entry and
+// 4 receptor ports accepted), V_m as a grid axis. From the file's V_m the first spike is NEST's
+// (step 407 = 40.7 ms, tests/data/nest_reference.json "bmtk 318808427 glif step 200"); from
+// V_m = -60 mV it comes earlier; the V_m column holds the axis values.
+TEST_F(RunTest, StartStateIsAParameterAndAnAxis) {
+  const std::string file = std::string(NS_SOURCE_DIR) + "/tests/data/bmtk/318808427_glif_lif_asc_psc.json";
+  const auto spec = write("glif.json", R"({"name": "bmtk_glif", "model": "glif_psc", "dt": "0.1 ms",
+    "transient": "0 ms", "analysis": "3 s", "seed": 1, "parameter_file": ")" + file + R"(",
+    "fixed": {"step_amplitude": 200, "step_start": 20.1, "step_stop": 1e9},
+    "axes": [{"kind": "grid", "param": "V_m", "values": [-76.1691640218099, -60]}],
+    "classifier": {"slowest_period_ms": 250}, "output": {"spikes": 64}})");
+  const auto db = dir / "glif.h5";
+  const auto r = cli("run " + spec.string() + " -o " + db.string() + " -q");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto q = cli("query " + db.string() + " --columns V_m,latency_ms --format json");
+  ASSERT_EQ(q.code, 0) << q.err;
+  const auto rows = nlohmann::json::parse(q.out);
+  ASSERT_EQ(rows.size(), 2u) << q.out;
+  EXPECT_EQ(rows[0]["V_m"].get<double>(), -76.1691640218099);
+  EXPECT_NEAR(rows[0]["latency_ms"].get<double>(), 40.7, 1e-5);  // float column
+  EXPECT_EQ(rows[1]["V_m"].get<double>(), -60.0);
+  EXPECT_LT(rows[1]["latency_ms"].get<double>(), 40.0);
+}
+
 TEST_F(RunTest, BadInputGetsClearErrorsAndLeavesNothing) {
   const auto good = write("good.json", kGrid);
   const auto out = dir / "out.h5";

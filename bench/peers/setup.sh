@@ -3,6 +3,8 @@
 #
 #   bash bench/peers/setup.sh            # idempotent: does nothing when the stamp is current
 #   bash bench/peers/setup.sh --force    # reinstall
+#   bash bench/peers/setup.sh --nest-only  # only NEST + NumPy (enough for
+#                                          # tests/data/make_nest_reference.py; quick)
 #
 # The peers live in their own virtual environment, bench/.peers-venv (gitignored). They are never
 # installed into the system Python and are never a dependency of neurosweep or of its tests.
@@ -27,6 +29,16 @@ core_pkgs=(
 nest_pkg="nest-simulator>=3.6"
 stamp_text="$(printf '%s\n' "${core_pkgs[@]}" "$nest_pkg" "$("$python" -c 'import sys; print(sys.version.split()[0])')")"
 stamp="$venv/.peers-stamp"
+
+if [[ "${1:-}" == "--nest-only" ]]; then
+  # The NEST reference recorder needs nest + numpy only; no stamp (the full set-up still runs
+  # when asked for).
+  [[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip --disable-pip-version-check install --only-binary=:all: \
+    "$nest_pkg" "numpy>=2.0,<2.4"
+  "$venv/bin/python" -c "import nest, importlib.metadata as md; print('peers: nest-simulator', md.version('nest-simulator'))"
+  exit 0
+fi
 
 if [[ "${1:-}" != "--force" && -f "$stamp" && "$(cat "$stamp")" == "$stamp_text" ]]; then
   echo "peers: $venv is up to date (delete $stamp or pass --force to reinstall)"

@@ -105,8 +105,10 @@ int cmd_simulate(const SimulateArgs& a) {
   for (int k = 0; k < n_obs; ++k) {
     const uint32_t n = o.n_spikes[k];
     const uint32_t kept = std::min<uint32_t>(n, static_cast<uint32_t>(o.max_spikes));
-    std::vector<double> times(o.spike_times.begin() + static_cast<size_t>(k) * o.max_spikes,
-                              o.spike_times.begin() + static_cast<size_t>(k) * o.max_spikes + kept);
+    // unrounded (double) times: `--precision double` prints NEST's stamps, not their float
+    const auto& st = tr.spike_times_f64;
+    std::vector<double> times(st.begin() + static_cast<size_t>(k) * o.max_spikes,
+                              st.begin() + static_cast<size_t>(k) * o.max_spikes + kept);
     cells.push_back({{"n_spikes", n}, {"spike_times_ms", times}, {"v_min", o.v_min[k]},
                      {"v_max", o.v_max[k]}, {"v_mean", o.v_mean[k]}});
     if (!si.cells.empty()) cells.back()["cell"] = si.cells[static_cast<size_t>(k)];

@@ -10,6 +10,7 @@
 
 #include "run/run.hpp"
 #include "spec/circuit.hpp"
+#include "spec/nest_params.hpp"
 #include "errors.hpp"
 #include "spec/spec.hpp"
 #include "classify/stage_network.hpp"
@@ -86,22 +87,9 @@ std::vector<double> resolve_params(const ModelDesc& m, const std::string& preset
     for (int k = 0; k < found->n_values; ++k)
       set_param(m, p, found->values[k].param, found->values[k].value, "--preset " + preset);
   }
-  if (!json_file.empty()) {
-    std::ifstream f(json_file);
-    if (!f) throw SpecError("--params '" + json_file + "': cannot open file");
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(f);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw SpecError("--params '" + json_file + "': invalid JSON: " + e.what());
-    }
-    if (!j.is_object()) throw SpecError("--params '" + json_file + "': expected a JSON object {name: value}");
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      if (!it.value().is_number())
-        throw SpecError(json_file + ": key '" + it.key() + "': expected a number, got " + it.value().dump());
-      set_param(m, p, it.key(), it.value().get<double>(), json_file);
-    }
-  }
+  // The spec's parameter_file reader: NEST/BMTK dynamics_params files as they are (booleans,
+  // NEST arrays such as glif_psc's tau_syn, start states such as V_m).
+  if (!json_file.empty()) apply_dynamics_params(m, json_file, p);
   apply_assignments(m, p, assignments);
   return p;
 }
@@ -128,7 +116,9 @@ Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
     using T = std::remove_pointer_t<decltype(t)>;
     {
       tr.summary.resize(1, M::kNumObs, s.sim.max_spikes, M::kNumState, true);
-      const OutputView ov = tr.summary.view();
+      tr.spike_times_f64.assign(tr.summary.spike_times.size(), 0.0);
+      OutputView ov = tr.summary.view();
+      ov.spike_times_f64 = tr.spike_times_f64.data();
       HostTable<T> table;
       if (s.gating == Gating::Table)
         M::template build_table<T>(table, s.sim.dt, s.table_v_min, s.table_v_max, s.table_dv);
@@ -149,6 +139,13 @@ Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
         run_instance<M, T>(s.sim, params.data(), init, 1, 0, 0, table.view(), ov, rec);
       else
         run_instance<M, T>(s.sim, params.data(), init, 1, 0, 0, Direct{}, ov, rec);
+      if constexpr (reset_spikes<M>::value) {
+        // Reset models stamp spikes on the grid, t = k dt; print them as NEST does, k steps of
+        // whole tics (1 us): 48 x 0.1 ms -> 4.8 ms, not k * dt = 4.800000000000001.
+        const double step_tics = std::round(s.sim.dt * 1000.0);
+        if (step_tics >= 1.0 && std::fabs(s.sim.dt * 1000.0 - step_tics) < 1e-6)
+          for (double& t : tr.spike_times_f64) t = std::round(t / s.sim.dt) * step_tics / 1000.0;
+      }
     }
   });
   return tr;

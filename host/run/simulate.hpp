@@ -16,6 +16,9 @@ struct Trace {
   std::vector<std::string> units;
   std::vector<std::vector<double>> columns;
   ChunkOutput summary;  // spikes, v_min/max/mean, status of the analysis window
+  // summary.spike_times unrounded (double; the summary keeps the float of the database), same
+  // layout [obs * max_spikes + j]: what `simulate` prints, whatever the precision.
+  std::vector<double> spike_times_f64;
 };
 
 // Parameters of one instance: model defaults, then a preset, then a JSON object file

@@ -12,9 +12,12 @@ namespace ns {
 
 namespace {
 
-// NEST array parameters (glif_psc: asc_init, asc_decay, asc_amps, asc_r, tau_syn) are fixed-size
-// here, stored as name_0, name_1, ... The array must have exactly that many entries; a one-entry
-// tau_syn (NEST's default: one receptor that takes every input) sets every receptor.
+// NEST array parameters (glif_psc: asc_init, asc_decay, asc_amps, asc_r, tau_syn) are stored as
+// name_0, name_1, ... The after-spike-current arrays must have exactly that many entries. tau_syn
+// is NEST's list of receptor ports (its length = the number of ports, glif_psc.cpp): 1 up to the
+// model's maximum (tau_syn_0 .. tau_syn_{max-1}) entries are accepted; one entry (NEST's default:
+// one port that takes every input) sets every port, so both Poisson trains see it; with more,
+// the ports beyond the array keep their defaults (no train should be routed there).
 void set_array(const ModelDesc& model, const std::string& path, const std::string& key,
                const nlohmann::json& v, std::vector<double>& p) {
   std::vector<int> idx;
@@ -23,15 +26,19 @@ void set_array(const ModelDesc& model, const std::string& path, const std::strin
     if (k < 0) break;
     idx.push_back(k);
   }
-  const bool broadcast = key == "tau_syn" && v.size() == 1;
-  if (v.size() != idx.size() && !broadcast) {
+  const bool ports = key == "tau_syn";
+  const bool broadcast = ports && v.size() == 1;
+  const bool size_ok = ports ? (v.size() >= 1 && v.size() <= idx.size()) : v.size() == idx.size();
+  if (!size_ok) {
     std::ostringstream o;
     o << path << ": parameter '" << key << "' = " << v.dump() << " has " << v.size()
-      << " entries; model '" << model.name << "' supports exactly " << idx.size() << " ("
-      << key << "_0 .. " << key << "_" << idx.size() - 1 << ")";
+      << " entries; model '" << model.name << "' supports "
+      << (ports ? "1 to " : "exactly ") << idx.size() << " (" << key << "_0 .. " << key << "_"
+      << idx.size() - 1 << (ports ? ", one per receptor port" : "") << ")";
     throw SpecError(o.str());
   }
-  for (size_t i = 0; i < idx.size(); ++i) {
+  const size_t n_set = broadcast ? idx.size() : v.size();
+  for (size_t i = 0; i < n_set; ++i) {
     const auto& e = v[broadcast ? 0 : i];
     if (!e.is_number() || !std::isfinite(e.get<double>()))
       throw SpecError(path + ": parameter '" + key + "' entry " + std::to_string(i) +
@@ -43,6 +50,12 @@ void set_array(const ModelDesc& model, const std::string& path, const std::strin
 }  // namespace
 
 std::vector<double> load_dynamics_params(const ModelDesc& model, const std::string& path) {
+  std::vector<double> p = model.defaults();
+  apply_dynamics_params(model, path, p);
+  return p;
+}
+
+void apply_dynamics_params(const ModelDesc& model, const std::string& path, std::vector<double>& p) {
   std::ifstream f(path);
   if (!f) throw SpecError(path + ": cannot open dynamics_params file");
   nlohmann::json j;
@@ -54,7 +67,6 @@ std::vector<double> load_dynamics_params(const ModelDesc& model, const std::stri
   if (!j.is_object())
     throw SpecError(path + ": top level must be an object of parameter names to numbers, got " +
                     j.dump().substr(0, 80));
-  std::vector<double> p = model.defaults();
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
     const int k = model.param_index(key);
@@ -82,7 +94,6 @@ std::vector<double> load_dynamics_params(const ModelDesc& model, const std::stri
       throw SpecError(path + ": parameter '" + key + "' must be finite, got " + v.dump());
     p[static_cast<size_t>(k)] = x;
   }
-  return p;
 }
 
 }  // namespace ns

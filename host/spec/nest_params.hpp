@@ -15,4 +15,8 @@ namespace ns {
 // Keys starting with '_' or "model"/"dynamics_params" meta keys are refused too: unknown names.
 std::vector<double> load_dynamics_params(const ModelDesc& model, const std::string& path);
 
+// The same, applied onto p (the model's full parameter vector): entries the file does not name
+// keep their values in p (`simulate --params` after a preset).
+void apply_dynamics_params(const ModelDesc& model, const std::string& path, std::vector<double>& p);
+
 }  // namespace ns

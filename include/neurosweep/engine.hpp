@@ -33,6 +33,7 @@ struct OutputView {
   size_t n = 0;
   int n_obs = 1;
   float* spike_times = nullptr;  // ms from the start of the analysis window
+  double* spike_times_f64 = nullptr;  // optional, same layout: the times unrounded (simulate)
   uint32_t* n_spikes = nullptr;  // spikes detected (may exceed max_spikes; only that many kept)
   float* v_min = nullptr;
   float* v_max = nullptr;
@@ -75,6 +76,7 @@ NS_HD void record_peak(const OutputView& out, const SimConfig& c, size_t i, int 
   if (static_cast<int>(cnt) < c.max_spikes) {
     const double t = (double(k - 1) + peak_offset(v0, v1, v2)) * c.dt;
     out.spike_times[slot * c.max_spikes + cnt] = static_cast<float>(t);
+    if (out.spike_times_f64) out.spike_times_f64[slot * c.max_spikes + cnt] = t;
   }
   out.n_spikes[slot] = cnt + 1;
 }
@@ -132,7 +134,10 @@ NS_HD void record_spikes_at(const OutputView& out, const SimConfig& c, size_t i,
   const size_t slot = i * out.n_obs + o;
   uint32_t cnt = out.n_spikes[slot];
   for (int j = 0; j < count; ++j, ++cnt)
-    if (static_cast<int>(cnt) < c.max_spikes) out.spike_times[slot * c.max_spikes + cnt] = static_cast<float>(t_ms);
+    if (static_cast<int>(cnt) < c.max_spikes) {
+      out.spike_times[slot * c.max_spikes + cnt] = static_cast<float>(t_ms);
+      if (out.spike_times_f64) out.spike_times_f64[slot * c.max_spikes + cnt] = t_ms;
+    }
   out.n_spikes[slot] = cnt;
 }
 

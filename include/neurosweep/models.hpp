@@ -14,7 +14,9 @@
 #include "neurosweep/point/aeif_cond_alpha.hpp"
 #include "neurosweep/point/aeif_cond_exp.hpp"
 #include "neurosweep/point/glif_psc.hpp"
+#include "neurosweep/point/hh_cond_exp_traub.hpp"
 #include "neurosweep/point/hh_psc_alpha.hpp"
+#include "neurosweep/point/iaf_cond_exp.hpp"
 #include "neurosweep/point/iaf_psc_alpha.hpp"
 #include "neurosweep/point/iaf_psc_delta.hpp"
 #include "neurosweep/point/iaf_psc_exp.hpp"
@@ -24,7 +26,7 @@
 #define NS_FOR_EACH_MODEL(X)                                                              \
   X(::ns::StgModel) X(::ns::IafPscExpModel) X(::ns::IafPscDeltaModel) X(::ns::IafPscAlphaModel) \
   X(::ns::IzhikevichModel) X(::ns::AeifCondExpModel) X(::ns::AeifCondAlphaModel) \
-  X(::ns::HhPscAlphaModel) X(::ns::GlifPscModel)                  \
+  X(::ns::HhPscAlphaModel) X(::ns::GlifPscModel) X(::ns::IafCondExpModel) X(::ns::HhCondExpTraubModel) \
   X(::ns::PyloricModel) X(::ns::StgCircuitModel)
 
 namespace ns {

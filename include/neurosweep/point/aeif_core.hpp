@@ -45,7 +45,7 @@ struct AeifCond : NoTable {
   static constexpr ParamInfo kParams[kNumParams] = {
       {"V_peak", "mV", 0.0, "spike detection threshold (reset when reached)"},
       {"V_reset", "mV", -60.0, "reset potential"},
-      {"t_ref", "ms", 0.0, "absolute refractory period (rounded to the grid)", ge(0), NS_SRC},
+      {"t_ref", "ms", 0.0, "absolute refractory period (NEST's grid rule: inputs.hpp grid_steps)", ge(0), NS_SRC},
       {"g_L", "nS", 30.0, "leak conductance"},
       {"C_m", "pF", 281.0, "membrane capacitance", gt(0), NS_SRC},
       {"E_ex", "mV", 0.0, "excitatory reversal potential"},

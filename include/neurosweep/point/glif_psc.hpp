@@ -22,9 +22,12 @@
 //
 // Differences from NEST, all documented in docs/POINT_MODELS.md:
 //  * NEST's array parameters have a fixed size here: two after-spike currents (asc_*_0, asc_*_1:
-//    the NEST default and every Allen fit) and two alpha receptors (tau_syn_0 receives the
-//    excitatory Poisson train, tau_syn_1 the inhibitory one; NEST's default is one receptor with
-//    tau_syn = 2 ms, equivalent to two receptors of 2 ms). Array values in a dynamics_params file
+//    the NEST default and every Allen fit) and up to kMaxReceptors = 4 alpha receptor ports
+//    (tau_syn_0 .. tau_syn_3 = NEST's tau_syn[0..3], ports 1..4; BMTK's Allen GLIF files have 4).
+//    The excitatory Poisson train drives port receptor_ex (default 1), the inhibitory one port
+//    receptor_in (default 2); NEST's default is one port with tau_syn = 2 ms, equivalent to two
+//    ports of 2 ms. Ports that receive no train stay at zero and are not integrated (the PSCs are
+//    linear and start at 0), so the state holds the two driven ports only. Array values in a dynamics_params file
 //    map to these names (host/spec/nest_params.cpp).
 //  * NEST's glif_psc has no I_e; here I_e (default 0, acting like the other models' I_e) is added
 //    so that f-I curves are sweeps over a parameter. NEST's current generators act one step later
@@ -46,10 +49,12 @@ struct GlifPscModel : point::NoTable {
   enum Param {
     g, E_L, V_th, C_m, t_ref, V_reset, th_spike_add, th_spike_decay, voltage_reset_fraction,
     voltage_reset_add, th_voltage_index, th_voltage_decay, asc_init_0, asc_init_1, asc_decay_0,
-    asc_decay_1, asc_amps_0, asc_amps_1, asc_r_0, asc_r_1, tau_syn_0, tau_syn_1,
-    spike_dependent_threshold, after_spike_currents, adapting_threshold, I_e, V_m,
+    asc_decay_1, asc_amps_0, asc_amps_1, asc_r_0, asc_r_1, tau_syn_0, tau_syn_1, tau_syn_2, tau_syn_3,
+    spike_dependent_threshold, after_spike_currents, adapting_threshold, I_e, V_m, receptor_ex,
+    receptor_in,
     kInputs, kNumParams = kInputs + point::kNumInputParams
   };
+  static constexpr int kMaxReceptors = 4;  // receptor ports (NEST: any number; BMTK files have 4)
   // Defaults: NEST's (Allen cell 490626718, GLIF5 fit), flags all false = GLIF1.
   static constexpr ParamInfo kParams[kNumParams] = {
       {"g", "nS", 9.43, "membrane conductance", gt(0), NS_SRC},
@@ -72,14 +77,20 @@ struct GlifPscModel : point::NoTable {
       {"asc_amps_1", "pA", -198.94, "after-spike current 1 amplitude (NEST asc_amps[1])"},
       {"asc_r_0", "1", 1.0, "fraction of current 0 kept at a spike (NEST asc_r[0])"},
       {"asc_r_1", "1", 1.0, "fraction of current 1 kept at a spike (NEST asc_r[1])"},
-      {"tau_syn_0", "ms", 2.0, "alpha PSC time constant, receptor 1 (excitatory train)", gt(0), NS_SRC},
-      {"tau_syn_1", "ms", 2.0, "alpha PSC time constant, receptor 2 (inhibitory train)", gt(0), NS_SRC},
+      {"tau_syn_0", "ms", 2.0, "alpha PSC time constant of receptor port 1 (NEST tau_syn[0])", gt(0), NS_SRC},
+      {"tau_syn_1", "ms", 2.0, "alpha PSC time constant of receptor port 2 (NEST tau_syn[1])", gt(0), NS_SRC},
+      {"tau_syn_2", "ms", 2.0, "alpha PSC time constant of receptor port 3 (NEST tau_syn[2])", gt(0), NS_SRC},
+      {"tau_syn_3", "ms", 2.0, "alpha PSC time constant of receptor port 4 (NEST tau_syn[3])", gt(0), NS_SRC},
       {"spike_dependent_threshold", "bool", 0.0, "GLIF2/4/5 mechanism: spike threshold + reset rule", whole().ge(0).le(1), "NEST models/glif_psc.cpp (a bool)"},
       {"after_spike_currents", "bool", 0.0, "GLIF3/4/5 mechanism: after-spike currents", whole().ge(0).le(1), "NEST models/glif_psc.cpp (a bool)"},
       {"adapting_threshold", "bool", 0.0, "GLIF5 mechanism: voltage-dependent threshold", whole().ge(0).le(1), "NEST models/glif_psc.cpp (a bool)"},
       {"I_e", "pA", 0.0, "constant input current (neurosweep extension; NEST has none)"},
       {"V_m", "mV", -78.85,
        "start value of the membrane potential (NEST's default = the default E_L; kept when E_L changes)"},
+      {"receptor_ex", "1", 1.0, "receptor port (1..4) the excitatory Poisson train drives",
+       whole().ge(1).le(kMaxReceptors), "NEST glif_psc: ports 1 .. size of tau_syn"},
+      {"receptor_in", "1", 2.0, "receptor port (1..4) the inhibitory Poisson train drives",
+       whole().ge(1).le(kMaxReceptors), "NEST glif_psc: ports 1 .. size of tau_syn"},
       NS_POINT_INPUT_PARAMS("pA", "pA/ms", "pA", "(PSC peak amplitude)"),
   };
 
@@ -133,7 +144,13 @@ struct GlifPscModel : point::NoTable {
     const double p33 = fexp(-h / tau);
     d[dP33] = T(p33);
     d[dP30] = T(1.0 / C * (1.0 - p33) * tau);
-    const double te = double(p[tau_syn_0]), ti = double(p[tau_syn_1]);
+    // Time constants of the ports the two trains drive (1-based as NEST's receptor_type).
+    const double port_ex = double(p[receptor_ex]), port_in = double(p[receptor_in]);
+    const bool ports_ok = port_ex >= 1.0 && port_ex <= kMaxReceptors && port_in >= 1.0 &&
+                          port_in <= kMaxReceptors && port_ex == ffloor(port_ex) &&
+                          port_in == ffloor(port_in);
+    const double te = ports_ok ? double(p[tau_syn_0 + int(port_ex) - 1]) : 2.0;
+    const double ti = ports_ok ? double(p[tau_syn_0 + int(port_in) - 1]) : 2.0;
     d[dP11ex] = T(fexp(-h / te));
     d[dP21ex] = T(h * fexp(-h / te));
     d[dP11in] = T(fexp(-h / ti));
@@ -179,7 +196,7 @@ struct GlifPscModel : point::NoTable {
     d[dHasAsc] = asc ? T(1) : T(0);
     d[dHasTv] = tv ? T(1) : T(0);
     // NEST accepts exactly the five levels (glif_psc.cpp Parameters_::set).
-    const bool valid = !tv || (ts && asc);
+    const bool valid = (!tv || (ts && asc)) && ports_ok;
     d[dValid] = valid ? T(1) : T(0);
     d[dI_e] = T(p[I_e]);
     d[dV0] = T(p[V_m]);

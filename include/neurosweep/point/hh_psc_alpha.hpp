@@ -17,7 +17,8 @@
 // dI; then if refractory count down, else V >= 0 mV and V_old > V (just past the peak) is a spike
 // (stamp t_{k+1}), refractory for t_ref. There is no reset: refractoriness only stops the falling
 // flank from being detected again.
-// Initial state (NEST): V = -65 mV (not E_L), gates at their steady state for -65 mV, PSCs 0.
+// Initial state (NEST): V = -65 mV (not E_L), gates at their steady state for -65 mV, PSCs 0;
+// V_m and the gates Act_m, Inact_h, Act_n are start-state parameters (NEST's State_ names).
 // The rate functions alpha_n, alpha_m are 0/0 at V = -55 / -40 mV exactly; there the limit
 // (0.1 and 1.0) is used (NEST does not guard; only exact hits differ).
 #include "neurosweep/gating_table.hpp"
@@ -27,6 +28,7 @@
 namespace ns {
 
 #define NS_SRC "NEST models/hh_psc_alpha.cpp, Parameters_::set"
+#define NS_SRC_STATE "NEST models/hh_psc_alpha.cpp, State_::set"
 struct HhPscAlphaModel : point::NoTable {
   static constexpr const char* kName = "hh_psc_alpha";
   static constexpr const char* kDescription =
@@ -36,11 +38,11 @@ struct HhPscAlphaModel : point::NoTable {
   static constexpr bool kResetSpikes = true;
 
   enum Param {
-    t_ref, g_Na, g_K, g_L, C_m, E_Na, E_K, E_L, tau_syn_ex, tau_syn_in, I_e, V_m,
+    t_ref, g_Na, g_K, g_L, C_m, E_Na, E_K, E_L, tau_syn_ex, tau_syn_in, I_e, V_m, Act_m, Inact_h, Act_n,
     kInputs, kNumParams = kInputs + point::kNumInputParams
   };
   static constexpr ParamInfo kParams[kNumParams] = {
-      {"t_ref", "ms", 2.0, "refractory period of spike detection (rounded to the grid)", ge(0), NS_SRC},
+      {"t_ref", "ms", 2.0, "refractory period of spike detection (NEST's grid rule: inputs.hpp grid_steps)", ge(0), NS_SRC},
       {"g_Na", "nS", 12000.0, "sodium peak conductance", ge(0), NS_SRC},
       {"g_K", "nS", 3600.0, "potassium peak conductance", ge(0), NS_SRC},
       {"g_L", "nS", 30.0, "leak conductance", ge(0), NS_SRC},
@@ -54,6 +56,11 @@ struct HhPscAlphaModel : point::NoTable {
       {"V_m", "mV", -65.0,
        "start value of the membrane potential (NEST's default -65 mV, not E_L; the gates start at "
        "their steady state for -65 mV whatever V_m, as in NEST)"},
+      // NEST's State_ gates, settable as in NEST (State_::set: non-negative); defaults = the
+      // steady state at -65 mV as NEST 3.10 reports it (GetStatus, tests/data/nest_reference.json).
+      {"Act_m", "1", 0.05293248525724958, "start value of the Na activation m", ge(0), NS_SRC_STATE},
+      {"Inact_h", "1", 0.5961207535084603, "start value of the Na inactivation h", ge(0), NS_SRC_STATE},
+      {"Act_n", "1", 0.3176769140606974, "start value of the K activation n", ge(0), NS_SRC_STATE},
       NS_POINT_INPUT_PARAMS("pA", "pA/ms", "pA", "(PSC peak amplitude)"),
   };
 
@@ -62,8 +69,8 @@ struct HhPscAlphaModel : point::NoTable {
   static constexpr int kDim = 8;
   enum StateIx { V, M, H, N, dIex, Iex, dIin, Iin, refr, spike_flag, h_int, kNumState };
   static constexpr StateInfo kState[kNumState] = {
-      {"V_m", "mV", -65.0, "V_m"},           {"Act_m", "1", 0.05293248525724958},
-      {"Inact_h", "1", 0.5961207535084603}, {"Act_n", "1", 0.3176769140606974},
+      {"V_m", "mV", -65.0, "V_m"},           {"Act_m", "1", 0.05293248525724958, "Act_m"},
+      {"Inact_h", "1", 0.5961207535084603, "Inact_h"}, {"Act_n", "1", 0.3176769140606974, "Act_n"},
       {"dI_ex", "pA/ms", 0.0},  {"I_ex", "pA", 0.0},  {"dI_in", "pA/ms", 0.0},  {"I_in", "pA", 0.0},
       {"refractory_steps", "1", 0.0}, {"spike", "1", 0.0}, {"h_int", "ms"}};
   // NEST hh_psc_alpha.cpp State_::State_: V_m = -65, gates alpha/(alpha + beta) at -65 mV.
@@ -71,7 +78,7 @@ struct HhPscAlphaModel : point::NoTable {
 
   enum Derived {
     dgNa, dgK, dgL, dInvC, dENa, dEK, dEL, dInvTauEx, dInvTauIn, dJumpEx, dJumpIn, dI_e, dNref,
-    dH, dV0, kIn, kNumDerived = kIn + point::kInputDerived
+    dH, dV0, dM0, dH0, dN0, kIn, kNumDerived = kIn + point::kInputDerived
   };
 
   template <class T, class P, class D>
@@ -93,6 +100,9 @@ struct HhPscAlphaModel : point::NoTable {
     d[dNref] = T(point::grid_steps(double(p[t_ref]), h));
     d[dH] = dt;
     d[dV0] = T(p[V_m]);
+    d[dM0] = T(p[Act_m]);
+    d[dH0] = T(p[Inact_h]);
+    d[dN0] = T(p[Act_n]);
     point::derive_inputs<T>(p, kInputs, d, kIn, h);
   }
 
@@ -121,13 +131,10 @@ struct HhPscAlphaModel : point::NoTable {
   template <class T, class D, class S>
   NS_HD static void init(D d, S s) {
     for (int k = 0; k < kNumState; ++k) s[k] = T(0);
-    const T v = T(-65);
-    T am, bm, ah, bh, an, bn;
-    Rates::eval<T>(v, am, bm, ah, bh, an, bn);
     s[V] = d[dV0];
-    s[M] = am / (am + bm);
-    s[H] = ah / (ah + bh);
-    s[N] = an / (an + bn);
+    s[M] = d[dM0];
+    s[H] = d[dH0];
+    s[N] = d[dN0];
     s[h_int] = d[dH];  // NEST: IntegrationStep_ = resolution
   }
 
@@ -161,13 +168,9 @@ struct HhPscAlphaModel : point::NoTable {
   NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
     const T i_ext = d[dI_e] + point::input_current<T>(d, kIn, ctx.step);
     T y[kDim];
-    for (int i = 0; i < kDim; ++i) y[i] = s[i];
-    const T v_old = y[V];
-    const T hg = d[dH];
-    T h = s[h_int] > T(0) ? s[h_int] : hg;  // a given state with h_int <= 0 restarts at h
+    const T v_old = s[V];
     Sys<D, T> sys{d, i_ext};
-    const bool ok = point::rkf45_evolve<kDim, point::Rkf45Control::kY, T>(sys, y, h, hg, T(1e-3));
-    if (!ok) y[V] = T(0) / T(0);  // NEST throws GSLSolverFailure
+    point::gsl_grid_step<kDim, point::Rkf45Control::kY, T>(s, h_int, y, sys, d[dH], T(1e-3));
     T w_ex, w_in;
     point::poisson_input<T>(d, kIn, ctx, w_ex, w_in);
     y[dIex] = y[dIex] + d[dJumpEx] * w_ex;
@@ -183,7 +186,6 @@ struct HhPscAlphaModel : point::NoTable {
     for (int i = 0; i < kDim; ++i) s[i] = y[i];
     s[refr] = r;
     s[spike_flag] = fire ? T(1) : T(0);
-    s[h_int] = h;
   }
 
   template <class T, class S>
@@ -194,5 +196,6 @@ struct HhPscAlphaModel : point::NoTable {
   NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
 #undef NS_SRC
+#undef NS_SRC_STATE
 
 }  // namespace ns

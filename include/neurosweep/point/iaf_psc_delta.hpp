@@ -27,7 +27,7 @@ struct IafPscDeltaModel : point::NoTable {
       {"E_L", "mV", -70.0, "resting membrane potential"},
       {"C_m", "pF", 250.0, "membrane capacitance", gt(0), NS_SRC},
       {"tau_m", "ms", 10.0, "membrane time constant", gt(0), NS_SRC},
-      {"t_ref", "ms", 2.0, "absolute refractory period (rounded to the grid)", ge(0), NS_SRC},
+      {"t_ref", "ms", 2.0, "absolute refractory period (NEST's grid rule: inputs.hpp grid_steps)", ge(0), NS_SRC},
       {"V_th", "mV", -55.0, "spike threshold"},
       {"V_reset", "mV", -70.0, "reset potential"},
       {"I_e", "pA", 0.0, "constant input current"},

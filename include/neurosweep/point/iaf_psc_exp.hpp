@@ -5,7 +5,7 @@
 // point-neuron-models.md section 2).
 //   dV/dt = -(V - E_L)/tau_m + (I_syn_ex + I_syn_in + I_e + I_stim)/C_m
 //   dI_syn_X/dt = -I_syn_X / tau_syn_X;  a spike of weight w makes I_syn_X jump by w (pA).
-// Threshold V >= V_th -> V = V_reset, clamped for t_ref (rounded to the grid).
+// Threshold V >= V_th -> V = V_reset, clamped for t_ref (NEST's grid rule: inputs.hpp grid_steps).
 // Stochastic threshold when delta > 1e-10: spike with probability rho exp((V - V_th)/delta) h.
 #include "neurosweep/gating_table.hpp"
 #include "neurosweep/point/inputs.hpp"
@@ -29,7 +29,7 @@ struct IafPscExpModel : point::NoTable {
       {"E_L", "mV", -70.0, "resting membrane potential"},
       {"C_m", "pF", 250.0, "membrane capacitance", gt(0), NS_SRC},
       {"tau_m", "ms", 10.0, "membrane time constant", gt(0), NS_SRC},
-      {"t_ref", "ms", 2.0, "absolute refractory period (rounded to the grid)", ge(0), NS_SRC},
+      {"t_ref", "ms", 2.0, "absolute refractory period (NEST's grid rule: inputs.hpp grid_steps)", ge(0), NS_SRC},
       {"V_th", "mV", -55.0, "spike threshold"},
       {"V_reset", "mV", -70.0, "reset potential"},
       {"tau_syn_ex", "ms", 2.0, "excitatory synaptic time constant", gt(0), NS_SRC},

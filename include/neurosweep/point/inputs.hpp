@@ -47,8 +47,24 @@ NS_HD double expm1_d(double x) {
   return um1 * x / flog(u);
 }
 
-// NEST converts times to steps as Time(ms(t)).get_steps(): round to the nearest grid point.
-NS_HD double grid_steps(double t_ms, double dt) { return ffloor(t_ms / dt + 0.5); }
+// NEST converts times to steps as Time(Time::ms(t)).get_steps() (nestkernel/nest_time.h): the
+// time is rounded to the nearest tic (NEST's default 1000 tics per ms), then UP to a whole number
+// of steps. Measured with NEST 3.10 at h = 0.1 ms (tests/data/nest_reference.json, "grid"): t_ref
+// 3.75 -> 38 steps, 0.1234 -> 2, 0.1004 -> 1 (100 tics), 0.1006 -> 2, 0.0004 -> 0, 1.1 -> 11.
+// Always in double and in whole tics, whatever the model precision: derive<float> receives
+// dt = 0.1f = 0.100000001490116 ms, which is 100 tics within the 1e-4 tic tolerance below (the
+// former round(t_ref / dt) gave 3.75 / 0.1f = 37.4999994 -> 37 steps in float). A dt that is not
+// a whole number of tics (NEST refuses it) falls back to the ceiling of t/dt less a relative 1e-9.
+NS_HD double grid_steps(double t_ms, double dt) {
+  const double step_tics = ffloor(dt * 1000.0 + 0.5);
+  const double off = dt * 1000.0 - step_tics;
+  if (step_tics >= 1.0 && off < 1e-4 && off > -1e-4) {
+    const double tics = ffloor(t_ms * 1000.0 + 0.5);
+    return -ffloor(-(tics / step_tics));  // integers below 2^53: the quotient is exact or inexact
+  }                                       // only when not a whole number of steps
+  const double x = t_ms / dt;
+  return -ffloor(-(x - 1e-9 * (x < 0 ? -x : x)));
+}
 
 // Values like NEST's V_min = -DBL_MAX must not overflow when converted to float.
 template <class T>
@@ -148,8 +164,8 @@ enum InputParam {
 #define NS_POINT_INPUT_PARAMS(CUR_UNIT, SLOPE_UNIT, W_UNIT, W_DOC)                              \
   {"step_amplitude", CUR_UNIT, 0.0,                                                              \
    "step current, on for step_start <= t_k < step_stop (acts like I_e: no device delay)"},       \
-  {"step_start", "ms", 0.0, "step current onset (rounded to the grid)", ::ns::ge(0)},            \
-  {"step_stop", "ms", 0.0, "step current offset (rounded to the grid)", ::ns::ge(0)},            \
+  {"step_start", "ms", 0.0, "step current onset (NEST's grid rule: inputs.hpp grid_steps)", ::ns::ge(0)},            \
+  {"step_stop", "ms", 0.0, "step current offset (NEST's grid rule: inputs.hpp grid_steps)", ::ns::ge(0)},            \
   {"ramp_slope", SLOPE_UNIT, 0.0, "ramp current: I_ramp(t_k) = ramp_slope * t_k"},               \
   {"rate_ex", "Hz", 0.0, "rate of the excitatory Poisson spike train", ::ns::ge(0)},             \
   {"weight_ex", W_UNIT, 0.0,                                                                     \

@@ -141,5 +141,19 @@ NS_HD bool rkf45_evolve(Sys& sys, T* y, T& h, T hg, T tol) {
   return ok;
 }
 
+// One grid step of a GSL-integrated NEST model whose ODE state is s[0 .. N-1] and whose
+// persistent internal step is s[h_int] (NEST's B_.IntegrationStep_): y <- s, integrate over hg
+// (a state with h_int <= 0 restarts at hg), NaN in y[0] on failure (NEST throws
+// GSLSolverFailure / NumericalInstability), s[h_int] <- the new internal step. The caller adds the
+// step's input and applies its spike rule to y, then stores y back (NEST's update() order).
+template <int N, Rkf45Control C, class T, class S, class Sys>
+NS_HD void gsl_grid_step(S s, int h_int, T* y, Sys& sys, T hg, T tol) {
+  for (int i = 0; i < N; ++i) y[i] = s[i];
+  T h = s[h_int] > T(0) ? s[h_int] : hg;
+  const bool ok = rkf45_evolve<N, C, T>(sys, y, h, hg, tol);
+  if (!ok) y[0] = T(0) / T(0);
+  s[h_int] = h;
+}
+
 }  // namespace point
 }  // namespace ns
