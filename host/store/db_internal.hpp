@@ -1,5 +1,5 @@
 #pragma once
-// Internal helpers of the database layer (database.cpp, db_query.cpp): RAII HDF5 handles, typed
+// Internal helpers of the database layer (db_hdf5.cpp, database.cpp, db_writer.cpp, db_query.cpp): RAII HDF5 handles, typed
 // attributes, schema (de)serialisation, readers of chunk/shard/final files.
 #include <hdf5.h>
 
@@ -71,6 +71,8 @@ std::optional<AttrValue> read_attr(hid_t obj, const std::string& name, const std
 std::map<std::string, AttrValue> read_all_attrs(hid_t obj, const std::string& path);
 std::string attr_string(hid_t obj, const std::string& name, const std::string& path);
 int64_t attr_int(hid_t obj, const std::string& name, const std::string& path);
+
+Hid vlen_str_type();  // variable-length UTF-8 string
 
 // File (little-endian) type of a column: numeric or enum.
 Hid column_type(const ColumnSpec& c);
