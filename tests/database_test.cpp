@@ -418,10 +418,17 @@ TEST_F(Db, ExistingOutputNeverOverwrittenWithoutForce) {
   e = error_of([&] { merge_shards({out}, out, false); });
   EXPECT_NE(e.find("exists"), std::string::npos) << e;
   EXPECT_EQ(slurp(out), before);
-  // with force: replaced
-  BuildStore s = BuildStore::create(out, kSpec, kHash, kN, 100, schema(), attrs(), true);
-  EXPECT_FALSE(fs::exists(out));
-  EXPECT_EQ(s.pending_chunks().size(), 10u);
+  // with force: replaced, but only when the new database is complete
+  {
+    BuildStore s = BuildStore::create(out, kSpec, kHash, kN, 100, schema(), attrs(), true);
+    EXPECT_EQ(slurp(out), before) << "the old database must survive until the new one is complete";
+    EXPECT_EQ(s.pending_chunks().size(), 10u);
+    for (uint64_t c : s.pending_chunks()) s.write_chunk(c, make_chunk(c * 100, 100));
+    EXPECT_EQ(slurp(out), before);
+    s.finalize();
+  }
+  EXPECT_NE(slurp(out), before);
+  EXPECT_FALSE(fs::exists(out + ".parts"));
   // missing output directory
   e = error_of([&] { BuildStore::create(p("nodir/DB.h5"), kSpec, kHash, kN, 100, schema(), attrs(), false); });
   EXPECT_NE(e.find("does not exist"), std::string::npos) << e;

@@ -40,6 +40,65 @@ void check_out_dir(const std::string& out) {
   if (p.filename().empty()) fail(out, "output path names a directory, not a file");
 }
 
+bool path_exists(const std::string& path) {
+  std::error_code ec;
+  return fs::symlink_status(path, ec).type() != fs::file_type::not_found;  // a dangling link exists
+}
+
+void check_replaceable(const std::string& out) {
+  std::error_code ec;
+  const auto st = fs::symlink_status(out, ec);
+  const std::string only = "; --force replaces only a regular file that is a neurosweep database, so nothing was "
+                           "touched (remove it yourself or choose another -o)";
+  if (fs::is_symlink(st)) fail(out, "is a symbolic link" + only);
+  if (fs::is_directory(st)) fail(out, "is a directory" + only);
+  if (!fs::is_regular_file(st)) fail(out, "is not a regular file (a device, pipe or socket)" + only);
+  quiet_hdf5();
+  if (H5Fis_hdf5(out.c_str()) <= 0) fail(out, "is not a neurosweep database (not an HDF5 file)" + only);
+  hid_t f = H5Fopen(out.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) fail(out, "is an HDF5 file that cannot be opened (truncated or corrupt)" + only);
+  Hid file(f, H5Fclose);
+  const auto fmt = read_attr(file, "format", out);
+  if (!fmt || !std::holds_alternative<std::string>(*fmt) || std::get<std::string>(*fmt) != "neurosweep")
+    fail(out, "is an HDF5 file but not a neurosweep database (root attribute format != \"neurosweep\")" + only);
+}
+
+namespace {
+// The files a build writes into its parts directory.
+bool own_parts_entry(const std::string& name) {
+  if (name == "lock" || name == "manifest.json" || name == "manifest.json.tmp" || name == "final.h5.tmp") return true;
+  const std::string base = name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0 ? name.substr(0, name.size() - 4) : name;
+  if (base.size() < 13 || base.rfind("chunk-", 0) != 0 || base.compare(base.size() - 3, 3, ".h5") != 0) return false;
+  return std::all_of(base.begin() + 6, base.end() - 3, [](char c) { return c >= '0' && c <= '9'; });
+}
+}  // namespace
+
+void check_own_parts(const std::string& parts) {
+  std::error_code ec;
+  const auto st = fs::symlink_status(parts, ec);
+  const std::string only = "; --force deletes only a neurosweep build directory, so nothing was touched (remove it "
+                           "yourself or choose another -o)";
+  if (fs::is_symlink(st)) fail(parts, "is a symbolic link" + only);
+  if (!fs::is_directory(st)) fail(parts, "is not a directory" + only);
+  if (!fs::exists(parts + "/manifest.json", ec))
+    fail(parts, "has no manifest.json: not a neurosweep build directory" + only);
+  for (const auto& e : fs::directory_iterator(parts, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!own_parts_entry(name) || !e.is_regular_file(ec) || e.is_symlink(ec))
+      fail(parts, "holds '" + name + "', which a build does not write" + only);
+  }
+  if (ec) fail(parts, "cannot list the build directory: " + ec.message());
+}
+
+void remove_own_parts(const std::string& parts) {
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(parts, ec))
+    if (own_parts_entry(e.path().filename().string())) files.push_back(e.path());
+  for (const auto& f : files) fs::remove(f, ec);
+  fs::remove(parts, ec);  // only when empty: anything else in it stays
+}
+
 namespace {
 
 void write_file_atomic(const std::string& path, const std::string& text) {
@@ -188,16 +247,24 @@ BuildStore BuildStore::create(const std::string& out_path, const std::string& sp
   check_out_dir(out_path);
   const std::string parts = parts_of(out_path);
   std::error_code ec;
-  const bool have_out = fs::exists(out_path, ec), have_parts = fs::exists(parts, ec);
+  const bool have_out = path_exists(out_path), have_parts = path_exists(parts);
   if ((have_out || have_parts) && !force)
     fail(have_out ? out_path : parts, std::string(have_out ? "output exists" : "an unfinished build exists") +
                                           "; refusing to overwrite it (use --force to replace it" +
                                           (have_parts ? ", or --resume to continue the build)" : ")"));
-  if (have_parts && fs::is_directory(parts, ec) && !try_lock_parts(parts)) refuse_busy(parts);
-  if (have_out) fs::remove_all(out_path, ec);
-  if (have_parts) fs::remove_all(parts, ec);
-  fs::remove(out_path + ".tmp", ec);
-  if (!fs::create_directory(parts, ec)) fail(parts, "cannot create build directory: " + ec.message());
+  // --force: the old database stays in place until the new one is complete (finalize renames over
+  // it); an unfinished build of ours is replaced now. Anything else is refused untouched.
+  if (have_out) check_replaceable(out_path);
+  if (have_parts) {
+    check_own_parts(parts);
+    if (!try_lock_parts(parts)) refuse_busy(parts);
+    remove_own_parts(parts);
+    if (path_exists(parts)) fail(parts, "cannot remove the old build directory (files appeared in it?)");
+  }
+  if (!fs::create_directory(parts, ec)) {
+    if (!ec) refuse_busy(parts);  // it exists: another process started the same build just now
+    fail(parts, "cannot create build directory: " + ec.message());
+  }
 
   BuildStore s;
   s.lock_ = try_lock_parts(parts);
@@ -411,7 +478,9 @@ void BuildStore::finalize(const std::map<std::string, AttrValue>& extra_attrs) {
                      " chunks are not done (first missing: chunk " + std::to_string(pend.front()) + ")");
   const uint64_t first = chunk_begin_ * chunk_size_;
   const uint64_t end = std::min(n_, chunk_end_ * chunk_size_);
-  const std::string tmp = out_ + ".tmp";
+  // Written inside the (locked) parts directory: a user's OUT.tmp is never touched, and a kill
+  // here leaves the old database (--force) and every chunk in place.
+  const std::string tmp = parts_ + "/final.h5.tmp";
   std::error_code ec;
   fs::remove(tmp, ec);
   try {
@@ -447,7 +516,7 @@ void BuildStore::finalize(const std::map<std::string, AttrValue>& extra_attrs) {
   if (std::rename(tmp.c_str(), out_.c_str()) != 0) fail(out_, std::string("cannot rename into place: ") + std::strerror(errno));
   fs::path dir = fs::path(out_).has_parent_path() ? fs::path(out_).parent_path() : fs::path(".");
   fsync_path(dir.string(), true);
-  fs::remove_all(parts_, ec);
+  remove_own_parts(parts_);  // while holding the lock
 }
 
 }  // namespace ns

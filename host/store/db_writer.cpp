@@ -90,8 +90,10 @@ void merge_shards(const std::vector<std::string>& shards, const std::string& out
   if (shards.empty()) fail(out, "merge needs at least one shard file");
   check_out_dir(out);
   std::error_code ec;
-  if ((fs::exists(out, ec) || fs::exists(parts_of(out), ec)) && !force)
-    fail(out, "output exists; refusing to overwrite it (use --force)");
+  const bool have_out = path_exists(out), have_parts = path_exists(parts_of(out));
+  if ((have_out || have_parts) && !force) fail(out, "output exists; refusing to overwrite it (use --force)");
+  if (have_out) check_replaceable(out);
+  if (have_parts) check_own_parts(parts_of(out));
   struct Shard {
     RowFile rf;
     std::string hash, schema;
@@ -152,8 +154,12 @@ void merge_shards(const std::vector<std::string>& shards, const std::string& out
   if (!timings.empty()) attrs["timings"] = json{{"shards", timings}}.dump();
   attrs["n_rows"] = int64_t(n);
   attrs["first_index"] = int64_t(0);
-  const std::string tmp = out + ".tmp";
-  fs::remove(tmp, ec);
+  // A temporary name of our own next to the output (never a user's OUT.tmp), renamed over the
+  // output only when complete.
+  std::string tmp = out + ".tmp-XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) fail(out, std::string("cannot create a temporary file next to the output: ") + std::strerror(errno));
+  ::close(fd);
   try {
     FinalWriter w(tmp, schema, n);
     for (const auto& s : sh) w.append(s.rf);
@@ -162,8 +168,12 @@ void merge_shards(const std::vector<std::string>& shards, const std::string& out
     fs::remove(tmp, ec);
     throw;
   }
-  if (force) fs::remove_all(parts_of(out), ec);
-  if (std::rename(tmp.c_str(), out.c_str()) != 0) fail(out, std::string("cannot rename into place: ") + std::strerror(errno));
+  if (have_parts) remove_own_parts(parts_of(out));
+  if (std::rename(tmp.c_str(), out.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    fs::remove(tmp, ec);
+    fail(out, "cannot rename into place: " + why);
+  }
 }
 
 }  // namespace ns

@@ -271,5 +271,14 @@ class FinalWriter {
 // Build-store helpers (database.cpp) used by merge (db_writer.cpp).
 std::string parts_of(const std::string& out);
 void check_out_dir(const std::string& out);
+bool path_exists(const std::string& path);  // also a dangling symbolic link
+// What --force may replace: a regular file (no link, directory or device) that is a neurosweep
+// database. Anything else throws a DatabaseError naming the path; nothing is touched.
+void check_replaceable(const std::string& out);
+// What --force may delete: a real directory with a manifest.json holding only the files a build
+// writes (manifest, lock, chunk files and their .tmp). Throws otherwise; nothing is touched.
+void check_own_parts(const std::string& parts);
+// Deletes the files a build writes from a parts directory, then the directory if it is empty.
+void remove_own_parts(const std::string& parts);
 
 }  // namespace ns::db
