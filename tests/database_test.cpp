@@ -161,6 +161,15 @@ std::vector<uint8_t> read_raw(const std::string& file, const std::string& ds_pat
       out.insert(out.end(), c, c + std::strlen(c) + 1);
       H5free_memory(c);
     }
+  } else if (H5Tget_class(t) == H5T_STRING) {  // fixed-length strings: the same form
+    const size_t w = H5Tget_size(t);
+    std::vector<char> raw(size_t(n) * w);
+    if (n > 0) EXPECT_GE(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()), 0);
+    for (hssize_t k = 0; k < n; ++k) {
+      const char* c = raw.data() + size_t(k) * w;
+      out.insert(out.end(), c, c + strnlen(c, w));
+      out.push_back(0);
+    }
   } else {
     out.resize(size_t(n) * H5Tget_size(t));
     if (n > 0) EXPECT_GE(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), 0);
@@ -188,13 +197,14 @@ std::vector<uint8_t> bytes(const std::vector<T>& v) {
 std::string attr_str(const std::string& file, const std::string& name) {
   hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   hid_t a = H5Aopen(f, name.c_str(), H5P_DEFAULT);
-  hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, H5T_VARIABLE);
-  H5Tset_cset(t, H5T_CSET_UTF8);  // the writer's strings are UTF-8 (HDF5 will not convert ASCII<->UTF-8)
-  char* s = nullptr;
-  EXPECT_GE(H5Aread(a, t, &s), 0) << name;
-  std::string out = s ? s : "";
-  H5free_memory(s);
+  // Fixed-length UTF-8 (docs/FORMAT.md): read in the stored type, up to the first NUL.
+  hid_t t = H5Aget_type(a);
+  EXPECT_EQ(H5Tget_class(t), H5T_STRING) << name;
+  EXPECT_EQ(H5Tis_variable_str(t), 0) << name;
+  EXPECT_EQ(H5Tget_cset(t), H5T_CSET_UTF8) << name;
+  std::string out(H5Tget_size(t), '\0');
+  EXPECT_GE(H5Aread(a, t, out.data()), 0) << name;
+  out.resize(strnlen(out.data(), out.size()));
   H5Tclose(t);
   H5Aclose(a);
   H5Fclose(f);

@@ -101,6 +101,14 @@ void remove_own_parts(const std::string& parts) {
 
 namespace {
 
+// The schema as the manifest stores it: large axes without their values (O(axis sizes), not
+// O(chunks done)); resume gets them back from the caller's schema.
+StoreSchema manifest_schema(StoreSchema s) {
+  for (auto& a : s.axes)
+    if (a.values.size() > kManifestAxisValues) a.values.clear();
+  return s;
+}
+
 void write_file_atomic(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   {
@@ -294,16 +302,17 @@ BuildStore BuildStore::create(const std::string& out_path, const std::string& sp
             {"shard_n", shard_n},
             {"chunk_begin", s.chunk_begin_},
             {"chunk_end", s.chunk_end_},
-            {"schema", schema_to_json(sch)},
+            {"schema", schema_to_json(manifest_schema(sch))},
             {"attrs", attrs_to_json(attrs)},
             {"software_version", kVersion},
             {"git_revision", kGitRevision},
             {"created", s.created_}};
-  write_file_atomic(parts + "/manifest.json", m.dump(1));
+  write_file_atomic(parts + "/manifest.json", m.dump());
   return s;
 }
 
-BuildStore BuildStore::resume(const std::string& out_path, uint64_t spec_hash, const std::string& spec_canonical) {
+BuildStore BuildStore::resume(const std::string& out_path, uint64_t spec_hash, const std::string& spec_canonical,
+                              const StoreSchema* schema) {
   quiet_hdf5();
   const std::string parts = parts_of(out_path);
   std::error_code ec;
@@ -336,6 +345,14 @@ BuildStore BuildStore::resume(const std::string& out_path, uint64_t spec_hash, c
     fail(mp, "corrupt manifest: inconsistent sizes");
   s.schema_ = schema_from_json(m.at("schema"), mp);
   s.attrs_ = attrs_from_json(m.at("attrs"), mp);
+  // Axis values the manifest left out: from the caller's schema of the same spec (checked below).
+  for (size_t a = 0; a < s.schema_.axes.size(); ++a) {
+    AxisSpec& ax = s.schema_.axes[a];
+    if (!ax.values.empty() || ax.size * ax.params.size() <= kManifestAxisValues) continue;
+    if (schema && a < schema->axes.size() && schema->axes[a].name == ax.name && schema->axes[a].size == ax.size &&
+        schema->axes[a].params == ax.params)
+      ax.values = schema->axes[a].values;
+  }
   if (s.spec_hash_ != spec_hash) {
     std::string msg = "the unfinished build was made from a different sweep spec (spec hash " + hash_hex(s.spec_hash_) +
                       " in the build, " + hash_hex(spec_hash) + " now)";
@@ -353,11 +370,19 @@ BuildStore BuildStore::resume(const std::string& out_path, uint64_t spec_hash, c
   return s;
 }
 
+std::vector<uint64_t> BuildStore::done_chunks() const { return list_chunk_files(parts_, chunk_begin_, chunk_end_); }
+
 std::vector<uint64_t> BuildStore::pending_chunks() const {
+  const auto done = done_chunks();
   std::vector<uint64_t> out;
-  std::error_code ec;
-  for (uint64_t c = chunk_begin_; c < chunk_end_; ++c)
-    if (!fs::exists(parts_ + "/" + chunk_file_name(c), ec)) out.push_back(c);
+  size_t k = 0;
+  for (uint64_t c = chunk_begin_; c < chunk_end_; ++c) {
+    if (k < done.size() && done[k] == c) {
+      ++k;
+      continue;
+    }
+    out.push_back(c);
+  }
   return out;
 }
 
@@ -424,7 +449,8 @@ void BuildStore::write_chunk(uint64_t chunk, const ChunkData& d) {
 
   const std::string tmp = final_name + ".tmp";
   {
-    Hid f(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    Hid fapl = checksummed_fapl();
+    Hid f(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose);
     if (!f.valid()) fail(tmp, "cannot create chunk file");
     write_attr(f, "format", std::string("neurosweep-chunk"), tmp);
     write_attr(f, "format_version", int64_t(kFormatVersion), tmp);
@@ -472,10 +498,17 @@ void BuildStore::write_chunk(uint64_t chunk, const ChunkData& d) {
 
 void BuildStore::finalize(const std::map<std::string, AttrValue>& extra_attrs) {
   quiet_hdf5();
-  const auto pend = pending_chunks();
-  if (!pend.empty())
-    fail(parts_, "cannot finalize: " + std::to_string(pend.size()) + " of " + std::to_string(chunk_end_ - chunk_begin_) +
-                     " chunks are not done (first missing: chunk " + std::to_string(pend.front()) + ")");
+  const auto done = done_chunks();
+  if (done.size() != chunk_end_ - chunk_begin_) {
+    uint64_t first_missing = chunk_begin_;
+    for (uint64_t c : done) {
+      if (c != first_missing) break;
+      ++first_missing;
+    }
+    fail(parts_, "cannot finalize: " + std::to_string(chunk_end_ - chunk_begin_ - done.size()) + " of " +
+                     std::to_string(chunk_end_ - chunk_begin_) + " chunks are not done (first missing: chunk " +
+                     std::to_string(first_missing) + ")");
+  }
   const uint64_t first = chunk_begin_ * chunk_size_;
   const uint64_t end = std::min(n_, chunk_end_ * chunk_size_);
   // Written inside the (locked) parts directory: a user's OUT.tmp is never touched, and a kill
@@ -487,11 +520,18 @@ void BuildStore::finalize(const std::map<std::string, AttrValue>& extra_attrs) {
     FinalWriter w(tmp, schema_, end - first);
     const std::string want_hash = hash_hex(spec_hash_);
     for (uint64_t c = chunk_begin_; c < chunk_end_; ++c) {
-      RowFile rf = open_row_file(parts_ + "/" + chunk_file_name(c), true);
-      const auto [a, b] = chunk_range(c);
-      if (attr_string(rf.file, "spec_hash", rf.path) != want_hash || rf.first_index != a || rf.n_rows != b - a)
-        fail(rf.path, "chunk file does not match the manifest (spec hash or rows differ); delete it and resume");
-      w.append(rf);
+      const std::string cf = parts_ + "/" + chunk_file_name(c);
+      try {
+        RowFile rf = open_row_file(cf, true);
+        const auto [a, b] = chunk_range(c);
+        if (attr_string(rf.file, "spec_hash", rf.path) != want_hash || rf.first_index != a || rf.n_rows != b - a)
+          fail(rf.path, "chunk file does not match the manifest (spec hash or rows differ)");
+        w.append(rf);
+      } catch (const DatabaseError& e) {
+        // A damaged chunk file (truncated, empty, altered bytes): it can be recomputed.
+        throw DatabaseError(std::string(e.what()) + ". To recompute this chunk, delete " + cf +
+                            " and run the same command with --resume again");
+      }
     }
     std::map<std::string, AttrValue> attrs = attrs_;
     for (const auto& [k, v] : extra_attrs) attrs[k] = v;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -49,21 +50,31 @@ Hid open_ro(const std::string& path) {
   const htri_t is = H5Fis_hdf5(path.c_str());
   if (is <= 0) fail(path, "not an HDF5 file (no HDF5 signature); is this a neurosweep database?");
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) fail(path, "HDF5 file cannot be opened: truncated or corrupt");
+  if (f < 0) {
+    const std::string detail = hdf5_error_detail();
+    fail(path, "HDF5 file cannot be opened: " + (detail.rfind("checksum", 0) == 0 ? detail : "truncated or corrupt"));
+  }
   return Hid(f, H5Fclose);
 }
 
+// A failed open: a checksum failure is named as such, anything else is "missing" or "corrupt".
+[[noreturn]] static void fail_open(const std::string& path, const std::string& what, bool exists) {
+  const std::string detail = hdf5_error_detail();
+  if (detail.rfind("checksum", 0) == 0) fail(path, what + " cannot be read: " + detail);
+  fail(path, what + (exists ? " cannot be opened (corrupt file)" : " is missing (corrupt or foreign file)"));
+}
+
 Hid open_group(hid_t loc, const std::string& name, const std::string& path) {
-  if (!link_exists(loc, name)) fail(path, "group '" + name + "' is missing (corrupt or foreign file)");
+  if (!link_exists(loc, name)) fail_open(path, "group '" + name + "'", false);
   hid_t g = H5Gopen2(loc, name.c_str(), H5P_DEFAULT);
-  if (g < 0) fail(path, "group '" + name + "' cannot be opened (corrupt file)");
+  if (g < 0) fail_open(path, "group '" + name + "'", true);
   return Hid(g, H5Gclose);
 }
 
 Hid open_dataset(hid_t loc, const std::string& name, const std::string& path) {
-  if (!link_exists(loc, name)) fail(path, "dataset '" + name + "' is missing (corrupt or foreign file)");
+  if (!link_exists(loc, name)) fail_open(path, "dataset '" + name + "'", false);
   hid_t d = H5Dopen2(loc, name.c_str(), H5P_DEFAULT);
-  if (d < 0) fail(path, "dataset '" + name + "' cannot be opened (corrupt file)");
+  if (d < 0) fail_open(path, "dataset '" + name + "'", true);
   return Hid(d, H5Dclose);
 }
 
@@ -75,6 +86,39 @@ Hid vlen_str_type() {
   return Hid(t, H5Tclose);
 }
 
+Hid fixed_str_type(size_t width) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, std::max<size_t>(1, width));
+  H5Tset_strpad(t, H5T_STR_NULLPAD);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  return Hid(t, H5Tclose);
+}
+
+Hid checksummed_fapl() {
+  Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST);
+  return fapl;
+}
+
+std::string hdf5_error_detail() {
+  std::vector<std::string> msgs;
+  auto walk = [](unsigned, const H5E_error2_t* e, void* d) -> herr_t {
+    if (e->desc && *e->desc) static_cast<std::vector<std::string>*>(d)->push_back(e->desc);
+    return 0;
+  };
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk, &msgs);
+  std::string all;
+  for (const auto& m : msgs) all += (all.empty() ? "" : "; ") + m;
+  std::string low = all;
+  for (auto& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (low.find("checksum") != std::string::npos || low.find("fletcher") != std::string::npos)
+    return "checksum mismatch: the stored bytes were altered after they were written (disk, copy or "
+           "transfer error); these data cannot be trusted (HDF5: " + all + ")";
+  return all.empty() ? "" : "HDF5: " + all;
+}
+
+// Strings are stored fixed-length, so that they sit in the object header (checksummed), not in
+// the global heap (variable-length strings), which has no checksum.
 void write_attr(hid_t obj, const std::string& name, const AttrValue& v, const std::string& path) {
   if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
   Hid space(H5Screate(H5S_SCALAR), H5Sclose);
@@ -86,10 +130,11 @@ void write_attr(hid_t obj, const std::string& name, const AttrValue& v, const st
     Hid a(H5Acreate2(obj, name.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
     if (a.valid()) st = H5Awrite(a, H5T_NATIVE_DOUBLE, &std::get<double>(v));
   } else {
-    Hid t = vlen_str_type();
+    const std::string& s = std::get<std::string>(v);
+    Hid t = fixed_str_type(s.size());
     Hid a(H5Acreate2(obj, name.c_str(), t, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-    const char* s = std::get<std::string>(v).c_str();
-    if (a.valid()) st = H5Awrite(a, t, &s);
+    std::string buf = s.empty() ? std::string(1, '\0') : s;
+    if (a.valid()) st = H5Awrite(a, t, buf.data());
   }
   if (st < 0) fail(path, "cannot write attribute '" + name + "'");
 }
@@ -123,8 +168,7 @@ std::optional<AttrValue> read_attr(hid_t obj, const std::string& name, const std
       }
       const size_t n = H5Tget_size(t);
       std::string out(n, '\0');
-      Hid mt(H5Tcopy(H5T_C_S1), H5Tclose);
-      H5Tset_size(mt, n);
+      Hid mt(H5Tcopy(t), H5Tclose);  // same size, padding and character set as stored
       if (H5Aread(a, mt, out.data()) < 0) fail(path, "attribute '" + name + "' unreadable");
       out.resize(std::strlen(out.c_str()));
       return AttrValue(out);
@@ -207,10 +251,13 @@ static void rows_io(bool write, hid_t ds, uint64_t offset, uint64_t n, void* buf
   Hid msp(H5Screate_simple(1, &cnt, nullptr), H5Sclose);
   herr_t st = H5Sselect_hyperslab(fsp, H5S_SELECT_SET, &off, nullptr, &cnt, nullptr);
   if (st >= 0) st = write ? H5Dwrite(ds, ft, msp, fsp, H5P_DEFAULT, buf) : H5Dread(ds, ft, msp, fsp, H5P_DEFAULT, buf);
-  if (st < 0)
+  if (st < 0) {
+    const std::string detail = hdf5_error_detail();
     fail(path, std::string(write ? "cannot write " : "cannot read ") + what + " rows [" +
                    std::to_string(offset) + ", " + std::to_string(offset + n) + ")" +
-                   (write ? " (disk full?)" : " (truncated or corrupt file)"));
+                   (write ? " (disk full?)"
+                          : detail.rfind("checksum", 0) == 0 ? ": " + detail : " (truncated or corrupt file)"));
+  }
 }
 void read_rows(hid_t ds, uint64_t offset, uint64_t n, void* buf, const std::string& path, const std::string& what) {
   rows_io(false, ds, offset, n, buf, path, what);
@@ -292,6 +339,22 @@ std::string chunk_file_name(uint64_t chunk) {
   char b[64];
   std::snprintf(b, sizeof b, "chunk-%06llu.h5", static_cast<unsigned long long>(chunk));
   return b;
+}
+
+std::vector<uint64_t> list_chunk_files(const std::string& parts, uint64_t begin, uint64_t end) {
+  std::vector<uint64_t> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(parts, ec)) {
+    const std::string n = e.path().filename().string();  // chunk-<digits>.h5
+    if (n.size() < 13 || n.rfind("chunk-", 0) != 0 || n.compare(n.size() - 3, 3, ".h5") != 0) continue;
+    const std::string digits = n.substr(6, n.size() - 9);
+    if (digits.size() > 19 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    const uint64_t c = std::stoull(digits);
+    if (c >= begin && c < end && n == chunk_file_name(c)) out.push_back(c);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::string utc_now_iso() {

@@ -72,7 +72,14 @@ std::map<std::string, AttrValue> read_all_attrs(hid_t obj, const std::string& pa
 std::string attr_string(hid_t obj, const std::string& name, const std::string& path);
 int64_t attr_int(hid_t obj, const std::string& name, const std::string& path);
 
-Hid vlen_str_type();  // variable-length UTF-8 string
+Hid vlen_str_type();              // variable-length UTF-8 string (reading only)
+Hid fixed_str_type(size_t width);  // fixed-length UTF-8 string, NUL-padded
+// File access properties of every file we write: the HDF5 1.10 file format, whose metadata
+// (superblock, object headers with their attributes, group and chunk indexes) carries checksums.
+// With Fletcher32 on every dataset, every stored byte that matters is checked on read.
+Hid checksummed_fapl();
+// The HDF5 error stack of the failed call, as text; names a checksum failure plainly.
+std::string hdf5_error_detail();
 
 // File (little-endian) type of a column: numeric or enum.
 Hid column_type(const ColumnSpec& c);
@@ -91,6 +98,9 @@ json attrs_to_json(const std::map<std::string, AttrValue>& a);
 std::map<std::string, AttrValue> attrs_from_json(const json& j, const std::string& path);
 
 std::string chunk_file_name(uint64_t chunk);  // "chunk-000123.h5"
+// Chunk numbers in [begin, end) whose chunk files exist in a parts directory, ascending, from one
+// directory listing (O(files), whatever end - begin is).
+std::vector<uint64_t> list_chunk_files(const std::string& parts, uint64_t begin, uint64_t end);
 std::string utc_now_iso();
 void fsync_path(const std::string& path, bool directory);
 

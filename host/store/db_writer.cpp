@@ -50,18 +50,24 @@ Hid make_compressed(hid_t loc, const std::string& name, hid_t type, uint64_t n, 
   H5Pset_chunk(dcpl, 1, &chd);
   H5Pset_shuffle(dcpl);
   H5Pset_deflate(dcpl, 4);
+  H5Pset_fletcher32(dcpl);  // a checksum per stored chunk: altered bytes are reported on read
   hid_t d = H5Dcreate2(loc, name.c_str(), type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   if (d < 0) fail(path, "cannot create dataset '" + name + "'");
   *chunk_elems = ch;
   return Hid(d, H5Dclose);
 }
 
-// Contiguous dataset (chunk files), written at once.
+// Uncompressed dataset written at once (chunk files, axes, traces): chunked only so that it can
+// carry the Fletcher32 checksum filter (HDF5 filters need chunked storage).
 void write_plain(hid_t loc, const std::string& name, hid_t type, uint64_t n, const void* data,
                  const std::string& path, const std::string& units, bool with_units) {
-  hsize_t d = n;
-  Hid sp(H5Screate_simple(1, &d, nullptr), H5Sclose);
-  Hid ds(H5Dcreate2(loc, name.c_str(), type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  hsize_t d = n, maxd = n > 0 ? n : H5S_UNLIMITED;
+  hsize_t ch = std::max<uint64_t>(1, std::min<uint64_t>(n, kChunkBytes / std::max<size_t>(1, H5Tget_size(type))));
+  Hid sp(H5Screate_simple(1, &d, &maxd), H5Sclose);
+  Hid dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  H5Pset_chunk(dcpl, 1, &ch);
+  H5Pset_fletcher32(dcpl);
+  Hid ds(H5Dcreate2(loc, name.c_str(), type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose);
   if (!ds.valid()) fail(path, "cannot create dataset '" + name + "'");
   if (n > 0) write_rows(ds, 0, n, data, path, name);
   if (with_units) write_attr(ds, "units", units, path);

@@ -74,7 +74,8 @@ class FinalWriter {
     quiet_hdf5();
     Hid fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
     H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
-    hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    Hid fapl = checksummed_fapl();
+    hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, fapl);
     if (f < 0) fail(path, "cannot create file (directory missing or not writable?)");
     file_ = Hid(f, H5Fclose);
     Hid inst = make_group(file_, "instances", path, true);
@@ -126,10 +127,14 @@ class FinalWriter {
           for (size_t p = 0; p < a.params.size(); ++p)
             write_plain(ag, a.params[p], H5T_IEEE_F64LE, a.size, a.values.data() + p * a.size, path);
         if (!a.labels.empty()) {
-          Hid st = vlen_str_type();
-          std::vector<const char*> ptr;
-          for (const auto& l : a.labels) ptr.push_back(l.c_str());
-          write_plain(ag, "labels", st, ptr.size(), ptr.data(), path);
+          // Fixed-length strings: stored in the checksummed chunks (variable-length strings
+          // would live in HDF5's global heap, which carries no checksum).
+          size_t width = 1;
+          for (const auto& l : a.labels) width = std::max(width, l.size());
+          std::vector<char> buf(a.labels.size() * width, '\0');
+          for (size_t j = 0; j < a.labels.size(); ++j) std::memcpy(buf.data() + j * width, a.labels[j].data(), a.labels[j].size());
+          Hid st = fixed_str_type(width);
+          write_plain(ag, "labels", st, a.labels.size(), buf.data(), path);
         }
         axis_names.push_back(a.name);
       }
@@ -216,11 +221,31 @@ class FinalWriter {
       if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &names) < 0) fail(sp, "cannot list /traces");
       for (const auto& nm : names) {
         if (link_exists(traces_, nm)) fail(sp, "trace of instance " + nm + " appears twice");
+        verify_group(g, nm, sp);  // H5Ocopy copies stored chunks as they are: check them first
         if (H5Ocopy(g, nm.c_str(), traces_, nm.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0)
           fail(sp, "cannot copy /traces/" + nm);
       }
     }
     rows_ += n;
+  }
+
+  // Reads every dataset of group loc/name in full, so that a checksum failure is reported.
+  static void verify_group(hid_t loc, const std::string& name, const std::string& sp) {
+    Hid tg = open_group(loc, name, sp);
+    std::vector<std::string> members;
+    auto cb = [](hid_t, const char* nm, const H5L_info_t*, void* d) -> herr_t {
+      static_cast<std::vector<std::string>*>(d)->push_back(nm);
+      return 0;
+    };
+    if (H5Literate(tg, H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &members) < 0) fail(sp, "cannot list /traces/" + name);
+    std::vector<uint8_t> buf;
+    for (const auto& m : members) {
+      Hid ds = open_dataset(tg, m, sp);
+      Hid ft(H5Dget_type(ds), H5Tclose);
+      const uint64_t n = dataset_length(ds, sp);
+      buf.resize(n * H5Tget_size(ft));
+      read_rows(ds, 0, n, buf.data(), sp, "traces/" + name + "/" + m);
+    }
   }
 
   // Writes the root attributes (the writer's own keys override the caller's), closes, fsyncs.
