@@ -1,6 +1,7 @@
 // End-to-end tests of `neurosweep run/info/query/merge` through the real command line: file
 // content, determinism across threads, chunk sizes and shards, resume after SIGKILL, and clear
 // errors for malformed or hostile input with no output left behind.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -422,4 +423,62 @@ TEST_F(RunTest, KilledForceRebuildLeavesTheOldDatabase) {
   const auto r = cli("run " + spec.string() + " -o " + db.string() + " -q --resume");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_FALSE(fs::exists(parts));
+}
+
+// SIGINT, SIGTERM and SIGHUP: the build finishes the chunk in flight, keeps every chunk done,
+// prints the exact --resume command and exits 128 + the signal; the resumed build completes.
+TEST_F(RunTest, SignalsStopTheBuildAndSayHowToResume) {
+  const auto spec = write("grid.json", kGrid);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    const auto db = dir / ("sig" + std::to_string(sig) + ".h5");
+    const std::string parts = db.string() + ".parts", err = (dir / "err.txt").string();
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 2);
+      execl(NS_CLI_PATH, NS_CLI_PATH, "run", spec.c_str(), "-o", db.c_str(), "--chunk", "3", "--threads", "1",
+            (char*)nullptr);
+      _exit(127);
+    }
+    for (int t = 0; t < 4000; ++t) {
+      if (fs::exists(parts) && fs::exists(parts + "/chunk-000000.h5")) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    kill(pid, sig);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    ASSERT_TRUE(WIFEXITED(st)) << "signal " << sig << " killed the build instead of stopping it";
+    EXPECT_EQ(WEXITSTATUS(st), 128 + sig);
+    const std::string e = slurp(err);
+    const std::string cmd = "neurosweep run " + spec.string() + " -o " + db.string() + " --resume --threads 1";
+    EXPECT_NE(e.find("interrupted by"), std::string::npos) << e;
+    EXPECT_NE(e.find(cmd), std::string::npos) << e;
+    EXPECT_FALSE(fs::exists(db));
+    int chunks = 0;
+    for (auto& f : fs::directory_iterator(parts)) chunks += f.path().filename().string().rfind("chunk-", 0) == 0;
+    EXPECT_GE(chunks, 1);
+    const auto r = cli("run " + spec.string() + " -o " + db.string() + " --resume -q");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string rows = csv(db);
+    EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), 36);
+  }
+}
+
+// A resumed build keeps its chunk size (and says that --chunk is ignored); timings record the
+// chunk size and the thread count actually used.
+TEST_F(RunTest, ResumeKeepsItsChunkSizeAndTimingsRecordWhatWasUsed) {
+  const auto spec = write("tiny.json", kTiny);
+  const auto db = dir / "db.h5";
+  auto r = cli("run " + spec.string() + " -o " + db.string() + " --chunk 4 --threads 2 --stop-after-chunks 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
+  r = cli("run " + spec.string() + " -o " + db.string() + " --chunk 32 --threads 2 --resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("--chunk 32 ignored: the build being resumed uses chunks of 4"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 chunk(s) of 4 to do"), std::string::npos) << r.err;
+  r = cli("info " + db.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"chunk\":4,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"threads\":2,"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("\"threads\":0"), std::string::npos) << r.out;
 }

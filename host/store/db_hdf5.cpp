@@ -221,6 +221,28 @@ Hid dtype_type(const std::string& d) {
   return Hid(H5Tcopy(base), H5Tclose);
 }
 
+bool has_unclassified(const ColumnSpec& c) {
+  return c.dtype == "i1" && !c.enum_names.empty() &&
+         std::find(c.enum_names.begin(), c.enum_names.end(), kUnclassified) == c.enum_names.end();
+}
+
+std::string enum_text(const ColumnSpec& c, int64_t code) {
+  if (code >= 0 && code < static_cast<int64_t>(c.enum_names.size())) return c.enum_names[static_cast<size_t>(code)];
+  if (code == -1 && has_unclassified(c)) return kUnclassified;
+  return std::to_string(code);
+}
+
+void check_column_type(hid_t ds, const ColumnSpec& c, const std::string& path) {
+  Hid ft(H5Dget_type(ds), H5Tclose);
+  const H5T_class_t cls = H5Tget_class(ft);
+  const bool want_float = c.dtype[0] == 'f', want_enum = !c.enum_names.empty();
+  const bool ok = H5Tget_size(ft) == dtype_size(c.dtype) &&
+                  (want_float ? cls == H5T_FLOAT : (cls == H5T_INTEGER || (want_enum && cls == H5T_ENUM)));
+  if (!ok)
+    fail(path, "column '" + c.name + "' is stored with the wrong type (expected " + c.dtype +
+                   (want_enum ? " enum" : "") + "; was it rewritten by another program?)");
+}
+
 Hid column_type(const ColumnSpec& c) {
   Hid base = dtype_type(c.dtype);
   if (c.enum_names.empty()) return base;
@@ -230,6 +252,11 @@ Hid column_type(const ColumnSpec& c) {
     uint64_t v = k;
     if (H5Tenum_insert(e, c.enum_names[k].c_str(), &v) < 0)
       throw DatabaseError("column '" + c.name + "': cannot create enum member '" + c.enum_names[k] + "'");
+  }
+  if (has_unclassified(c)) {
+    const int8_t minus_one = -1;
+    if (H5Tenum_insert(e, kUnclassified, &minus_one) < 0)
+      throw DatabaseError("column '" + c.name + "': cannot create enum member 'unclassified'");
   }
   return e;
 }

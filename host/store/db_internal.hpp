@@ -81,6 +81,16 @@ Hid checksummed_fapl();
 // The HDF5 error stack of the failed call, as text; names a checksum failure plainly.
 std::string hdf5_error_detail();
 
+// Signed enum columns (the label, i1) also name the value -1: "unclassified" (status not ok, or
+// undecidable), a member of the stored HDF5 enum type like every other label.
+constexpr const char* kUnclassified = "unclassified";
+bool has_unclassified(const ColumnSpec& c);
+// The name of enum code `code` of column c ("unclassified" for -1), or the number as text.
+std::string enum_text(const ColumnSpec& c, int64_t code);
+// Refuses a stored /instances dataset whose type does not match the schema's dtype (e.g. a column
+// rewritten as strings), naming the file and column.
+void check_column_type(hid_t ds, const ColumnSpec& c, const std::string& path);
+
 // File (little-endian) type of a column: numeric or enum.
 Hid column_type(const ColumnSpec& c);
 Hid dtype_type(const std::string& dtype);

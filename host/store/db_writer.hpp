@@ -150,8 +150,7 @@ class FinalWriter {
     for (size_t c = 0; c < schema_.columns.size(); ++c) {
       const ColumnSpec& col = schema_.columns[c];
       Hid ds = open_dataset(inst, col.name, sp);
-      Hid ft(H5Dget_type(ds), H5Tclose);
-      if (H5Tget_size(ft) != dtype_size(col.dtype)) fail(sp, "column '" + col.name + "' has the wrong type");
+      check_column_type(ds, col, sp);
       if (dataset_length(ds, sp) != n) fail(sp, "column '" + col.name + "' has the wrong length (corrupt file)");
       const size_t es = dtype_size(col.dtype);
       for (uint64_t a = 0; a < n; a += kBlockRows) {

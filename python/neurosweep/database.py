@@ -204,6 +204,10 @@ class Database:
             for key in ("schema", "spec", "n_instances", "n_rows", "first_index"):
                 if key not in attrs:
                     raise CorruptDatabaseError(f"{p}: root attribute '{key}' is missing (corrupt file)")
+            if attrs.get("complete") != 1:  # as the command-line tools: finalize writes it last
+                raise CorruptDatabaseError(
+                    f"{p}: database is not marked complete (root attribute complete = "
+                    f"{attrs.get('complete')!r}; an interrupted finalize or merge?)")
             self.attrs = attrs
             self.schema = self._parse_json(p, "schema", attrs["schema"])
             self.n_instances = int(attrs["n_instances"])
@@ -704,11 +708,13 @@ class Database:
         vals, cnt = np.unique(v, return_counts=True)
         m = dict(zip(vals.tolist(), cnt.tolist()))
         out = [(n, m.get(k, 0)) for k, n in enumerate(names)]
-        out += [(str(k), n) for k, n in sorted(m.items()) if k < 0 or k >= len(names)]
+        signed_enum = bool(names) and self._colspec[name]["dtype"] == "i1"
+        out += [("unclassified" if k == -1 and signed_enum and "unclassified" not in names else str(k), n)
+                for k, n in sorted(m.items()) if k < 0 or k >= len(names)]
         return out
 
     def label_counts(self) -> Dict[str, int]:
-        """Instances per label name, counted from the data ('-1' = unclassified)."""
+        """Instances per label name, counted from the data (-1: 'unclassified')."""
         return dict(self._counts("label"))
 
     def info(self) -> str:

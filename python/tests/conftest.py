@@ -5,7 +5,6 @@ command builds it first). Without it every test that needs a database is skipped
 saying so.
 """
 import os
-import shutil
 import subprocess
 import sys
 import warnings

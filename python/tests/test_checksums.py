@@ -176,3 +176,38 @@ def test_flipped_chunk_file_is_reported_by_resume_and_by_the_api(binary, tmp_pat
     assert chunk in p.stderr and "I_e" in p.stderr and "checksum" in p.stderr, p.stderr
     assert "delete" in p.stderr and "--resume" in p.stderr, p.stderr  # what to do about it
     assert not os.path.exists(out)
+
+
+def test_incomplete_or_damaged_database_is_refused_like_the_cli(binary, complete_db, tmp_path):
+    # complete = 0 (an interrupted finalize or merge): refused, as `neurosweep info` refuses it
+    bad = str(tmp_path / "incomplete.h5")
+    shutil.copyfile(complete_db, bad)
+    with h5py.File(bad, "r+") as f:
+        f.attrs["complete"] = np.int64(0)
+    with pytest.raises(CorruptDatabaseError, match="not marked complete"):
+        ns.open(bad)
+    p = subprocess.run([binary, "info", bad], capture_output=True, text=True)
+    assert p.returncode == 3 and "not marked complete" in p.stderr, p.stderr
+    # /spikes/times deleted: a CorruptDatabaseError naming the file and dataset, not a KeyError;
+    # `neurosweep info` notices it too
+    gone = str(tmp_path / "nospikes.h5")
+    shutil.copyfile(complete_db, gone)
+    with h5py.File(gone, "r+") as f:
+        del f["spikes/times"]
+    with ns.open(gone) as db:
+        with pytest.raises(CorruptDatabaseError, match="spikes/times is missing") as e:
+            db.spike_times()
+        assert gone in str(e.value)
+        with pytest.raises(CorruptDatabaseError, match="spikes/times"):
+            db.spikes(3)
+    p = subprocess.run([binary, "info", gone], capture_output=True, text=True)
+    assert p.returncode == 3 and "spikes/times" in p.stderr and gone in p.stderr, p.stderr
+
+
+def test_unclassified_is_a_label_name(binary, complete_db):
+    with ns.open(complete_db) as db:
+        counts = db.label_counts()
+    assert "-1" not in counts  # -1 is counted under its name, like `neurosweep info` does
+    with h5py.File(complete_db, "r") as f:
+        mapping = h5py.check_enum_dtype(f["instances/label"].dtype)
+    assert mapping["unclassified"] == -1
