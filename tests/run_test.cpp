@@ -36,6 +36,33 @@ std::string slurp(const fs::path& p) {
   return s.str();
 }
 
+// Starts `neurosweep run SPEC -o DB -q --chunk 3 --threads 1 [--force]` in a child process (its
+// stderr into err_file when given), waits until DB.parts holds at least n_chunks chunk files (at
+// most 20 s), sends it `sig` and returns its wait status.
+int run_and_signal(const fs::path& spec, const fs::path& db, int n_chunks, int sig, bool force,
+                   const std::string& err_file = "") {
+  const std::string parts = db.string() + ".parts";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (!err_file.empty()) dup2(::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
+    execl(NS_CLI_PATH, NS_CLI_PATH, "run", spec.c_str(), "-o", db.c_str(), "-q", "--chunk", "3", "--threads", "1",
+          force ? "--force" : (char*)nullptr, (char*)nullptr);
+    _exit(127);
+  }
+  for (int t = 0; t < 4000; ++t) {
+    int n = 0;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(parts, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+      n += it->path().filename().string().rfind("chunk-", 0) == 0;
+    if (n >= n_chunks) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill(pid, sig);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return st;
+}
+
 class RunTest : public ::testing::Test {
  protected:
   fs::path dir;
@@ -155,23 +182,8 @@ TEST_F(RunTest, ResumeAfterSigkillEqualsUninterruptedBuild) {
   bool killed_mid = false;
   for (int attempt = 0; attempt < 3 && !killed_mid; ++attempt) {
     fs::remove_all(parts);
-    const pid_t pid = fork();
-    if (pid == 0) {
-      execl(NS_CLI_PATH, NS_CLI_PATH, "run", spec.c_str(), "-o", db.c_str(), "-q", "--chunk", "3", "--threads", "1",
-            "--force", (char*)nullptr);
-      _exit(127);
-    }
-    // Wait until some but not all chunk files exist, then SIGKILL.
-    for (int t = 0; t < 4000; ++t) {
-      int n = 0;
-      if (fs::exists(parts))
-        for (auto& e : fs::directory_iterator(parts)) n += e.path().filename().string().rfind("chunk-", 0) == 0;
-      if (n >= 3) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    kill(pid, SIGKILL);
-    int st = 0;
-    waitpid(pid, &st, 0);
+    // Some but not all chunk files exist: SIGKILL.
+    const int st = run_and_signal(spec, db, 3, SIGKILL, true);
     killed_mid = WIFSIGNALED(st) && !fs::exists(db) && fs::exists(parts);
   }
   ASSERT_TRUE(killed_mid) << "could not kill the build mid-run";
@@ -402,22 +414,7 @@ TEST_F(RunTest, KilledForceRebuildLeavesTheOldDatabase) {
   const auto db = dir / "db.h5";
   ASSERT_EQ(cli("run " + spec.string() + " -o " + db.string() + " -q --chunk 3").code, 0);
   const std::string before = slurp(db), parts = db.string() + ".parts";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl(NS_CLI_PATH, NS_CLI_PATH, "run", spec.c_str(), "-o", db.c_str(), "-q", "--chunk", "3", "--threads", "1",
-          "--force", (char*)nullptr);
-    _exit(127);
-  }
-  for (int t = 0; t < 4000; ++t) {
-    int n = 0;
-    if (fs::exists(parts))
-      for (auto& e : fs::directory_iterator(parts)) n += e.path().filename().string().rfind("chunk-", 0) == 0;
-    if (n >= 2) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  kill(pid, SIGKILL);
-  int st = 0;
-  waitpid(pid, &st, 0);
+  const int st = run_and_signal(spec, db, 2, SIGKILL, true);
   ASSERT_TRUE(WIFSIGNALED(st)) << "the build finished before it could be killed";
   EXPECT_EQ(slurp(db), before) << "the old database was altered by a killed --force rebuild";
   const auto r = cli("run " + spec.string() + " -o " + db.string() + " -q --resume");
@@ -432,21 +429,7 @@ TEST_F(RunTest, SignalsStopTheBuildAndSayHowToResume) {
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
     const auto db = dir / ("sig" + std::to_string(sig) + ".h5");
     const std::string parts = db.string() + ".parts", err = (dir / "err.txt").string();
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 2);
-      execl(NS_CLI_PATH, NS_CLI_PATH, "run", spec.c_str(), "-o", db.c_str(), "--chunk", "3", "--threads", "1",
-            (char*)nullptr);
-      _exit(127);
-    }
-    for (int t = 0; t < 4000; ++t) {
-      if (fs::exists(parts) && fs::exists(parts + "/chunk-000000.h5")) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    kill(pid, sig);
-    int st = 0;
-    waitpid(pid, &st, 0);
+    const int st = run_and_signal(spec, db, 1, sig, false, err);
     ASSERT_TRUE(WIFEXITED(st)) << "signal " << sig << " killed the build instead of stopping it";
     EXPECT_EQ(WEXITSTATUS(st), 128 + sig);
     const std::string e = slurp(err);
