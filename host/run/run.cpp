@@ -244,9 +244,13 @@ RunSettings run_settings(const RunSpec& spec, int max_spikes, int threads) {
   return rs;
 }
 
+// CPU threads a build uses: --threads, else every core (as the CPU backend does).
+static int threads_used(int threads) {
+  return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 uint64_t default_chunk(bool cuda, int threads) {
-  const unsigned cores = threads > 0 ? static_cast<unsigned>(threads) : std::thread::hardware_concurrency();
-  return cuda ? 131072 : 512ull * std::max(1u, cores);
+  return cuda ? 131072 : 512ull * static_cast<uint64_t>(threads_used(threads));
 }
 
 int run_build(const RunOptions& opt) {
@@ -480,7 +484,7 @@ int run_build(const RunOptions& opt) {
                             {"neuron_steps_per_s", t_integrate > 0 ? double(shard_pending) * double(spec.n_transient + spec.n_analysis) / t_integrate : 0.0},
                             {"first_chunk_s", t_first_chunk},
                             {"first_chunk_unix_s", t_first_chunk_unix},
-                            {"threads", cores},
+                            {"threads", threads_used(opt.threads)},
                             {"chunk", chunk_used},
                             {"resumed", opt.resume}};
   store.finalize({{"timings", timings.dump()}});
