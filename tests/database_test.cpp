@@ -161,6 +161,15 @@ std::vector<uint8_t> read_raw(const std::string& file, const std::string& ds_pat
       out.insert(out.end(), c, c + std::strlen(c) + 1);
       H5free_memory(c);
     }
+  } else if (H5Tget_class(t) == H5T_STRING) {  // fixed-length strings: the same form
+    const size_t w = H5Tget_size(t);
+    std::vector<char> raw(size_t(n) * w);
+    if (n > 0) EXPECT_GE(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()), 0);
+    for (hssize_t k = 0; k < n; ++k) {
+      const char* c = raw.data() + size_t(k) * w;
+      out.insert(out.end(), c, c + strnlen(c, w));
+      out.push_back(0);
+    }
   } else {
     out.resize(size_t(n) * H5Tget_size(t));
     if (n > 0) EXPECT_GE(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), 0);
@@ -188,13 +197,14 @@ std::vector<uint8_t> bytes(const std::vector<T>& v) {
 std::string attr_str(const std::string& file, const std::string& name) {
   hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   hid_t a = H5Aopen(f, name.c_str(), H5P_DEFAULT);
-  hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, H5T_VARIABLE);
-  H5Tset_cset(t, H5T_CSET_UTF8);  // the writer's strings are UTF-8 (HDF5 will not convert ASCII<->UTF-8)
-  char* s = nullptr;
-  EXPECT_GE(H5Aread(a, t, &s), 0) << name;
-  std::string out = s ? s : "";
-  H5free_memory(s);
+  // Fixed-length UTF-8 (docs/FORMAT.md): read in the stored type, up to the first NUL.
+  hid_t t = H5Aget_type(a);
+  EXPECT_EQ(H5Tget_class(t), H5T_STRING) << name;
+  EXPECT_EQ(H5Tis_variable_str(t), 0) << name;
+  EXPECT_EQ(H5Tget_cset(t), H5T_CSET_UTF8) << name;
+  std::string out(H5Tget_size(t), '\0');
+  EXPECT_GE(H5Aread(a, t, out.data()), 0) << name;
+  out.resize(strnlen(out.data(), out.size()));
   H5Tclose(t);
   H5Aclose(a);
   H5Fclose(f);
@@ -317,17 +327,17 @@ TEST_F(Db, ValuesRoundTripExactly) {
   // strides: C order (cell is fastest)
   EXPECT_EQ(json::parse(attr_str(out, "schema"))["axes"][0]["stride"], 100);
 
-  // label is an HDF5 enum with the names in order; units attribute on columns
+  // label is an HDF5 enum with the names in order (and -1: unclassified); units attribute on columns
   hid_t fid = H5Fopen(out.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   hid_t d = H5Dopen2(fid, "instances/label", H5P_DEFAULT);
   hid_t t = H5Dget_type(d);
   EXPECT_EQ(H5Tget_class(t), H5T_ENUM);
-  ASSERT_EQ(H5Tget_nmembers(t), 4);
-  for (int k = 0; k < 4; ++k) {
+  ASSERT_EQ(H5Tget_nmembers(t), 5);
+  for (int k = 0; k < 5; ++k) {
     char* nm = H5Tget_member_name(t, k);
-    int8_t val = -1;
+    int8_t val = -2;
     H5Tget_member_value(t, k, &val);
-    EXPECT_EQ(kLabels[val], nm);
+    EXPECT_EQ(val < 0 ? std::string("unclassified") : kLabels[val], nm);
     H5free_memory(nm);
   }
   H5Tclose(t);
@@ -418,10 +428,17 @@ TEST_F(Db, ExistingOutputNeverOverwrittenWithoutForce) {
   e = error_of([&] { merge_shards({out}, out, false); });
   EXPECT_NE(e.find("exists"), std::string::npos) << e;
   EXPECT_EQ(slurp(out), before);
-  // with force: replaced
-  BuildStore s = BuildStore::create(out, kSpec, kHash, kN, 100, schema(), attrs(), true);
-  EXPECT_FALSE(fs::exists(out));
-  EXPECT_EQ(s.pending_chunks().size(), 10u);
+  // with force: replaced, but only when the new database is complete
+  {
+    BuildStore s = BuildStore::create(out, kSpec, kHash, kN, 100, schema(), attrs(), true);
+    EXPECT_EQ(slurp(out), before) << "the old database must survive until the new one is complete";
+    EXPECT_EQ(s.pending_chunks().size(), 10u);
+    for (uint64_t c : s.pending_chunks()) s.write_chunk(c, make_chunk(c * 100, 100));
+    EXPECT_EQ(slurp(out), before);
+    s.finalize();
+  }
+  EXPECT_NE(slurp(out), before);
+  EXPECT_FALSE(fs::exists(out + ".parts"));
   // missing output directory
   e = error_of([&] { BuildStore::create(p("nodir/DB.h5"), kSpec, kHash, kN, 100, schema(), attrs(), false); });
   EXPECT_NE(e.find("does not exist"), std::string::npos) << e;
@@ -724,4 +741,87 @@ TEST_F(Db, BuildHeldByAnotherWriterIsRefused) {
   }
   BuildStore b = BuildStore::resume(out, kHash, kSpec);
   EXPECT_EQ(b.pending_chunks().size(), b.n_chunks());
+}
+
+// Issue 13, finding 6: the label -1 (unclassified) is a member of the stored enum type and can be
+// queried by name; a column rewritten by another program (as strings) and a deleted dataset are
+// reported naming the file and dataset, not read as zeros or left unnoticed.
+TEST_F(Db, UnclassifiedIsALabelAndForeignChangesAreReported) {
+  const std::string out = p("U.h5");
+  {
+    BuildStore s = BuildStore::create(out, kSpec, kHash, kN, 100, schema(), attrs(), false);
+    for (uint64_t c : s.pending_chunks()) {
+      auto [a, b] = s.chunk_range(c);
+      ChunkData d = make_chunk(a, b - a);
+      for (uint64_t j = 0; j < b - a; ++j)
+        if ((a + j) % 10 == 0) d.columns["label"][j] = static_cast<uint8_t>(int8_t(-1));
+      s.write_chunk(c, d);
+    }
+    s.finalize();
+  }
+  {  // the stored enum type names -1
+    hid_t f = H5Fopen(out.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "/instances/label", H5P_DEFAULT);
+    hid_t t = H5Dget_type(d);
+    char name[64] = {0};
+    const int8_t v = -1;
+    EXPECT_GE(H5Tenum_nameof(t, &v, name, sizeof name), 0);
+    EXPECT_STREQ(name, "unclassified");
+    H5Tclose(t);
+    H5Dclose(d);
+    H5Fclose(f);
+  }
+  QueryOptions o;
+  o.labels = {"unclassified"};
+  o.columns = {"index", "label"};
+  std::ostringstream csv;
+  EXPECT_EQ(query(out, o, csv), kN / 10);
+  std::istringstream in(csv.str());
+  std::string line;
+  std::getline(in, line);
+  for (uint64_t i = 0; std::getline(in, line); i += 10) EXPECT_EQ(line, std::to_string(i) + ",unclassified");
+  const DbSummary sum = inspect(out);
+  bool seen = false;
+  for (const auto& [n, c] : sum.label_counts)
+    if (n == "unclassified") seen = (c == kN / 10);
+  EXPECT_TRUE(seen) << format_info(sum);
+
+  // gKd rewritten as strings by another program: refused by query and info, naming the column
+  const std::string strs = p("S.h5");
+  fs::copy_file(out, strs);
+  {
+    hid_t f = H5Fopen(strs.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(H5Ldelete(f, "/instances/gKd", H5P_DEFAULT), 0);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, 8);
+    hsize_t n = kN;
+    hid_t sp = H5Screate_simple(1, &n, nullptr);
+    std::vector<char> text(kN * 8, 'x');
+    hid_t d = H5Dcreate2(f, "/instances/gKd", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()), 0);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Fclose(f);
+  }
+  o = QueryOptions{};
+  o.columns = {"index", "gKd"};
+  std::ostringstream sink;
+  std::string e = error_of([&] { query(strs, o, sink); });
+  EXPECT_NE(e.find(strs), std::string::npos) << e;
+  EXPECT_NE(e.find("'gKd' is stored with the wrong type"), std::string::npos) << e;
+  e = error_of([&] { inspect(strs); });
+  EXPECT_NE(e.find("'gKd' is stored with the wrong type"), std::string::npos) << e;
+
+  // /spikes/times deleted: info notices
+  const std::string nosp = p("N.h5");
+  fs::copy_file(out, nosp);
+  {
+    hid_t f = H5Fopen(nosp.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(H5Ldelete(f, "/spikes/times", H5P_DEFAULT), 0);
+    H5Fclose(f);
+  }
+  e = error_of([&] { inspect(nosp); });
+  EXPECT_NE(e.find(nosp), std::string::npos) << e;
+  EXPECT_NE(e.find("'spikes/times' is missing"), std::string::npos) << e;
 }

@@ -1,14 +1,18 @@
 // End-to-end tests of `neurosweep run/info/query/merge` through the real command line: file
 // content, determinism across threads, chunk sizes and shards, resume after SIGKILL, and clear
 // errors for malformed or hostile input with no output left behind.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -30,6 +34,33 @@ std::string slurp(const fs::path& p) {
   std::stringstream s;
   s << f.rdbuf();
   return s.str();
+}
+
+// Starts `neurosweep run SPEC -o DB -q --chunk 3 --threads 1 [--force]` in a child process (its
+// stderr into err_file when given), waits until DB.parts holds at least n_chunks chunk files (at
+// most 20 s), sends it `sig` and returns its wait status.
+int run_and_signal(const fs::path& spec, const fs::path& db, int n_chunks, int sig, bool force,
+                   const std::string& err_file = "") {
+  const std::string parts = db.string() + ".parts";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (!err_file.empty()) dup2(::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
+    execl(NS_CLI_PATH, NS_CLI_PATH, "run", spec.c_str(), "-o", db.c_str(), "-q", "--chunk", "3", "--threads", "1",
+          force ? "--force" : (char*)nullptr, (char*)nullptr);
+    _exit(127);
+  }
+  for (int t = 0; t < 4000; ++t) {
+    int n = 0;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(parts, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+      n += it->path().filename().string().rfind("chunk-", 0) == 0;
+    if (n >= n_chunks) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill(pid, sig);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return st;
 }
 
 class RunTest : public ::testing::Test {
@@ -151,23 +182,8 @@ TEST_F(RunTest, ResumeAfterSigkillEqualsUninterruptedBuild) {
   bool killed_mid = false;
   for (int attempt = 0; attempt < 3 && !killed_mid; ++attempt) {
     fs::remove_all(parts);
-    const pid_t pid = fork();
-    if (pid == 0) {
-      execl(NS_CLI_PATH, NS_CLI_PATH, "run", spec.c_str(), "-o", db.c_str(), "-q", "--chunk", "3", "--threads", "1",
-            "--force", (char*)nullptr);
-      _exit(127);
-    }
-    // Wait until some but not all chunk files exist, then SIGKILL.
-    for (int t = 0; t < 4000; ++t) {
-      int n = 0;
-      if (fs::exists(parts))
-        for (auto& e : fs::directory_iterator(parts)) n += e.path().filename().string().rfind("chunk-", 0) == 0;
-      if (n >= 3) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    kill(pid, SIGKILL);
-    int st = 0;
-    waitpid(pid, &st, 0);
+    // Some but not all chunk files exist: SIGKILL.
+    const int st = run_and_signal(spec, db, 3, SIGKILL, true);
     killed_mid = WIFSIGNALED(st) && !fs::exists(db) && fs::exists(parts);
   }
   ASSERT_TRUE(killed_mid) << "could not kill the build mid-run";
@@ -292,4 +308,160 @@ TEST_F(RunTest, BadInputGetsClearErrorsAndLeavesNothing) {
   EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
   EXPECT_EQ(before, csv(out));
   // A spec that differs from the one in an unfinished build is refused on resume.
+}
+
+// ---- issue 13: hostile use of --force, temporary names, signals ----------------------------------
+namespace {
+
+// 12 NEST iaf_psc_exp neurons, 1 s each: builds in well under a second.
+const char* kTiny = R"({
+  "model": "iaf_psc_exp", "dt": "0.1 ms", "transient": "0 ms", "analysis": "1 s", "seed": 1,
+  "classifier": {"slowest_period_ms": 250},
+  "axes": [{"kind": "grid", "param": "I_e", "linspace": {"start": 0, "stop": 1100, "count": 12}}],
+  "output": {"spikes": 8}
+})";
+
+// Recursive listing with a hash of each file's content (links as "-> target"): what must stay untouched.
+std::string snapshot(const fs::path& root) {
+  std::string s;
+  std::vector<fs::path> all;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it)
+    all.push_back(it->path());
+  std::sort(all.begin(), all.end());
+  for (const auto& p : all) {
+    s += fs::relative(p, root).string();
+    const auto st = fs::symlink_status(p);
+    if (fs::is_symlink(st)) s += " -> " + fs::read_symlink(p).string();
+    else if (fs::is_regular_file(st)) s += " = " + std::to_string(std::hash<std::string>{}(slurp(p)));
+    else if (fs::is_directory(st)) s += " /";
+    else s += " (special)";
+    s += "\n";
+  }
+  return s;
+}
+
+}  // namespace
+
+// --force replaces only a regular file that is a neurosweep database: a directory, a foreign file,
+// a symbolic link (even to a database elsewhere), a FIFO, the current directory and a parts
+// directory holding a user's file are all refused and left exactly as they were, by run and merge.
+TEST_F(RunTest, ForceReplacesOnlyNeurosweepDatabases) {
+  const auto spec = write("tiny.json", kTiny);
+  const fs::path scratch = dir / "scratch";
+  fs::create_directories(scratch / "results");
+  std::ofstream(scratch / "results" / "thesis.tex") << "three years of work";
+  std::ofstream(scratch / "notes.h5") << "not a database";
+  fs::create_directories(dir / "elsewhere");
+  ASSERT_EQ(cli("run " + spec.string() + " -o " + (dir / "elsewhere" / "real.h5").string() + " -q").code, 0);
+  fs::create_symlink(dir / "elsewhere" / "real.h5", scratch / "link.h5");
+  ASSERT_EQ(::mkfifo((scratch / "pipe.h5").c_str(), 0644), 0);
+  fs::create_directories(scratch / "mine.h5.parts");
+  std::ofstream(scratch / "mine.h5.parts" / "manifest.json") << "{}";
+  std::ofstream(scratch / "mine.h5.parts" / "data.csv") << "a user's file";
+  const std::string before = snapshot(scratch), before_real = slurp(dir / "elsewhere" / "real.h5");
+  ASSERT_EQ(cli("run " + spec.string() + " -o " + (dir / "shard.h5").string() + " -q --shard 0/1").code, 0);
+  struct Case {
+    std::string out, why;
+  };
+  const std::vector<Case> cases = {{(scratch / "results").string(), "is a directory"},
+                                   {(scratch / ".").string(), "is a directory"},
+                                   {(scratch / "notes.h5").string(), "not a neurosweep database"},
+                                   {(scratch / "link.h5").string(), "symbolic link"},
+                                   {(scratch / "pipe.h5").string(), "not a regular file"},
+                                   {(scratch / "mine.h5").string(), "data.csv"}};
+  for (const auto& c : cases) {
+    for (const std::string cmd : {"run " + spec.string() + " -o " + c.out + " -q --force",
+                                  "merge " + (dir / "shard.h5").string() + " -o " + c.out + " --force"}) {
+      const auto r = cli(cmd);
+      EXPECT_NE(r.code, 0) << cmd;
+      EXPECT_NE(r.err.find(c.why), std::string::npos) << cmd << "\n" << r.err;
+      EXPECT_NE(r.err.find("nothing was touched"), std::string::npos) << cmd << "\n" << r.err;
+      EXPECT_EQ(snapshot(scratch), before) << cmd;
+      EXPECT_EQ(slurp(dir / "elsewhere" / "real.h5"), before_real) << cmd;
+    }
+  }
+  // A database is replaced, by run and by merge.
+  const auto db = scratch / "db.h5";
+  ASSERT_EQ(cli("run " + spec.string() + " -o " + db.string() + " -q").code, 0);
+  auto r = cli("run " + spec.string() + " -o " + db.string() + " -q --force");
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = cli("merge " + (dir / "shard.h5").string() + " -o " + db.string() + " --force");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(csv(db), csv(dir / "elsewhere" / "real.h5"));
+}
+
+// A user's OUT.h5.tmp is not ours: run and merge leave it alone (they write elsewhere).
+TEST_F(RunTest, UsersTmpFileNextToTheOutputIsNeverTouched) {
+  const auto spec = write("tiny.json", kTiny);
+  const auto db = dir / "db.h5", merged = dir / "merged.h5";
+  write("db.h5.tmp", "my notes");
+  write("merged.h5.tmp", "more notes");
+  auto r = cli("run " + spec.string() + " -o " + db.string() + " -q");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = cli("merge " + db.string() + " -o " + merged.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(slurp(dir / "db.h5.tmp"), "my notes");
+  EXPECT_EQ(slurp(dir / "merged.h5.tmp"), "more notes");
+  EXPECT_EQ(csv(db), csv(merged));
+  for (const auto& e : fs::directory_iterator(dir))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << "left behind: " << e.path();
+}
+
+// A --force rebuild that is killed leaves the old database intact (the new one is built beside
+// it and renamed over it only when complete); --resume then completes the new build.
+TEST_F(RunTest, KilledForceRebuildLeavesTheOldDatabase) {
+  const auto spec = write("grid.json", kGrid);
+  const auto db = dir / "db.h5";
+  ASSERT_EQ(cli("run " + spec.string() + " -o " + db.string() + " -q --chunk 3").code, 0);
+  const std::string before = slurp(db), parts = db.string() + ".parts";
+  const int st = run_and_signal(spec, db, 2, SIGKILL, true);
+  ASSERT_TRUE(WIFSIGNALED(st)) << "the build finished before it could be killed";
+  EXPECT_EQ(slurp(db), before) << "the old database was altered by a killed --force rebuild";
+  const auto r = cli("run " + spec.string() + " -o " + db.string() + " -q --resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(parts));
+}
+
+// SIGINT, SIGTERM and SIGHUP: the build finishes the chunk in flight, keeps every chunk done,
+// prints the exact --resume command and exits 128 + the signal; the resumed build completes.
+TEST_F(RunTest, SignalsStopTheBuildAndSayHowToResume) {
+  const auto spec = write("grid.json", kGrid);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    const auto db = dir / ("sig" + std::to_string(sig) + ".h5");
+    const std::string parts = db.string() + ".parts", err = (dir / "err.txt").string();
+    const int st = run_and_signal(spec, db, 1, sig, false, err);
+    ASSERT_TRUE(WIFEXITED(st)) << "signal " << sig << " killed the build instead of stopping it";
+    EXPECT_EQ(WEXITSTATUS(st), 128 + sig);
+    const std::string e = slurp(err);
+    const std::string cmd = "neurosweep run " + spec.string() + " -o " + db.string() + " --resume --threads 1";
+    EXPECT_NE(e.find("interrupted by"), std::string::npos) << e;
+    EXPECT_NE(e.find(cmd), std::string::npos) << e;
+    EXPECT_FALSE(fs::exists(db));
+    int chunks = 0;
+    for (auto& f : fs::directory_iterator(parts)) chunks += f.path().filename().string().rfind("chunk-", 0) == 0;
+    EXPECT_GE(chunks, 1);
+    const auto r = cli("run " + spec.string() + " -o " + db.string() + " --resume -q");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string rows = csv(db);
+    EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), 36);
+  }
+}
+
+// A resumed build keeps its chunk size (and says that --chunk is ignored); timings record the
+// chunk size and the thread count actually used.
+TEST_F(RunTest, ResumeKeepsItsChunkSizeAndTimingsRecordWhatWasUsed) {
+  const auto spec = write("tiny.json", kTiny);
+  const auto db = dir / "db.h5";
+  auto r = cli("run " + spec.string() + " -o " + db.string() + " --chunk 4 --threads 2 --stop-after-chunks 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
+  r = cli("run " + spec.string() + " -o " + db.string() + " --chunk 32 --threads 2 --resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("--chunk 32 ignored: the build being resumed uses chunks of 4"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 chunk(s) of 4 to do"), std::string::npos) << r.err;
+  r = cli("info " + db.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"chunk\":4,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"threads\":2,"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("\"threads\":0"), std::string::npos) << r.out;
 }

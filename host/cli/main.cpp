@@ -170,6 +170,8 @@ int main(int argc, char** argv) {
   run->add_option("--threads", ro.threads, "CPU threads (0: all cores)")->capture_default_str();
   run->add_option("--chunk", ro.chunk, "Instances per chunk (0: 512 per CPU thread, 131072 on CUDA)")->capture_default_str();
   run->add_flag("--resume", ro.resume, "Complete an interrupted build (only its missing chunks)");
+  run->add_option("--stop-after-chunks", ro.stop_after_chunks,
+                  "Commit N chunks, then stop, leaving a build to --resume (time-boxed batch steps)");
   run->add_flag("--force", ro.force, "Overwrite an existing database or unfinished build");
   run->add_flag("-q,--quiet", ro.quiet, "No progress output");
   run->add_option("--shard", shard, "K/N: build only shard K (0-based) of N, to DB.shard-K-of-N.h5; merge later");

@@ -7,6 +7,9 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstring>
+
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -184,6 +187,29 @@ StoreSchema make_schema(const RunSpec& spec, const ClassifierStage& stage) {
 
 }  // namespace
 
+// SIGINT, SIGTERM and SIGHUP while a build runs: the first one is recorded (the chunk in flight is
+// finished and committed, then the build stops and prints how to resume); the handler is one-shot
+// (SA_RESETHAND), so a second signal kills at once, which is safe too (chunk files are atomic).
+namespace {
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void record_stop_signal(int sig) { g_stop_signal = sig; }
+}  // namespace
+
+StopSignals::StopSignals() {
+  g_stop_signal = 0;
+  struct sigaction sa {};
+  sa.sa_handler = record_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND;
+  const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+  for (int k = 0; k < 3; ++k) sigaction(sigs[k], &sa, &old_[k]);
+}
+StopSignals::~StopSignals() {
+  const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+  for (int k = 0; k < 3; ++k) sigaction(sigs[k], &old_[k], nullptr);
+}
+int StopSignals::received() { return g_stop_signal; }
+
 std::string fmt_duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   char b[32];
@@ -218,9 +244,13 @@ RunSettings run_settings(const RunSpec& spec, int max_spikes, int threads) {
   return rs;
 }
 
+// CPU threads a build uses: --threads, else every core (as the CPU backend does).
+static int threads_used(int threads) {
+  return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 uint64_t default_chunk(bool cuda, int threads) {
-  const unsigned cores = threads > 0 ? static_cast<unsigned>(threads) : std::thread::hardware_concurrency();
-  return cuda ? 131072 : 512ull * std::max(1u, cores);
+  return cuda ? 131072 : 512ull * static_cast<uint64_t>(threads_used(threads));
 }
 
 int run_build(const RunOptions& opt) {
@@ -277,21 +307,41 @@ int run_build(const RunOptions& opt) {
     attrs["thermalize_ms"] = spec.thermal_ms;
   }
 
-  BuildStore store = opt.resume ? BuildStore::resume(out, spec.hash, spec.canonical)
+  BuildStore store = opt.resume ? BuildStore::resume(out, spec.hash, spec.canonical, &schema)
                                 : BuildStore::create(out, spec.canonical, spec.hash, n_total, chunk, schema, attrs,
                                                      opt.force, opt.shard_k, opt.shard_n);
-  const auto pending = store.pending_chunks();
+  // A resumed build keeps the chunk size it was created with, whatever --chunk says now.
+  const uint64_t chunk_used = store.chunk_size();
+  if (opt.resume && opt.chunk && opt.chunk != chunk_used && !opt.quiet)
+    std::cerr << "neurosweep: --chunk " << opt.chunk << " ignored: the build being resumed uses chunks of "
+              << chunk_used << " instances\n";
+  // Done chunks from one directory listing; the pending ones are walked lazily below, so the
+  // first chunk of a 2^48-instance sweep starts at once and memory does not grow with the count.
+  const auto done = store.done_chunks();
   const auto sc = store.shard_chunks();
-  uint64_t shard_total = 0, shard_pending = 0;
-  for (uint64_t c = sc.first; c < sc.second; ++c) shard_total += store.chunk_range(c).second - store.chunk_range(c).first;
-  for (uint64_t c : pending) shard_pending += store.chunk_range(c).second - store.chunk_range(c).first;
+  const uint64_t shard_first = sc.first * chunk_used, shard_end = std::min(n_total, sc.second * chunk_used);
+  const uint64_t shard_total = shard_end - shard_first;
+  uint64_t rows_done = 0;
+  for (uint64_t c : done) rows_done += store.chunk_range(c).second - store.chunk_range(c).first;
+  const uint64_t shard_pending = shard_total - rows_done;
+  const uint64_t chunks_todo = (sc.second - sc.first) - done.size();
   if (!opt.quiet) {
     std::cerr << "neurosweep: " << spec.name << ": " << n_total << " instances of " << m.name << ", "
               << spec.transient_ms << " + " << spec.analysis_ms << " ms at dt " << spec.dt_ms << " ms, "
-              << to_string(spec.precision) << "/" << to_string(rs.gating) << ", " << pending.size() << " chunk(s) of " << chunk
+              << to_string(spec.precision) << "/" << to_string(rs.gating) << ", " << chunks_todo << " chunk(s) of " << chunk_used
               << " to do" << (opt.shard_n > 1 ? " (shard " + std::to_string(opt.shard_k) + "/" + std::to_string(opt.shard_n) + ")" : "")
               << " -> " << out << "\n";
   }
+  StopSignals stop_signals;  // SIGINT, SIGTERM, SIGHUP: finish the chunk in flight, then stop
+  uint64_t chunks_this_run = 0;
+  auto stop_message = [&](const std::string& why) {
+    std::string cmd = "neurosweep run " + opt.spec_path + " -o " + opt.out + " --resume";
+    if (opt.shard_n > 1) cmd += " --shard " + std::to_string(opt.shard_k) + "/" + std::to_string(opt.shard_n);
+    if (opt.backend != "auto") cmd += " --backend " + opt.backend;
+    if (opt.threads > 0) cmd += " --threads " + std::to_string(opt.threads);
+    std::cerr << "\nneurosweep: " << why << ": " << (done.size() + chunks_this_run) << " of " << (sc.second - sc.first)
+              << " chunks are done and kept in " << store.parts_dir() << ". Continue the build with:\n  " << cmd << "\n";
+  };
 
   Progress progress(shard_total, shard_total - shard_pending, stage->label_names(), opt.quiet);
   uint64_t shard_done = shard_total - shard_pending;
@@ -304,7 +354,20 @@ int run_build(const RunOptions& opt) {
   const auto swept = spec.sweep.swept_params();
   std::vector<double> params, init;
   ChunkOutput result;
-  for (uint64_t c : pending) {
+  size_t next_done = 0;
+  for (uint64_t c = sc.first; c < sc.second; ++c) {
+    if (next_done < done.size() && done[next_done] == c) {
+      ++next_done;
+      continue;
+    }
+    if (const int sig = StopSignals::received()) {
+      stop_message(std::string("interrupted by ") + strsignal(sig));
+      return 128 + sig;
+    }
+    if (opt.stop_after_chunks && chunks_this_run == opt.stop_after_chunks) {
+      stop_message("stopped after " + std::to_string(chunks_this_run) + " chunk(s) (--stop-after-chunks)");
+      return 0;
+    }
     const auto [first, end] = store.chunk_range(c);
     const size_t n = static_cast<size_t>(end - first);
     auto t0 = Clock::now();
@@ -401,10 +464,15 @@ int run_build(const RunOptions& opt) {
     std::vector<int8_t> labels(n);
     std::memcpy(labels.data(), data.columns["label"].data(), n);
     progress.add(n, labels);
+    ++chunks_this_run;
     shard_done += n;
     if (opt.on_progress) opt.on_progress(shard_done, shard_total);
   }
 
+  if (const int sig = StopSignals::received()) {  // arrived during the last chunk: keep it, stop
+    stop_message(std::string("interrupted by ") + strsignal(sig));
+    return 128 + sig;
+  }
   const auto t0 = Clock::now();
   nlohmann::json timings = {{"wall_s", seconds_since(t_start)},
                             {"expand_s", t_expand},
@@ -416,8 +484,8 @@ int run_build(const RunOptions& opt) {
                             {"neuron_steps_per_s", t_integrate > 0 ? double(shard_pending) * double(spec.n_transient + spec.n_analysis) / t_integrate : 0.0},
                             {"first_chunk_s", t_first_chunk},
                             {"first_chunk_unix_s", t_first_chunk_unix},
-                            {"threads", opt.threads},
-                            {"chunk", chunk},
+                            {"threads", threads_used(opt.threads)},
+                            {"chunk", chunk_used},
                             {"resumed", opt.resume}};
   store.finalize({{"timings", timings.dump()}});
   if (!opt.quiet)

@@ -1,5 +1,6 @@
 #pragma once
 // `neurosweep run`: sweep spec -> chunks -> backend -> classifier stage -> database.
+#include <csignal>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -18,9 +19,26 @@ struct RunOptions {
   bool force = false;
   bool quiet = false;
   int shard_k = 0, shard_n = 1;  // --shard K/N (0-based K)
+  // --stop-after-chunks N: commit N chunks in this run, then stop (exit 0) leaving a build to
+  // --resume (time-boxed batch steps); 0: no limit.
+  uint64_t stop_after_chunks = 0;
   // Optional: called with (instances done in this shard, instances in this shard) once before the
   // first chunk and after every chunk (the MPI mode aggregates progress across ranks with it).
   std::function<void(uint64_t, uint64_t)> on_progress;
+};
+
+// While alive, SIGINT/SIGTERM/SIGHUP are recorded instead of killing the process (the build loop
+// polls received() between chunks); the previous handlers come back on destruction.
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  static int received();  // the first signal number received, or 0
+
+ private:
+  struct sigaction old_[3];
 };
 
 // "42s", "3m05s", "2h07m" ("?" when not finite): progress and ETA displays.

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "errors.hpp"
+#include "spec/json_input.hpp"
 
 namespace ns {
 
@@ -56,14 +57,7 @@ std::vector<double> load_dynamics_params(const ModelDesc& model, const std::stri
 }
 
 void apply_dynamics_params(const ModelDesc& model, const std::string& path, std::vector<double>& p) {
-  std::ifstream f(path);
-  if (!f) throw SpecError(path + ": cannot open dynamics_params file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw SpecError(path + ": invalid JSON: " + e.what());
-  }
+  const nlohmann::json j = load_json_file(path, "dynamics_params file");  // bounded, SpecError
   if (!j.is_object())
     throw SpecError(path + ": top level must be an object of parameter names to numbers, got " +
                     j.dump().substr(0, 80));

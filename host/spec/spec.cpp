@@ -1,6 +1,7 @@
 // Sweep spec parsing, validation and lazy expansion. Contract: docs/SWEEP_SPEC.md.
 #include "spec/spec.hpp"
 #include "spec/nest_params.hpp"
+#include "spec/json_input.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -704,27 +705,6 @@ std::shared_ptr<CircuitDesc> parse_circuit(const Ctx& c, const json& v) {
   return d;
 }
 
-// ---- JSON text parsing with duplicate-key detection and line/column positions -----------------
-
-struct Frame {
-  bool obj;
-  std::string key;
-  long idx = -1;
-  std::set<std::string> seen;
-};
-
-std::string frames_path(const std::vector<Frame>& st) {
-  std::string p;
-  for (const auto& f : st) {
-    if (f.obj) {
-      p = kpath(p, f.key);
-    } else {
-      p = ipath(p, static_cast<size_t>(f.idx < 0 ? 0 : f.idx));
-    }
-  }
-  return p;
-}
-
 }  // namespace
 
 // ---- Sweep --------------------------------------------------------------------------------------
@@ -896,7 +876,11 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     std::filesystem::path fp = c.str("parameter_file", j["parameter_file"]);
     if (fp.is_relative() && !source.empty() && source[0] != '<')
       fp = std::filesystem::path(source).parent_path() / fp;
-    P.base = load_dynamics_params(m, fp.string());  // SpecError names the file, key and value
+    try {
+      P.base = load_dynamics_params(m, fp.string());  // SpecError names the file, key and value
+    } catch (const SpecError& e) {
+      c.fail("parameter_file", e.what());  // and the spec file and key that named it
+    }
     // The file's values are part of what the database means: fold them into the hash, so a
     // resume after the file changed is refused.
     std::string vals;
@@ -1052,66 +1036,12 @@ RunSpec parse_spec(const json& j, const std::string& source) {
 }
 
 RunSpec parse_spec_text(const std::string& text, const std::string& source) {
-  const Ctx c{source};
-  std::vector<Frame> st;
-  json::parser_callback_t cb = [&](int /*depth*/, json::parse_event_t ev, json& parsed) -> bool {
-    using E = json::parse_event_t;
-    switch (ev) {
-      case E::object_start:
-      case E::array_start:
-        if (!st.empty() && !st.back().obj) ++st.back().idx;
-        st.push_back(Frame{ev == E::object_start, "", -1, {}});
-        break;
-      case E::key: {
-        const std::string k = parsed.get<std::string>();
-        Frame& f = st.back();
-        if (!f.seen.insert(k).second) {
-          f.key = k;
-          c.fail(frames_path(st), "duplicate key \"" + k + "\"; expected each key once per object");
-        }
-        f.key = k;
-        break;
-      }
-      case E::value:
-        if (!st.empty() && !st.back().obj) ++st.back().idx;
-        break;
-      case E::object_end:
-      case E::array_end:
-        if (!st.empty()) st.pop_back();
-        break;
-    }
-    return true;
-  };
-  json j;
-  try {
-    j = json::parse(text, cb, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& e) {
-    size_t idx = e.byte > 0 ? e.byte - 1 : 0;
-    if (idx > text.size()) idx = text.size();
-    size_t line = 1, col = 1;
-    for (size_t k = 0; k < idx; ++k) {
-      if (text[k] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
-    std::string what = e.what();
-    const auto pos = what.find("syntax error");
-    if (pos != std::string::npos) what = what.substr(pos);
-    throw SpecError(source + ":" + std::to_string(line) + ":" + std::to_string(col) +
-                    ": JSON syntax error: " + what);
-  }
-  return parse_spec(j, source);
+  // Bounded nesting, duplicate keys and overflowing numbers refused, positions in messages.
+  return parse_spec(parse_json_text(text, source), source);
 }
 
 RunSpec load_spec(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw SpecError(path + ": cannot open the sweep spec: " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return parse_spec_text(ss.str(), path);
+  return parse_spec_text(read_text_file(path, "sweep spec"), path);  // at most kMaxJsonBytes
 }
 
 }  // namespace ns

@@ -18,6 +18,9 @@
 namespace ns {
 
 constexpr int kFormatVersion = 1;
+// Axes with more values than this keep them out of the build manifest (which stays O(chunks
+// done)); the final database stores them all in /axes.
+constexpr uint64_t kManifestAxisValues = 1u << 16;
 
 using AttrValue = std::variant<int64_t, double, std::string>;
 
@@ -100,10 +103,17 @@ class BuildStore {
                            bool force, int shard_k = 0, int shard_n = 1);
   // Reopens an interrupted build. Refuses a different spec hash (spec_canonical, when given, is
   // used to name the top-level keys that differ), a missing or corrupt manifest, a finished build.
+  // schema, when given, supplies the axis values the manifest leaves out (axes of more than
+  // kManifestAxisValues numbers: the caller recomputes them from the same spec).
   static BuildStore resume(const std::string& out_path, uint64_t spec_hash,
-                           const std::string& spec_canonical = "");
+                           const std::string& spec_canonical = "", const StoreSchema* schema = nullptr);
 
-  std::vector<uint64_t> pending_chunks() const;  // of this shard, ascending
+  // Chunks of this shard whose files exist, ascending: one directory listing, O(chunks done),
+  // never O(chunks of the sweep) (a 2^48-instance sweep has ~10^11 chunks).
+  std::vector<uint64_t> done_chunks() const;
+  std::vector<uint64_t> pending_chunks() const;  // of this shard, ascending (O(chunks): small builds)
+  uint64_t chunk_size() const { return chunk_size_; }
+  uint64_t n_instances() const { return n_; }
   std::pair<uint64_t, uint64_t> chunk_range(uint64_t chunk) const;  // [first, end) instances
   uint64_t n_chunks() const { return n_chunks_; }  // of the whole sweep
   std::pair<uint64_t, uint64_t> shard_chunks() const { return {chunk_begin_, chunk_end_}; }

@@ -1,5 +1,5 @@
 #pragma once
-// Internal helpers of the database layer (database.cpp, db_query.cpp): RAII HDF5 handles, typed
+// Internal helpers of the database layer (db_hdf5.cpp, database.cpp, db_writer.cpp, db_query.cpp): RAII HDF5 handles, typed
 // attributes, schema (de)serialisation, readers of chunk/shard/final files.
 #include <hdf5.h>
 
@@ -72,6 +72,25 @@ std::map<std::string, AttrValue> read_all_attrs(hid_t obj, const std::string& pa
 std::string attr_string(hid_t obj, const std::string& name, const std::string& path);
 int64_t attr_int(hid_t obj, const std::string& name, const std::string& path);
 
+Hid vlen_str_type();              // variable-length UTF-8 string (reading only)
+Hid fixed_str_type(size_t width);  // fixed-length UTF-8 string, NUL-padded
+// File access properties of every file we write: the HDF5 1.10 file format, whose metadata
+// (superblock, object headers with their attributes, group and chunk indexes) carries checksums.
+// With Fletcher32 on every dataset, every stored byte that matters is checked on read.
+Hid checksummed_fapl();
+// The HDF5 error stack of the failed call, as text; names a checksum failure plainly.
+std::string hdf5_error_detail();
+
+// Signed enum columns (the label, i1) also name the value -1: "unclassified" (status not ok, or
+// undecidable), a member of the stored HDF5 enum type like every other label.
+constexpr const char* kUnclassified = "unclassified";
+bool has_unclassified(const ColumnSpec& c);
+// The name of enum code `code` of column c ("unclassified" for -1), or the number as text.
+std::string enum_text(const ColumnSpec& c, int64_t code);
+// Refuses a stored /instances dataset whose type does not match the schema's dtype (e.g. a column
+// rewritten as strings), naming the file and column.
+void check_column_type(hid_t ds, const ColumnSpec& c, const std::string& path);
+
 // File (little-endian) type of a column: numeric or enum.
 Hid column_type(const ColumnSpec& c);
 Hid dtype_type(const std::string& dtype);
@@ -89,6 +108,9 @@ json attrs_to_json(const std::map<std::string, AttrValue>& a);
 std::map<std::string, AttrValue> attrs_from_json(const json& j, const std::string& path);
 
 std::string chunk_file_name(uint64_t chunk);  // "chunk-000123.h5"
+// Chunk numbers in [begin, end) whose chunk files exist in a parts directory, ascending, from one
+// directory listing (O(files), whatever end - begin is).
+std::vector<uint64_t> list_chunk_files(const std::string& parts, uint64_t begin, uint64_t end);
 std::string utc_now_iso();
 void fsync_path(const std::string& path, bool directory);
 

@@ -52,6 +52,32 @@ def _py(v: Any) -> Any:
     return v
 
 
+def _h5_error(path: str, what: str, e: Exception) -> CorruptDatabaseError:
+    """A CorruptDatabaseError naming the file and dataset; a checksum failure named as such."""
+    msg = str(e)
+    low = msg.lower()
+    if "checksum" in low or "fletcher" in low or "filter returned failure" in low:
+        return CorruptDatabaseError(
+            f"{path}: {what}: checksum mismatch: the stored bytes were altered after they were "
+            f"written (disk, copy or transfer error); these data cannot be trusted ({msg})")
+    return CorruptDatabaseError(f"{path}: {what}: cannot be read (truncated or corrupt file: {msg})")
+
+
+def _read(f: h5py.File, path: str, name: str, sel: Any = slice(None)) -> np.ndarray:
+    """f[name][sel], with a missing dataset or a failed read (checksum) as CorruptDatabaseError
+    naming the file and dataset."""
+    try:
+        ds = f[name]
+    except KeyError as e:
+        raise CorruptDatabaseError(f"{path}: dataset /{name} is missing (corrupt file)") from e
+    except (OSError, RuntimeError) as e:
+        raise _h5_error(path, f"dataset /{name}", e) from e
+    try:
+        return ds[sel]
+    except (OSError, RuntimeError) as e:
+        raise _h5_error(path, f"dataset /{name}", e) from e
+
+
 def _cpp_str(v: Any) -> str:
     """An attribute value printed the way `neurosweep info` prints it (std::ostream defaults)."""
     if isinstance(v, bool):
@@ -157,7 +183,10 @@ class Database:
         except OSError as e:
             raise NotADatabaseError(f"{p}: cannot be opened as HDF5 (truncated or corrupt?): {e}") from e
         with f:
-            attrs = {k: _py(v) for k, v in f.attrs.items()}
+            try:
+                attrs = {k: _py(v) for k, v in f.attrs.items()}
+            except (OSError, RuntimeError) as e:
+                raise _h5_error(p, "root attributes", e) from e
             fmt = attrs.get("format")
             if fmt is None:
                 raise NotADatabaseError(
@@ -175,6 +204,10 @@ class Database:
             for key in ("schema", "spec", "n_instances", "n_rows", "first_index"):
                 if key not in attrs:
                     raise CorruptDatabaseError(f"{p}: root attribute '{key}' is missing (corrupt file)")
+            if attrs.get("complete") != 1:  # as the command-line tools: finalize writes it last
+                raise CorruptDatabaseError(
+                    f"{p}: database is not marked complete (root attribute complete = "
+                    f"{attrs.get('complete')!r}; an interrupted finalize or merge?)")
             self.attrs = attrs
             self.schema = self._parse_json(p, "schema", attrs["schema"])
             self.n_instances = int(attrs["n_instances"])
@@ -238,11 +271,15 @@ class Database:
         self.first_index = b * cs
         self.chunks_total = e - b
         self._sources = []
-        for c in range(b, e):
-            f = os.path.join(parts, "chunk-%06d.h5" % c)
-            if os.path.exists(f):
-                first = c * cs
-                self._sources.append(_Source(f, first, min(self.n_instances, first + cs) - first))
+        done = []  # one directory listing: O(chunks done), whatever the number of chunks
+        for name in os.listdir(parts):
+            mt = _CHUNK_RE.match(name)
+            if mt and b <= int(mt.group(1)) < e and name == "chunk-%06d.h5" % int(mt.group(1)):
+                done.append(int(mt.group(1)))
+        for c in sorted(done):
+            first = c * cs
+            self._sources.append(_Source(os.path.join(parts, "chunk-%06d.h5" % c), first,
+                                         min(self.n_instances, first + cs) - first))
         self.chunks_done = len(self._sources)
         self.n_rows = sum(s.n for s in self._sources)
         self.has_traces = False
@@ -311,8 +348,8 @@ class Database:
     def _h5(self, path: str) -> h5py.File:
         try:
             return h5py.File(path, "r")
-        except OSError as e:
-            raise CorruptDatabaseError(f"{path}: cannot open (truncated or corrupt?): {e}") from e
+        except (OSError, RuntimeError) as e:
+            raise _h5_error(path, "cannot open", e) from e
 
     # ---- basic properties --------------------------------------------------------------------
     @property
@@ -389,10 +426,7 @@ class Database:
             parts = []
             for s in self._sources:
                 with self._h5(s.path) as f:
-                    try:
-                        d = f["instances"][name][:]
-                    except KeyError as e:
-                        raise CorruptDatabaseError(f"{s.path}: column /instances/{name} is missing") from e
+                    d = _read(f, s.path, f"instances/{name}")
                 if len(d) != s.n:
                     raise CorruptDatabaseError(
                         f"{s.path}: column '{name}' has {len(d)} rows; expected {s.n} (corrupt file)")
@@ -590,7 +624,7 @@ class Database:
             base = np.uint64(0)
             for s in self._sources:
                 with self._h5(s.path) as f:
-                    o = f["spikes/offsets"][:].astype(np.uint64)
+                    o = _read(f, s.path, "spikes/offsets").astype(np.uint64)
                 if len(o) != s.n * nc + 1 or o[0] != 0 or np.any(np.diff(o.astype(np.int64)) < 0):
                     raise CorruptDatabaseError(f"{s.path}: /spikes/offsets is inconsistent (corrupt file)")
                 out.append(o[1:] + base)
@@ -615,7 +649,7 @@ class Database:
             parts = []
             for s in self._sources:
                 with self._h5(s.path) as f:
-                    parts.append(f["spikes/times"][:])
+                    parts.append(_read(f, s.path, "spikes/times"))
             self._cache["__spikes__"] = (np.concatenate(parts) if parts
                                          else np.zeros(0, dtype=np.float32))
         return self._cache["__spikes__"]
@@ -641,7 +675,7 @@ class Database:
             if r < base + s.n:
                 oa = int(o[base * nc])
                 with self._h5(s.path) as f:
-                    return f["spikes/times"][a - oa:b - oa]
+                    return _read(f, s.path, "spikes/times", slice(a - oa, b - oa))
             base += s.n
         raise AssertionError("unreachable")
 
@@ -663,7 +697,8 @@ class Database:
             with self._h5(s.path) as f:
                 g = f.get(f"traces/{int(i)}")
                 if g is not None:
-                    return {k: (g[k][:], _py(g[k].attrs.get("units", ""))) for k in g.keys()}
+                    return {k: (_read(f, s.path, f"traces/{int(i)}/{k}"), _py(g[k].attrs.get("units", "")))
+                            for k in g.keys()}
         raise KeyError(f"{self.path}: no stored trace of instance {i} (stored: {self.stored_traces()})")
 
     # ---- info ----------------------------------------------------------------------------------
@@ -673,11 +708,13 @@ class Database:
         vals, cnt = np.unique(v, return_counts=True)
         m = dict(zip(vals.tolist(), cnt.tolist()))
         out = [(n, m.get(k, 0)) for k, n in enumerate(names)]
-        out += [(str(k), n) for k, n in sorted(m.items()) if k < 0 or k >= len(names)]
+        signed_enum = bool(names) and self._colspec[name]["dtype"] == "i1"
+        out += [("unclassified" if k == -1 and signed_enum and "unclassified" not in names else str(k), n)
+                for k, n in sorted(m.items()) if k < 0 or k >= len(names)]
         return out
 
     def label_counts(self) -> Dict[str, int]:
-        """Instances per label name, counted from the data ('-1' = unclassified)."""
+        """Instances per label name, counted from the data (-1: 'unclassified')."""
         return dict(self._counts("label"))
 
     def info(self) -> str:

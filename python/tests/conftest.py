@@ -5,7 +5,6 @@ command builds it first). Without it every test that needs a database is skipped
 saying so.
 """
 import os
-import shutil
 import subprocess
 import sys
 import warnings
@@ -123,22 +122,19 @@ def circuit_shards(binary, dbdir):
 @pytest.fixture(scope="session")
 def unfinished(binary, dbdir):
     """An unfinished build of grid2 made by the real `neurosweep run`: chunks of 4 instances, the
-    finalize step made to fail (a non-empty directory occupies DB.h5.tmp, the path finalize
-    writes to), then two of the four chunk files removed, as if the build had been killed before
-    writing them (chunk files are atomic, so a killed build leaves exactly this)."""
+    build stopped after three of its four chunks (--stop-after-chunks), then chunk 1 removed, as
+    if the build had been killed before writing it (chunk files are atomic, so a killed build
+    leaves exactly this): chunks 0 and 2 are done."""
     d = os.path.join(str(dbdir), "unfinished")
     os.makedirs(d)
     out = os.path.join(d, "grid2.h5")
-    os.makedirs(out + ".tmp/block")
     p = run_cli(binary, "run", os.path.join(SPECS, "grid2.json"), "-o", out, "--chunk", "4",
-                "--threads", "2", "-q", check=False)
-    assert p.returncode != 0 and not os.path.exists(out), "finalize was expected to fail"
+                "--threads", "2", "-q", "--stop-after-chunks", "3", check=False)
+    assert p.returncode == 0 and not os.path.exists(out), p.stderr
     parts = out + ".parts"
     chunks = sorted(f for f in os.listdir(parts) if f.startswith("chunk-"))
-    assert chunks == [f"chunk-{c:06d}.h5" for c in range(4)], chunks
-    for c in (1, 3):
-        os.remove(os.path.join(parts, f"chunk-{c:06d}.h5"))
-    shutil.rmtree(out + ".tmp")
+    assert chunks == [f"chunk-{c:06d}.h5" for c in range(3)], chunks
+    os.remove(os.path.join(parts, "chunk-000001.h5"))
     return out
 
 
