@@ -4,7 +4,7 @@ constants sets, float/table and double/direct; the demo map and a 10,000-neuron 
 the P03 grid under both schemes (fraction of labels that change, picture with the changed
 instances marked). Figures go into docs/CLASSIFIER.md by hand; the picture into docs/img/.
 
-usage: scripts/issue14_measure.py NEUROSWEEP WORKDIR [table2] [demo] [sample] [png]
+usage: scripts/issue14_measure.py NEUROSWEEP WORKDIR [table2] [demo] [sample] [png] [probe]
 A measurement, not a test: the sample build takes minutes on 2 cores.
 """
 import collections
@@ -18,24 +18,35 @@ import h5py
 import numpy as np
 
 EXE, WORK = sys.argv[1], sys.argv[2]
-WHAT = set(sys.argv[3:]) or {"table2", "demo", "sample", "png"}
+WHAT = set(sys.argv[3:]) or {"table2", "demo", "sample", "png", "probe"}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.makedirs(WORK, exist_ok=True)
 
 
 def build(spec, name):
+    """Builds spec into WORK/name.h5; reuses a finished database of the same spec."""
     path = os.path.join(WORK, name + ".json")
-    with open(path, "w") as f:
-        json.dump(spec, f)
     out = os.path.join(WORK, name + ".h5")
+    text = json.dumps(spec)
+    if os.path.exists(out) and os.path.exists(path) and open(path).read() == text:
+        with h5py.File(out, "r") as f:
+            return out, json.loads(f.attrs["timings"])["wall_s"]
+    with open(path, "w") as f:
+        f.write(text)
     t0 = time.time()
     subprocess.run([EXE, "run", path, "-o", out, "--force", "-q", "--threads", "2"], check=True)
     return out, time.time() - t0
 
 
+def label_names(f):
+    v = f.attrs["label_names"]
+    v = v.decode() if isinstance(v, bytes) else v
+    return json.loads(v) if isinstance(v, str) else [x.decode() if isinstance(x, bytes) else x for x in v]
+
+
 def labels(db):
     with h5py.File(db, "r") as f:
-        names = [x.decode() if isinstance(x, bytes) else x for x in f.attrs["label_names"]]
+        names = label_names(f)
         cols = {k: f["instances"][k][:] for k in f["instances"]}
     return names, cols
 
@@ -102,7 +113,7 @@ def demo():
     return compare(out["exp_euler"], out["prinz"], "demo map (4096)")
 
 
-def sample():
+def sample_params():
     rng = np.random.default_rng(2003)
     levels = {"gNa": [0, 100, 200, 300, 400, 500], "gCaT": [0, 2.5, 5, 7.5, 10, 12.5],
               "gCaS": [0, 2, 4, 6, 8, 10], "gA": [0, 10, 20, 30, 40, 50], "gKCa": [0, 5, 10, 15, 20, 25],
@@ -112,15 +123,40 @@ def sample():
     digits = {}
     for k, name in enumerate(levels):  # Na most significant (sweeps/prinz2003.json)
         digits[name] = (idx // 6 ** (7 - k)) % 6
-    params = {n: [levels[n][d] for d in digits[n]] for n in levels}
+    return {n: [levels[n][d] for d in digits[n]] for n in levels}
+
+
+def sample_spec(integ, **extra):
+    spec = {"model": "stg", "dt": "0.05 ms", "transient": "10 s", "analysis": "10 s", "seed": 2003,
+            "precision": "float", "integration": integ,
+            "axes": [{"kind": "linked", "name": "p03", "params": sample_params()}], "output": {"spikes": 64}}
+    spec.update(extra)
+    return spec
+
+
+def sample():
     out = {}
     for integ in ("exp_euler", "prinz"):
-        spec = {"model": "stg", "dt": "0.05 ms", "transient": "10 s", "analysis": "10 s", "seed": 2003,
-                "precision": "float", "integration": integ,
-                "axes": [{"kind": "linked", "name": "p03", "params": params}], "output": {"spikes": 64}}
-        out[integ], t = build(spec, "sample_" + integ)
+        out[integ], t = build(sample_spec(integ), "sample_" + integ)
         print("sample %s: %.1f s" % (integ, t))
     return compare(out["exp_euler"], out["prinz"], "P03 random sample (10000)")
+
+
+def probe():
+    for what in ("precision", "integration", {"thermalize": "5 s"}):
+        tag = what if isinstance(what, str) else "thermalize5s"
+        db, t = build(sample_spec("exp_euler", probe=what), "sample_probe_" + tag)
+        with h5py.File(db, "r") as f:
+            tm = json.loads(f.attrs["timings"])
+            rob = f["instances/robust"][:]
+            l1, l2 = f["instances/label"][:], f["instances/label_probe"][:]
+            names = label_names(f)
+        print("probe %s on the 10000 sample: %d flagged (%.2f%%), %d with another label; wall %.1f s, "
+              "integrate %.1f s, probe %.1f s" % (tag, (rob == 0).sum(), 100.0 * (rob == 0).mean(), (l1 != l2).sum(),
+                                                  t, tm["integrate_s"], tm["probe_s"]))
+        cnt = collections.Counter((name_of(names, x), name_of(names, y)) for x, y in zip(l1[l1 != l2], l2[l1 != l2]))
+        for (x, y), n in sorted(cnt.items(), key=lambda t: -t[1])[:8]:
+            print("  %s -> %s: %d" % (x, y, n))
 
 
 res = {}
@@ -161,3 +197,5 @@ if "png" in WHAT and "demo" in res and "sample" in res:
     os.makedirs(os.path.join(ROOT, "docs", "img"), exist_ok=True)
     fig.savefig(os.path.join(ROOT, "docs", "img", "issue14_schemes.png"))
     print("wrote docs/img/issue14_schemes.png")
+if "probe" in WHAT:
+    probe()

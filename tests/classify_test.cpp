@@ -296,6 +296,13 @@ double sum_of(const std::vector<double>& v) {
   return s;
 }
 
+// Regular bursting with k burst periods per cycle and the full cycle as burst_period_ms.
+void expect_regular_cycle(const Classification& c, int k, double cycle_ms) {
+  EXPECT_EQ(c.label, ns::kRegularBursting) << ns::label_name(c.label);
+  EXPECT_EQ(c.f.pattern_k, float(k));
+  EXPECT_NEAR(c.f.burst_period_ms, cycle_ms, 1e-2);
+}
+
 TEST(ClassifyPatterns, DoubletBurstersAreRegularBurstingWithTheFullCycle) {
   // The neuron: ISIs alternating 43 and 481 ms (cycle 524 ms), and doublet bursters at
   // other periods. Every starting phase: the window may open on the first or second spike of a
@@ -309,9 +316,7 @@ TEST(ClassifyPatterns, DoubletBurstersAreRegularBurstingWithTheFullCycle) {
                      " phase " + std::to_string(phase) + " t0 " + std::to_string(t0));
         const auto t = pattern_train_from(isis, phase, t0, kWindow);
         const auto c = run(t);
-        ASSERT_EQ(c.label, ns::kRegularBursting) << ns::label_name(c.label);
-        EXPECT_EQ(c.f.pattern_k, 1.f);
-        EXPECT_NEAR(c.f.burst_period_ms, sum_of(isis), 1e-2);
+        expect_regular_cycle(c, 1, sum_of(isis));
         EXPECT_EQ(c.f.spikes_per_burst, 2.f);
         EXPECT_NEAR(c.f.burst_duration_ms, isis[0], 1e-2);
       }
@@ -326,9 +331,7 @@ TEST(ClassifyPatterns, AlternatingFiveAndThreeSpikeBurstsAreRegularWithTheFullCy
   for (size_t phase : {size_t(0), size_t(2), size_t(4), size_t(6)}) {
     SCOPED_TRACE("phase " + std::to_string(phase));
     const auto c = run(pattern_train_from(isis, phase, 5.0, kWindow));
-    ASSERT_EQ(c.label, ns::kRegularBursting) << ns::label_name(c.label);
-    EXPECT_EQ(c.f.pattern_k, 2.f);
-    EXPECT_NEAR(c.f.burst_period_ms, 720.0, 1e-2);
+    expect_regular_cycle(c, 2, 720.0);
     EXPECT_NEAR(c.f.spikes_per_burst, 4.0, 0.15);  // complete bursts alternate 5, 3
     EXPECT_LT(c.f.period_cv, 1e-5);                // cycles of 720 ms, not periods 380/340
     // duty cycle: time in bursts over time: (80 + 40) / 720
@@ -347,16 +350,12 @@ TEST(ClassifyPatterns, PeriodTwoDoubletBursterReportsItsFullCycle) {
   for (size_t phase = 0; phase < 4; ++phase) {
     SCOPED_TRACE("phase " + std::to_string(phase));
     const auto c = run(pattern_train_from(isis, phase, 3.0, kWindow));
-    ASSERT_EQ(c.label, ns::kRegularBursting) << ns::label_name(c.label);
-    EXPECT_EQ(c.f.pattern_k, 2.f);
-    EXPECT_NEAR(c.f.burst_period_ms, 430.0, 1e-2);
+    expect_regular_cycle(c, 2, 430.0);
     EXPECT_EQ(c.f.spikes_per_burst, 2.f);
   }
   // Control: the same doublets with equal pauses are one-period bursting at 215 ms.
   const auto e = run(pattern_train_from({20, 195}, 0, 3.0, kWindow));
-  ASSERT_EQ(e.label, ns::kRegularBursting);
-  EXPECT_EQ(e.f.pattern_k, 1.f);
-  EXPECT_NEAR(e.f.burst_period_ms, 215.0, 1e-2);
+  expect_regular_cycle(e, 1, 215.0);
 }
 
 TEST(ClassifyPatterns, PeriodThreeBurstingIsRegularWithTheFullCycle) {
@@ -365,9 +364,7 @@ TEST(ClassifyPatterns, PeriodThreeBurstingIsRegularWithTheFullCycle) {
   for (size_t phase : {size_t(0), size_t(1), size_t(3), size_t(8)}) {
     SCOPED_TRACE("phase " + std::to_string(phase));
     const auto c = run(pattern_train_from(isis, phase, 1.0, kWindow));
-    ASSERT_EQ(c.label, ns::kRegularBursting) << ns::label_name(c.label);
-    EXPECT_EQ(c.f.pattern_k, 3.f);
-    EXPECT_NEAR(c.f.burst_period_ms, 1080.0, 1e-2);
+    expect_regular_cycle(c, 3, 1080.0);
     EXPECT_EQ(c.f.spikes_per_burst, 3.f);
   }
 }
