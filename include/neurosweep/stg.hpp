@@ -30,8 +30,9 @@
 //     Euler (SIM pd.dsl, dt = 0.05 ms); reference sections 2.2 and 6 (pitfall 7).
 // V is by exponential Euler with the total conductance (synapses included) in both. The scheme is
 // read once, in derive: [Ca]'s factor is a derived constant, the gating table stores the gates'
-// q (build_table), and direct gating selects q per gate from the derived flag d_forward (a
-// select, no branch, in the SIMD tiles).
+// q (build_table), and direct gating selects q per gate by the sign of the derived d_dt (dt for
+// exp_euler, -dt for prinz: a select, no branch, in the SIMD tiles; no extra derived slot, which
+// would add 64 bytes of local memory per thread to the 16-cell circuit kernels).
 #include "neurosweep/engine.hpp"
 #include "neurosweep/gating_table.hpp"
 #include "neurosweep/hd.hpp"
@@ -132,20 +133,20 @@ struct StgModel {
     d_ca_decay,   // exp(-dt / tau_Ca) (exp_euler) or max(1 - dt / tau_Ca, 0) (prinz)
     d_nernst,     // RT/2F in mV
     d_ln_ca_out,  // ln([Ca]_out / 1 uM)
-    d_dt,
-    d_forward,    // 1: prinz scheme (truncated forward Euler for gates), 0: exponential Euler
+    d_dt,         // dt for exp_euler, -dt for prinz: the sign is the scheme flag (see relax)
     kNumDerived
   };
 
   static constexpr bool kNumerics = true;  // derive/build_table take the scheme (engine.hpp)
 
-  // Relaxation factor q(r), r = dt / tau, of the scheme (see header). forward is 0 or 1.
+  // Relaxation factor of the scheme for the signed ratio rs = +dt/tau (exp_euler: q = exp(-rs))
+  // or -dt/tau (prinz: q = max(1 + rs, 0), forward Euler truncated to x_inf when dt >= tau).
   template <class T>
-  NS_HD static T relax(T r, T forward) {
-    const T fe = T(1) - r;
-    const T q_fe = fe > T(0) ? fe : T(0);  // truncated: x' = x_inf when dt >= tau
-    const T q_exp = fexp(-r);
-    return forward != T(0) ? q_fe : q_exp;
+  NS_HD static T relax(T rs) {
+    const T fe = T(1) + rs;
+    const T q_fe = fe > T(0) ? fe : T(0);
+    const T q_exp = fexp(-rs);
+    return rs < T(0) ? q_fe : q_exp;
   }
   NS_HD static double relax_host(double r, int integration) {
     return integration == kPrinzEuler ? (r < 1.0 ? 1.0 - r : 0.0) : fexp(-r);
@@ -179,8 +180,7 @@ struct StgModel {
     d[d_ca_decay] = T(relax_host(double(dt) / double(p[tau_Ca]), integration));
     d[d_nernst] = T(nernst_mv(double(p[temperature]), constants));
     d[d_ln_ca_out] = T(flog(double(p[Ca_out])));
-    d[d_dt] = dt;
-    d[d_forward] = T(integration == kPrinzEuler ? 1 : 0);
+    d[d_dt] = integration == kPrinzEuler ? -dt : dt;
   }
 
   // Cold start of P03 (p. 4001, via reference section 1.5): V = -50 mV, [Ca] = 0.05 uM,
@@ -235,19 +235,19 @@ struct StgModel {
   template <class T>
   NS_HD static T kca_factor(T ca) { return ca / (ca + T(3)); }  // P03 Table 1, 3 uM
 
-  // Gate values for potential v: direct evaluation of the formulas; dec = q(dt / tau) of the
-  // scheme (forward = 1: prinz).
+  // Gate values for potential v: direct evaluation of the formulas; dec = the scheme's factor,
+  // dts = d_dt (dt for exp_euler, -dt for prinz).
   template <class T>
-  NS_HD static void gate_targets(Direct, T v, T dt, T* inf, T* dec, T forward = T(0)) {
+  NS_HD static void gate_targets(Direct, T v, T dts, T* inf, T* dec) {
     T tau[kNumGates];
     gating(v, inf, tau);
-    NS_UNROLL for (int g = 0; g < kNumGates; ++g) dec[g] = relax(dt / tau[g], forward);
+    NS_UNROLL for (int g = 0; g < kNumGates; ++g) dec[g] = relax(dts / tau[g]);
   }
   // ... or from the shared lookup table (linear interpolation).
   // `key` numbers the table lookups of one step (the cell of a circuit; see table_keys).
   // The table's factors were built for the run's scheme (build_table).
   template <class T, class Tab>
-  NS_HD static void gate_targets(const Tab& tab, T v, T /*dt*/, T* inf, T* dec, int key, T /*forward*/) {
+  NS_HD static void gate_targets(const Tab& tab, T v, T /*dts*/, T* inf, T* dec, int key) {
     const auto r = tab.row(v, key);
     NS_UNROLL for (int g = 0; g < kNumGates; ++g) {
       inf[g] = r.at(2 * g);
@@ -255,8 +255,8 @@ struct StgModel {
     }
   }
   template <class T>
-  NS_HD static void gate_targets(Direct, T v, T dt, T* inf, T* dec, int /*key*/, T forward) {
-    gate_targets(Direct{}, v, dt, inf, dec, forward);
+  NS_HD static void gate_targets(Direct, T v, T dts, T* inf, T* dec, int /*key*/) {
+    gate_targets(Direct{}, v, dts, inf, dec);
   }
   // One table lookup per step, at the old V.
   static constexpr int kTableKeys = 1;
@@ -303,7 +303,7 @@ struct StgModel {
     const T ca_new = ca_inf + (ca - ca_inf) * d[d_ca_decay];
     // Gates relax with the old V and [Ca].
     T inf[kNumGates], dec[kNumGates];
-    gate_targets(tab, v, d[d_dt], inf, dec, key, d[d_forward]);
+    gate_targets(tab, v, d[d_dt], inf, dec, key);
     inf[8] = inf[8] * kca_factor(ca);
     NS_UNROLL for (int g = 0; g < kNumGates; ++g) {
       const T x0 = s[mNa + g];

@@ -27,7 +27,7 @@
 // With "integration": "prinz" s is updated like the cells' gates, by forward Euler truncated to
 // s = s_inf when dt >= tau_s (factor max(1 - dt/tau_s, 0) instead of exp(-dt/tau_s); MKL
 // simulator.pyx: "if dt > stau: s = sinf", reference section 4.2): StgModel::relax, with the
-// scheme flag of cell 0's derived block (every cell has the same).
+// scheme flag of cell 0's derived block (the sign of its d_dt; every cell has the same).
 //
 // Layouts (C cells, N synapses):
 //   params : cell c block [c*20, c*20+20) = StgModel params; then g (nS) of each synapse; for
@@ -203,7 +203,8 @@ struct StgCircuit {
     a = a > T(80) ? T(80) : a;  // NaN passes through
     const T u = fexp(a);
     sinf = u / (T(1) + u);
-    dec = Cell::relax(dtk * (T(1) + u), forward);
+    const T r = dtk * (T(1) + u);
+    dec = Cell::relax(forward != T(0) ? -r : r);
   }
 
   template <class T, class S, class D>
@@ -217,7 +218,8 @@ struct StgCircuit {
   NS_HD static void synapse_update(int j, S s, D d) {
     const T v = s[pre(j, d) * CS + Cell::V];
     T sinf, dec;
-    synapse_targets<T>(v, d[kDVth], d[kDInvDelta], d[kDK + j], d[Cell::d_forward], sinf, dec);
+    const T forward = d[Cell::d_dt] < T(0) ? T(1) : T(0);
+    synapse_targets<T>(v, d[kDVth], d[kDInvDelta], d[kDK + j], forward, sinf, dec);
     const T s0 = s[kSS + j];
     s[kSS + j] = sinf + (s0 - sinf) * dec;
   }
