@@ -5,6 +5,7 @@ the P03 grid under both schemes (fraction of labels that change, picture with th
 instances marked). Figures go into docs/CLASSIFIER.md by hand; the picture into docs/img/.
 
 usage: scripts/issue14_measure.py NEUROSWEEP WORKDIR [table2] [demo] [sample] [png] [probe]
+                                  [probe:precision] [probe:integration] [probe:thermalize]
 A measurement, not a test: the sample build takes minutes on 2 cores.
 """
 import collections
@@ -142,8 +143,10 @@ def sample():
     return compare(out["exp_euler"], out["prinz"], "P03 random sample (10000)")
 
 
-def probe():
+def probe(only=None):
     for what in ("precision", "integration", {"thermalize": "5 s"}):
+        if only and (what if isinstance(what, str) else "thermalize") not in only:
+            continue
         tag = what if isinstance(what, str) else "thermalize5s"
         db, t = build(sample_spec("exp_euler", probe=what), "sample_probe_" + tag)
         with h5py.File(db, "r") as f:
@@ -195,7 +198,14 @@ if "png" in WHAT and "demo" in res and "sample" in res:
     fig.legend(handles, names + ["unclassified"], loc="lower center", ncol=6, fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     os.makedirs(os.path.join(ROOT, "docs", "img"), exist_ok=True)
-    fig.savefig(os.path.join(ROOT, "docs", "img", "issue14_schemes.png"))
+    png = os.path.join(ROOT, "docs", "img", "issue14_schemes.png")
+    fig.savefig(png)
+    try:  # a palette PNG is a third of the size (the figure has few colours)
+        from PIL import Image
+        Image.open(png).convert("RGB").quantize(colors=128).save(png, optimize=True)
+    except ImportError:
+        pass
     print("wrote docs/img/issue14_schemes.png")
-if "probe" in WHAT:
-    probe()
+picked = [w.split(":", 1)[1] for w in WHAT if w.startswith("probe:")]
+if "probe" in WHAT or picked:
+    probe(picked)
