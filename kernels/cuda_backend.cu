@@ -105,7 +105,7 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
   if constexpr (table_keys<Model>::value > 0) {
     if (s.gating == Gating::Table) {
       HostTable<T> table;
-      Model::template build_table<T>(table, s.sim.dt, s.table_v_min, s.table_v_max, s.table_dv);
+      model_build_table<Model, T>(table, s.sim, s.table_v_min, s.table_v_max, s.table_dv);
       DeviceBuffer<T> d_table(table.data.size());
       d_table.upload(table.data.data());
       TableView<T> tv = table.view();

@@ -104,18 +104,43 @@ TEST(Synapse, ExponentialUpdateBoundedAndExactForFrozenVpre) {
     for (double v = -120; v <= 60.0001; v += 0.5)
       for (double s0 : {0.0, 0.3, 1.0}) {
         float sinf_f, dec_f;
-        PyloricModel::synapse_targets<float>(float(v), -35.f, 0.2f, float(0.05 * dtk_rate), sinf_f, dec_f);
+        PyloricModel::synapse_targets<float>(float(v), -35.f, 0.2f, float(0.05 * dtk_rate), 0.f, sinf_f, dec_f);
         const float s1 = sinf_f + (float(s0) - sinf_f) * dec_f;
         EXPECT_GE(s1, 0.0f);
         EXPECT_LE(s1, 1.0f);
         double sinf, dec;
-        PyloricModel::synapse_targets<double>(v, -35.0, 0.2, 0.05 * dtk_rate, sinf, dec);
+        PyloricModel::synapse_targets<double>(v, -35.0, 0.2, 0.05 * dtk_rate, 0.0, sinf, dec);
         // independent: s_inf and tau_s straight from P04's formulas
         const double si = 1.0 / (1.0 + std::exp((-35.0 - v) / 5.0));
         const double tau = (1.0 - si) / dtk_rate;
         const double exact = si + (s0 - si) * std::exp(-0.05 / tau);
         EXPECT_NEAR(sinf + (s0 - sinf) * dec, exact, 1e-12) << v;
       }
+}
+
+// "integration": "prinz": s by forward Euler, s + (dt/tau_s)(s_inf - s), set to s_inf when
+// dt >= tau_s (MKL: "if dt > stau: s = sinf"), against P04's formulas written out here; the
+// truncation must occur (tau_s < 0.05 ms above about -1.6 mV for glutamate) and keep s in [0, 1].
+TEST(Synapse, PrinzUpdateIsTruncatedForwardEuler) {
+  int truncated = 0;
+  for (double k : {1.0 / 40.0, 1.0 / 100.0})
+    for (double v = -120; v <= 60.0001; v += 0.5)
+      for (double s0 : {0.0, 0.3, 1.0}) {
+        double sinf, dec;
+        PyloricModel::synapse_targets<double>(v, -35.0, 0.2, 0.05 * k, 1.0, sinf, dec);
+        const double si = 1.0 / (1.0 + std::exp((-35.0 - v) / 5.0));
+        const double tau = (1.0 - si) / k;
+        const double want = 0.05 >= tau ? si : s0 + 0.05 / tau * (si - s0);
+        truncated += 0.05 >= tau ? 1 : 0;
+        const double got = sinf + (s0 - sinf) * dec;
+        EXPECT_NEAR(got, want, 1e-12) << v;
+        EXPECT_GE(got, 0.0);
+        EXPECT_LE(got, 1.0);
+        float sf, df;
+        PyloricModel::synapse_targets<float>(float(v), -35.f, 0.2f, float(0.05 * k), 1.f, sf, df);
+        EXPECT_NEAR(sf + (float(s0) - sf) * df, want, 2e-6) << v;
+      }
+  EXPECT_GT(truncated, 100);
 }
 
 // Against a fine-step RK4 solution of ds/dt = (s_inf - s)/tau_s for a spike-shaped V_pre(t)
@@ -148,7 +173,7 @@ TEST(Synapse, ExponentialUpdateMatchesFineStepReference) {
     double se = 0, int_e = 0, maxerr = 0, maxlag = 0;
     for (int step = 1; step <= 1200; ++step) {
       double sinf, dec;
-      PyloricModel::synapse_targets<double>(vpre((step - 1) * 0.05), -35.0, 0.2, 0.05 * k, sinf, dec);
+      PyloricModel::synapse_targets<double>(vpre((step - 1) * 0.05), -35.0, 0.2, 0.05 * k, 0.0, sinf, dec);
       se = sinf + (se - sinf) * dec;
       int_e += se * 0.05;
       maxerr = std::max(maxerr, std::fabs(se - ref[static_cast<size_t>(step)]));

@@ -231,24 +231,30 @@ TEST(Classify, DoubletsAreBurstsButSlowDoubletsAreModulatedTonic) {
   EXPECT_EQ(d.f.pattern_k, 2.f);
 }
 
-TEST(Classify, AlternatingBurstPeriodsAreIrregularBurstingUnlessPatternsAllowed) {
+TEST(Classify, AlternatingBurstPeriodsAreRegularPeriodTwoUnlessPatternsLimited) {
+  // Onset periods alternate 1000/1600 ms: a pattern of 2 periods per 2600 ms cycle, regular
+  // bursting with the full cycle as its period (issue 14; until then the default
+  // burst_max_pattern = 1 called this irregular bursting).
   std::vector<double> onsets = {100.0};
   while (onsets.back() < kWindow) onsets.push_back(onsets.back() + (onsets.size() % 2 ? 1000.0 : 1600.0));
   const auto t = burst_train(onsets, 16, 30.0, kWindow);
   const auto c = run(t);
-  ASSERT_EQ(c.label, ns::kIrregularBursting);
+  ASSERT_EQ(c.label, ns::kRegularBursting);
   EXPECT_EQ(c.f.spikes_per_burst, 16.f);
-  EXPECT_TRUE(std::isnan(c.f.pattern_k));
-  // Periods measured between bursts 2..n-1 (the first onset, 100 ms into the window, follows a
-  // silence shorter than the IBI threshold of 500 ms, so it does not count as an onset).
+  EXPECT_EQ(c.f.pattern_k, 2.f);
+  EXPECT_NEAR(c.f.burst_period_ms, 2600.0, 0.1);
+  EXPECT_LT(c.f.period_cv, 1e-5);
+  // With only one-period patterns allowed: irregular bursting, the mean of the measured periods
+  // (between bursts 2..n-1: the first onset, 100 ms into the window, follows a silence shorter
+  // than the IBI threshold of 500 ms, so it does not count as an onset).
+  const auto d = run(t, settings(R"({"burst_max_pattern": 1})"));
+  ASSERT_EQ(d.label, ns::kIrregularBursting);
+  EXPECT_TRUE(std::isnan(d.f.pattern_k));
   double sum = 0;
   int np = 0;
   for (size_t k = 2; k < onsets.size() && onsets[k] < kWindow; ++k, ++np) sum += onsets[k] - onsets[k - 1];
-  EXPECT_NEAR(c.f.burst_period_ms, sum / np, 0.1);
-  EXPECT_GT(c.f.period_cv, 0.2);  // 1000/1600 about 1300: CV 0.23
-  const auto d = run(t, settings(R"({"burst_max_pattern": 2})"));
-  EXPECT_EQ(d.label, ns::kRegularBursting);
-  EXPECT_EQ(d.f.pattern_k, 2.f);
+  EXPECT_NEAR(d.f.burst_period_ms, sum / np, 0.1);
+  EXPECT_GT(d.f.period_cv, 0.2);  // 1000/1600 about 1300: CV 0.23
 }
 
 TEST(Classify, RandomBurstPeriodsAreIrregularBursting) {
@@ -264,6 +270,121 @@ TEST(Classify, RandomBurstPeriodsAreIrregularBursting) {
     }
     ASSERT_GT((hi - lo) / (0.5 * (hi + lo)), 0.05);  // premise: irregular beyond the tolerance
     EXPECT_EQ(run(burst_train(onsets, 16, 30.0, kWindow)).label, ns::kIrregularBursting);
+  }
+}
+
+// ---- k-interval patterns (issue 14): a periodic pattern of k intervals per cycle is regular
+// activity with the full cycle as its period; bursting when each burst of the cycle is closed by
+// one long interval. Labels and periods below follow from the construction.
+
+// Spikes from a repeating ISI list, started at phase `phase` of the list (so the window can open
+// on any spike of the cycle) and at time t0.
+std::vector<double> pattern_train_from(const std::vector<double>& isis, size_t phase, double t0,
+                                       double window) {
+  std::vector<double> t;
+  double x = t0;
+  for (size_t k = phase; x < window; ++k) {
+    t.push_back(x);
+    x += isis[k % isis.size()];
+  }
+  return t;
+}
+
+double sum_of(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return s;
+}
+
+// Regular bursting with k burst periods per cycle and the full cycle as burst_period_ms.
+void expect_regular_cycle(const Classification& c, int k, double cycle_ms) {
+  EXPECT_EQ(c.label, ns::kRegularBursting) << ns::label_name(c.label);
+  EXPECT_EQ(c.f.pattern_k, float(k));
+  EXPECT_NEAR(c.f.burst_period_ms, cycle_ms, 1e-2);
+}
+
+TEST(ClassifyPatterns, DoubletBurstersAreRegularBurstingWithTheFullCycle) {
+  // The issue's neuron: ISIs alternating 43 and 481 ms (cycle 524 ms), and doublet bursters at
+  // other periods. Every starting phase: the window may open on the first or second spike of a
+  // doublet, and at several times into the cycle.
+  const std::vector<std::vector<double>> cases = {
+      {43.0, 481.0}, {20.0, 280.0}, {43.0, 957.0}, {60.0, 1440.0}, {15.0, 135.0}};
+  for (const auto& isis : cases) {
+    for (size_t phase = 0; phase < 2; ++phase) {
+      for (double t0 : {0.5, 10.0, 37.0}) {
+        SCOPED_TRACE("isis " + std::to_string(isis[0]) + "/" + std::to_string(isis[1]) +
+                     " phase " + std::to_string(phase) + " t0 " + std::to_string(t0));
+        const auto t = pattern_train_from(isis, phase, t0, kWindow);
+        const auto c = run(t);
+        expect_regular_cycle(c, 1, sum_of(isis));
+        EXPECT_EQ(c.f.spikes_per_burst, 2.f);
+        EXPECT_NEAR(c.f.burst_duration_ms, isis[0], 1e-2);
+      }
+    }
+  }
+}
+
+TEST(ClassifyPatterns, AlternatingFiveAndThreeSpikeBurstsAreRegularWithTheFullCycle) {
+  // Bursts of 5 and 3 spikes (intra-burst ISI 20 ms), each followed by a 300 ms pause: onset
+  // periods alternate 380 and 340 ms (11% apart), the cycle is 720 ms and holds 2 bursts.
+  const std::vector<double> isis = {20, 20, 20, 20, 300, 20, 20, 300};
+  for (size_t phase : {size_t(0), size_t(2), size_t(4), size_t(6)}) {
+    SCOPED_TRACE("phase " + std::to_string(phase));
+    const auto c = run(pattern_train_from(isis, phase, 5.0, kWindow));
+    expect_regular_cycle(c, 2, 720.0);
+    EXPECT_NEAR(c.f.spikes_per_burst, 4.0, 0.15);  // complete bursts alternate 5, 3
+    EXPECT_LT(c.f.period_cv, 1e-5);                // cycles of 720 ms, not periods 380/340
+    // duty cycle: time in bursts over time: (80 + 40) / 720
+    EXPECT_NEAR(c.f.duty_cycle, 120.0 / 720.0, 0.01);
+  }
+  // Only one-period bursting regular when the pattern length is limited to 1.
+  const auto d = run(pattern_train_from(isis, 0, 5.0, kWindow), settings(R"({"burst_max_pattern": 1})"));
+  EXPECT_EQ(d.label, ns::kIrregularBursting);
+}
+
+TEST(ClassifyPatterns, PeriodTwoDoubletBursterReportsItsFullCycle) {
+  // Doublets (20 ms) whose pauses alternate 190 and 200 ms: onset periods 210 and 220 ms are
+  // within the 5% tolerance of each other, but the train is exactly periodic with 2 bursts per
+  // 430 ms cycle. The period is 430 ms, not the 215 ms mean onset interval.
+  const std::vector<double> isis = {20, 190, 20, 200};
+  for (size_t phase = 0; phase < 4; ++phase) {
+    SCOPED_TRACE("phase " + std::to_string(phase));
+    const auto c = run(pattern_train_from(isis, phase, 3.0, kWindow));
+    expect_regular_cycle(c, 2, 430.0);
+    EXPECT_EQ(c.f.spikes_per_burst, 2.f);
+  }
+  // Control: the same doublets with equal pauses are one-period bursting at 215 ms.
+  const auto e = run(pattern_train_from({20, 195}, 0, 3.0, kWindow));
+  expect_regular_cycle(e, 1, 215.0);
+}
+
+TEST(ClassifyPatterns, PeriodThreeBurstingIsRegularWithTheFullCycle) {
+  // Triplets (ISI 15 ms) with pauses 270, 330, 390 ms: onset periods 300, 360, 420, cycle 1080.
+  const std::vector<double> isis = {15, 15, 270, 15, 15, 330, 15, 15, 390};
+  for (size_t phase : {size_t(0), size_t(1), size_t(3), size_t(8)}) {
+    SCOPED_TRACE("phase " + std::to_string(phase));
+    const auto c = run(pattern_train_from(isis, phase, 1.0, kWindow));
+    expect_regular_cycle(c, 3, 1080.0);
+    EXPECT_EQ(c.f.spikes_per_burst, 3.f);
+  }
+}
+
+TEST(ClassifyPatterns, NearlyEqualAlternatingTonicIsisArePeriodTwo) {
+  // ISIs alternating 100 and 104 ms pass the 5% one-period test, but the train repeats exactly
+  // every 2 ISIs: tonic with pattern_k = 2 (cycle 204 ms = 2 x isi_mean).
+  const auto c = run(pattern_train_from({100, 104}, 0, 2.0, kWindow));
+  ASSERT_EQ(c.label, ns::kTonic);
+  EXPECT_EQ(c.f.pattern_k, 2.f);
+  EXPECT_NEAR(2.0 * c.f.isi_mean_ms, 204.0, 0.05);
+  // 1%-jittered tonic firing has no such structure: stays k = 1 (every seed).
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 g(seed);
+    std::vector<double> t = {1.0};
+    while (t.back() < kWindow) t.push_back(t.back() + 100.0 * (1.0 + 0.02 * (uniform(g) - 0.5)));
+    t.pop_back();
+    const auto j = run(t);
+    ASSERT_EQ(j.label, ns::kTonic) << "seed " << seed;
+    EXPECT_EQ(j.f.pattern_k, 1.f) << "seed " << seed;
   }
 }
 

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -464,4 +466,60 @@ TEST_F(RunTest, ResumeKeepsItsChunkSizeAndTimingsRecordWhatWasUsed) {
   EXPECT_NE(r.out.find("\"chunk\":4,"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"threads\":2,"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("\"threads\":0"), std::string::npos) << r.out;
+}
+
+// Sensitivity probe (issue 14): label_probe must be the label a separate build under the
+// perturbation gives (an independent run of the same instances), and robust = same label and
+// rate within max(5%, 2 spikes per window).
+TEST_F(RunTest, ProbeStoresTheSecondLabelAndRobustness) {
+  auto column = [&](const fs::path& db, const std::string& cols) {
+    const auto r = cli("query " + db.string() + " --columns " + cols + " --format csv");
+    EXPECT_EQ(r.code, 0) << r.err;
+    std::vector<std::string> rows;
+    std::istringstream in(r.out);
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, cols);
+    while (std::getline(in, line)) rows.push_back(line);
+    return rows;
+  };
+  std::string grid = kGrid;
+  for (const auto& [probe, other] :
+       {std::make_pair(std::string(R"("integration")"), std::string(R"("integration": "prinz")")),
+        std::make_pair(std::string(R"("precision")"), std::string(R"("precision": "double", "gating": "direct")"))}) {
+    SCOPED_TRACE(probe);
+    const std::string base = grid.substr(0, grid.rfind('}'));
+    const auto sp = write("p.json", base + ", \"probe\": " + probe + "}");
+    const auto so = write("o.json", base + ", " + other + "}");
+    const auto dp = dir / "p.h5", dq = dir / "o.h5";
+    auto r = cli("run " + sp.string() + " -o " + dp.string() + " -q --force");
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = cli("run " + so.string() + " -o " + dq.string() + " -q --force");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto a = column(dp, "index,label,label_probe,robust,rate_hz");
+    const auto b = column(dq, "index,label,rate_hz");
+    ASSERT_EQ(a.size(), 35u);
+    ASSERT_EQ(b.size(), 35u);
+    int flagged = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      char l1[64], l2[64], rb[16], lo[64];
+      unsigned ia, ib;
+      double ra, ro;
+      ASSERT_EQ(std::sscanf(a[i].c_str(), "%u,%63[^,],%63[^,],%15[^,],%lf", &ia, l1, l2, rb, &ra), 5) << a[i];
+      ASSERT_EQ(std::sscanf(b[i].c_str(), "%u,%63[^,],%lf", &ib, lo, &ro), 3) << b[i];
+      EXPECT_EQ(std::string(l2), std::string(lo)) << "instance " << ia;
+      const bool agree = std::string(l1) == lo &&
+                         std::fabs(ra - ro) <= std::max(0.05 * std::max(ra, ro), 2 * 1000.0 / 4000.0) + 1e-4;
+      EXPECT_EQ(std::string(rb), agree ? "yes" : "no") << a[i] << " vs " << b[i];
+      flagged += agree ? 0 : 1;
+    }
+    std::printf("[ info ] probe %s: %d of 35 flagged\n", probe.c_str(), flagged);
+  }
+  // bad probes name the key and the value
+  const std::string base = grid.substr(0, grid.rfind('}'));
+  auto r = cli("run " + write("b.json", base + R"(, "probe": "rk4"})").string() + " -o " + (dir / "b.h5").string() + " -q");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("probe"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rk4"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "b.h5"));
 }

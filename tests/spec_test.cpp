@@ -51,6 +51,11 @@ void expect_error(const std::function<void()>& f, const std::vector<std::string>
       EXPECT_NE(msg.find(n), std::string::npos) << "message: " << msg << "\nlacks: " << n;
   }
 }
+json with_key(json j, const char* key, const char* value) {
+  j[key] = value;
+  return j;
+}
+
 void expect_error(const json& j, const std::vector<std::string>& needles) {
   expect_error([&] { parse(j); }, needles);
 }
@@ -482,6 +487,37 @@ TEST(SpecTop, DurationsDefaultsAndHash) {
   const auto c = ns::parse_spec_text(
       R"({"model":"stg","analysis":"2 s","transient":"0 ms","dt":"0.05 ms"})", "<string>");
   EXPECT_NE(a.hash, c.hash);
+}
+
+TEST(SpecTop, IntegrationAndConstantsOfTheStgModels) {
+  const auto d = parse(minimal());
+  EXPECT_EQ(d.integration, ns::kExpEuler);
+  EXPECT_EQ(d.constants, ns::kCodata2018);
+  json j = minimal();
+  j["integration"] = "prinz";
+  j["constants"] = "prinz_lab";
+  const auto r = parse(j);
+  EXPECT_EQ(r.integration, ns::kPrinzEuler);
+  EXPECT_EQ(r.constants, ns::kPrinzLab);
+  EXPECT_NE(r.hash, d.hash);  // part of the spec hash
+  json k = minimal();
+  k["integration"] = "prinz";
+  EXPECT_NE(parse(k).hash, r.hash);
+  EXPECT_NE(parse(k).hash, d.hash);
+  for (const char* model : {"pyloric", "stg_circuit"}) {
+    json c = j;
+    c["model"] = model;
+    if (std::string(model) == "stg_circuit") {
+      c["circuit"] = json::parse(R"({"cells": [{"name": "A", "neuron": "ABPD1"}], "synapses": []})");
+    }
+    EXPECT_EQ(parse(c).integration, ns::kPrinzEuler) << model;
+  }
+  expect_error(with_key(minimal(), "integration", "rk4"), {"test.json", "integration", "rk4", "exp_euler", "prinz"});
+  expect_error(with_key(minimal(), "constants", "codata2014"), {"constants", "codata2014", "prinz_lab"});
+  json pt = minimal();
+  pt["model"] = "izhikevich";
+  expect_error(with_key(pt, "integration", "prinz"), {"integration", "izhikevich", "stg, pyloric and stg_circuit"});
+  expect_error(with_key(pt, "constants", "prinz_lab"), {"constants", "izhikevich"});
 }
 
 TEST(SpecTop, InitialStateAndOutput) {

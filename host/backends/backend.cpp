@@ -1,6 +1,10 @@
 // Backend selection and the parts of the backend interface shared by CPU and CUDA.
 #include "neurosweep/backend.hpp"
 
+#include <type_traits>
+
+#include "neurosweep/models.hpp"
+
 #if defined(NEUROSWEEP_HAVE_CUDA)
 #include "neurosweep/cuda_backend.hpp"
 #endif
@@ -20,6 +24,27 @@ Gating parse_gating(const std::string& s) {
   if (s == "direct") return Gating::Direct;
   if (s == "table") return Gating::Table;
   throw std::invalid_argument("gating '" + s + "': expected 'direct' or 'table'");
+}
+
+int parse_integration(const std::string& s) {
+  if (s == "exp_euler") return kExpEuler;
+  if (s == "prinz") return kPrinzEuler;
+  throw std::invalid_argument("integration '" + s + "': expected 'exp_euler' or 'prinz'");
+}
+
+int parse_constants(const std::string& s) {
+  if (s == "codata2018") return kCodata2018;
+  if (s == "prinz_lab") return kPrinzLab;
+  throw std::invalid_argument("constants '" + s + "': expected 'codata2018' or 'prinz_lab'");
+}
+
+std::string integration_name(int i) { return i == kPrinzEuler ? "prinz" : "exp_euler"; }
+std::string constants_name(int c) { return c == kPrinzLab ? "prinz_lab" : "codata2018"; }
+
+bool has_numerics_options(const std::string& model) {
+  bool yes = false;
+  dispatch_model(model, [&](auto* m) { yes = has_numerics<std::remove_pointer_t<decltype(m)>>::value; });
+  return yes;
 }
 
 void ChunkOutput::resize(size_t n_, int n_obs_, int max_spikes_, int n_state, bool final_state_) {

@@ -223,7 +223,7 @@ void run_tile(const SimConfig& c, const ChunkInput& in, size_t i0, size_t nl, co
   const size_t n = in.n;
   for (int l = 0; l < W; ++l) {
     const size_t i = i0 + std::min<size_t>(l, nl - 1);  // idle lanes repeat the last instance
-    Model::template derive<T>(Strided<const double>{in.params + i, n}, Lane<T, W>{dv, l}, T(c.dt));
+    model_derive<Model, T>(Strided<const double>{in.params + i, n}, Lane<T, W>{dv, l}, c);
     if (in.init_state) {
       for (int k = 0; k < NS; ++k) st[k * W + l] = T(in.init_state[static_cast<size_t>(k) * n + i]);
     } else {
@@ -300,7 +300,7 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
   const OutputView ov = out.view();
   if (s.gating == Gating::Table) {
     HostTable<T> table;
-    Model::template build_table<T>(table, s.sim.dt, s.table_v_min, s.table_v_max, s.table_dv);
+    model_build_table<Model, T>(table, s.sim, s.table_v_min, s.table_v_max, s.table_dv);
     run_all<Model, T>(s, in, table.view(), ov);
   } else {
     run_all<Model, T>(s, in, Direct{}, ov);
@@ -348,7 +348,7 @@ void run_reference(const RunSettings& s, const ChunkInput& in, ChunkOutput& out)
       const OutputView ov = out.view();
       HostTable<T> table;
       if (s.gating == Gating::Table)
-        M::template build_table<T>(table, s.sim.dt, s.table_v_min, s.table_v_max, s.table_dv);
+        model_build_table<M, T>(table, s.sim, s.table_v_min, s.table_v_max, s.table_dv);
       for (size_t i = 0; i < in.n; ++i) {
         if (s.gating == Gating::Table)
           run_instance<M, T>(s.sim, in.params, in.init_state, in.n, i, in.first_index, table.view(), ov);

@@ -105,7 +105,9 @@ nlohmann::json ClassifierSettings::to_json() const {
 }
 
 double ClassifierSettings::min_analysis_ms() const {
-  return double(min_repeats * burst_max_pattern + 2) * slowest_period_ms;
+  // One-period bursting only: a k-pattern burster needs k times as many periods, and is called
+  // irregular_bursting when the window holds fewer (docs/CLASSIFIER.md).
+  return double(min_repeats + 2) * slowest_period_ms;
 }
 
 int ClassifierSettings::min_kept_spikes() const { return std::max(min_spikes, 3); }
@@ -134,12 +136,33 @@ Moments moments(const double* x, size_t n) {
   return m;
 }
 
+// Largest relative range (max - min) / ((max + min) / 2) of any phase r of x (x[r], x[r+k], ...)
+// over the last settle_fraction of the intervals (at least min_repeats cycles; n >= k *
+// min_repeats). 0 for an exactly periodic sequence; NaN in gives NaN (treated as not periodic).
+double phase_spread(const double* x, size_t n, int k, const ClassifierSettings& s) {
+  const size_t kk = static_cast<size_t>(k);
+  const size_t need = kk * static_cast<size_t>(s.min_repeats);
+  size_t len = static_cast<size_t>(std::ceil(s.settle_fraction * double(n)));
+  len = std::min(n, std::max(len, need));
+  const size_t start = n - len;
+  double worst = 0;
+  for (size_t r = 0; r < kk; ++r) {
+    double lo = x[start + r], hi = x[start + r];
+    for (size_t j = start + r + kk; j < n; j += kk) {
+      lo = std::min(lo, x[j]);
+      hi = std::max(hi, x[j]);
+    }
+    const double rel = (hi - lo) / (0.5 * (hi + lo));
+    if (!(rel <= worst)) worst = rel;  // NaN sticks
+  }
+  return worst;
+}
+
 // Is x[0..n) periodic with period k (k intervals per cycle)? Two criteria, both with Prinz's
 // relative measure |a - b| / ((a + b) / 2) < regularity_tolerance:
 //  - cycle to cycle, over the whole sequence: every interval against the one k before it (Prinz's
 //    periodicity test, which compares each IBI with the previous, 2nd- or 3rd-last one);
-//  - settled: over the last settle_fraction of the intervals (at least min_repeats cycles), the
-//    range (max - min) of each phase (Prinz's tonic test, max ISI - min ISI, per phase).
+//  - settled: phase_spread < tolerance (Prinz's tonic test, max ISI - min ISI, per phase).
 // The first allows a slow approach to the limit cycle early in the window; the second demands
 // that the end of the window is periodic. Each phase must occur at least min_repeats times.
 bool periodic_k(const double* x, size_t n, int k, const ClassifierSettings& s) {
@@ -151,25 +174,26 @@ bool periodic_k(const double* x, size_t n, int k, const ClassifierSettings& s) {
     const double a = x[j], b = x[j - kk];
     if (!(std::fabs(a - b) < tol * 0.5 * (a + b))) return false;
   }
-  size_t len = static_cast<size_t>(std::ceil(s.settle_fraction * double(n)));
-  len = std::min(n, std::max(len, need));
-  const size_t start = n - len;
-  for (size_t r = 0; r < kk; ++r) {
-    double lo = x[start + r], hi = x[start + r];
-    for (size_t j = start + r + kk; j < n; j += kk) {
-      lo = std::min(lo, x[j]);
-      hi = std::max(hi, x[j]);
-    }
-    if (!(hi - lo < tol * 0.5 * (hi + lo))) return false;
-  }
-  return true;
+  return phase_spread(x, n, k, s) < tol;
 }
 
-// Smallest k in [1, kmax] for which x is periodic, 0 when none.
-int smallest_period(const double* x, size_t n, int kmax, const ClassifierSettings& s) {
-  for (int k = 1; k <= kmax; ++k)
-    if (periodic_k(x, n, k, s)) return k;
-  return 0;
+// The period k in [1, kmax] of x, 0 when none: the smallest k for which x is periodic, unless a
+// longer pattern k' (k < k' <= kmax) fits much better: a sequence that repeats exactly every k'
+// intervals while its k-phases still differ (e.g. onset periods alternating 210/220 ms, within
+// the 5% tolerance of each other) has k' intervals per cycle, and its period is the full cycle
+// (issue 14). "Much better": the k' phase spread is below a quarter of the k spread, which itself
+// exceeds a tenth of the tolerance (below that the k-cycle is periodic to within numerical noise).
+// Random jitter spreads every phase alike and never passes the factor 4 (tested).
+int best_period(const double* x, size_t n, int kmax, const ClassifierSettings& s) {
+  int k = 0;
+  for (int j = 1; j <= kmax && k == 0; ++j)
+    if (periodic_k(x, n, j, s)) k = j;
+  if (k == 0) return 0;
+  const double spread = phase_spread(x, n, k, s);
+  if (!(spread > 0.1 * s.regularity_tolerance)) return k;
+  for (int j = k + 1; j <= kmax; ++j)
+    if (periodic_k(x, n, j, s) && phase_spread(x, n, j, s) < 0.25 * spread) return j;
+  return k;
 }
 
 // CV of the lengths of the complete, non-overlapping cycles of k intervals starting at x[0].
@@ -257,48 +281,65 @@ Classification classify(const float* spikes, uint32_t n_spikes_kept, uint32_t n_
       }
     }
     const double groups = double(n_ibi + 1);
+    // Walk the groups: onset complete when preceded by an IBI (or by a leading silence longer
+    // than the threshold), end complete when followed by one (or by a trailing silence).
+    periods.clear();
+    double dur_sum = 0, spk_sum = 0;
+    size_t n_complete = 0;
+    bool have_onset = false;
+    double last_onset = 0;
+    size_t start = 0;
+    for (size_t g = 0; g < n_ibi + 1; ++g) {
+      size_t end = start;  // index of the last spike of the group
+      while (end < m && !(isi[end] > thr)) ++end;
+      const bool onset_ok = g > 0 || head > thr;
+      const bool end_ok = end < m || (!truncated && tail > thr);
+      if (onset_ok) {
+        const double onset = double(spikes[start]);
+        if (have_onset) periods.push_back(onset - last_onset);
+        have_onset = true;
+        last_onset = onset;
+      }
+      if (onset_ok && end_ok) {
+        dur_sum += double(spikes[end]) - double(spikes[start]);
+        spk_sum += double(end - start + 1);
+        ++n_complete;
+      }
+      start = end + 1;
+    }
+    // Spikes per burst from the complete bursts: the groups cut by the window edges (a lone
+    // second spike of a doublet at the start, a lone first spike at the end) are no bursts of
+    // their own and must not pull a doublet burster below 2 spikes per burst (issue 14).
+    const double per_burst = n_complete > 0 ? spk_sum / double(n_complete) : double(n) / groups;
     const bool bursting = n_ibi >= static_cast<size_t>(s.min_ibis) && n_intra > 0 &&
                           min_ibi >= s.burst_gap_ratio * max_intra &&
-                          double(n) / groups >= s.min_spikes_per_burst;
+                          per_burst >= s.min_spikes_per_burst;
     if (bursting) {
-      // Walk the groups: onset complete when preceded by an IBI (or by a leading silence longer
-      // than the threshold), end complete when followed by one (or by a trailing silence).
-      periods.clear();
-      double dur_sum = 0, spk_sum = 0;
-      size_t n_complete = 0;
-      bool have_onset = false;
-      double last_onset = 0;
-      size_t start = 0;
-      for (size_t g = 0; g < n_ibi + 1; ++g) {
-        size_t end = start;  // index of the last spike of the group
-        while (end < m && !(isi[end] > thr)) ++end;
-        const bool onset_ok = g > 0 || head > thr;
-        const bool end_ok = end < m || (!truncated && tail > thr);
-        if (onset_ok) {
-          const double onset = double(spikes[start]);
-          if (have_onset) periods.push_back(onset - last_onset);
-          have_onset = true;
-          last_onset = onset;
-        }
-        if (onset_ok && end_ok) {
-          dur_sum += double(spikes[end]) - double(spikes[start]);
-          spk_sum += double(end - start + 1);
-          ++n_complete;
-        }
-        start = end + 1;
-      }
       f.n_bursts = to_f(groups);
       if (n_complete > 0) {
         f.burst_duration_ms = to_f(dur_sum / double(n_complete));
         f.spikes_per_burst = to_f(spk_sum / double(n_complete));
       }
+      // A pattern of k onset periods per cycle: regular bursting whose period is the full cycle
+      // (k periods), with period_cv over whole cycles.
+      const int k = best_period(periods.data(), periods.size(), s.burst_max_pattern, s);
       if (!periods.empty()) {
         const Moments pm = moments(periods.data(), periods.size());
-        f.burst_period_ms = to_f(pm.mean);
-        f.period_cv = to_f(pm.cv);
+        const int kc = k > 0 ? k : 1;
+        if (kc > 1) {
+          // mean over complete cycles only, so that the period is exactly k mean periods of
+          // whole cycles
+          const double cv = cycle_cv(periods.data(), periods.size(), kc, tmp);
+          double cyc = 0;
+          for (double c : tmp) cyc += c;
+          f.burst_period_ms = to_f(cyc / double(tmp.size()));
+          f.period_cv = to_f(cv);
+        } else {
+          f.burst_period_ms = to_f(pm.mean);
+          f.period_cv = to_f(pm.cv);
+        }
         if (n_complete > 0 && pm.mean > 0) f.duty_cycle = to_f(dur_sum / double(n_complete) / pm.mean);
       }
-      const int k = smallest_period(periods.data(), periods.size(), s.burst_max_pattern, s);
       if (k > 0) {
         out.label = kRegularBursting;
         f.pattern_k = to_f(double(k));
@@ -310,7 +351,7 @@ Classification classify(const float* spikes, uint32_t n_spikes_kept, uint32_t n_
   }
 
   // ---- tonic: the ISI sequence repeats with period k (k = 1: plain tonic) ----
-  const int k = smallest_period(isi.data(), m, s.tonic_max_pattern, s);
+  const int k = best_period(isi.data(), m, s.tonic_max_pattern, s);
   if (k > 0) {
     out.label = kTonic;
     f.pattern_k = to_f(double(k));

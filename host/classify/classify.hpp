@@ -44,7 +44,7 @@ struct ClassifierSettings {
   int min_repeats = 2;                  // occurrences of each interval of a pattern [Prinz: 2]
   double settle_fraction = 0.5;         // final share of intervals that must be within tolerance
   int tonic_max_pattern = 4;            // longest ISI pattern (period-k) still called tonic
-  int burst_max_pattern = 1;            // longest burst-period pattern still called regular
+  int burst_max_pattern = 3;            // longest burst-period pattern still called regular [Prinz: 3]
   double stationarity_factor = 2.0;     // head/tail silence > this x max ISI: irregular
   double slowest_period_ms = 2500.0;    // slowest rhythm to resolve (sets min_analysis_ms)
 
@@ -52,8 +52,8 @@ struct ClassifierSettings {
   // values throw ns::SpecError naming `source`, "classifier.<key>" and the value.
   static ClassifierSettings from_json(const nlohmann::json& j, const std::string& source);
   nlohmann::json to_json() const;  // every key, for the database
-  // Shortest analysis window in which a regular burster of period slowest_period_ms is guaranteed
-  // min_repeats * burst_max_pattern measured periods (+2 periods lost at the window edges).
+  // Shortest analysis window in which a one-period regular burster of period slowest_period_ms is
+  // guaranteed min_repeats measured periods (+2 periods lost at the window edges).
   double min_analysis_ms() const;
   // Fewest kept spike times per instance the classifier needs (spec validation of max_spikes).
   int min_kept_spikes() const;

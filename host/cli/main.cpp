@@ -29,6 +29,7 @@ int64_t steps_of(double ms, double dt, const char* what) {
 
 struct SimulateArgs {
   std::string model = "stg", preset, params_file, out, format, precision = "double", gating = "direct";
+  std::string integration = "exp_euler", constants = "codata2018";
   std::string spec;        // --spec: one instance of a sweep spec (its settings and parameters)
   uint64_t instance = 0;
   std::vector<std::string> conflicting;  // options given together with --spec
@@ -58,6 +59,12 @@ int cmd_simulate(const SimulateArgs& a) {
   s.model = a.model;
   s.precision = ns::parse_precision(a.precision);
   s.gating = ns::parse_gating(a.gating);
+  s.sim.integration = ns::parse_integration(a.integration);
+  s.sim.constants = ns::parse_constants(a.constants);
+  if ((s.sim.integration != ns::kExpEuler || s.sim.constants != ns::kCodata2018) && a.spec.empty() &&
+      !ns::has_numerics_options(a.model))
+    throw ns::SpecError("--integration/--constants: model '" + a.model +
+                        "' has no numerics options (only stg, pyloric and stg_circuit)");
   s.sim.dt = a.dt;
   s.sim.n_transient = steps_of(a.transient, a.dt, "transient");
   s.sim.n_analysis = steps_of(a.duration, a.dt, "duration");
@@ -94,6 +101,8 @@ int cmd_simulate(const SimulateArgs& a) {
   summary["duration_ms"] = double(s.sim.n_analysis) * s.sim.dt;
   summary["precision"] = ns::to_string(s.precision);
   summary["gating"] = ns::to_string(s.gating);
+  summary["integration"] = ns::integration_name(s.sim.integration);
+  summary["constants"] = ns::constants_name(s.sim.constants);
   if (!a.spec.empty()) {
     summary["spec"] = a.spec;
     summary["instance"] = a.instance;
@@ -154,6 +163,10 @@ int main(int argc, char** argv) {
   sim->add_option("--every", sa.every, "Trace sampling interval (ms)")->capture_default_str();
   sim->add_option("--precision", sa.precision, "float or double")->capture_default_str();
   sim->add_option("--gating", sa.gating, "direct or table")->capture_default_str();
+  sim->add_option("--integration", sa.integration, "exp_euler or prinz (STG models)")
+      ->check(CLI::IsMember({"exp_euler", "prinz"}))->capture_default_str();
+  sim->add_option("--constants", sa.constants, "codata2018 or prinz_lab (STG models)")
+      ->check(CLI::IsMember({"codata2018", "prinz_lab"}))->capture_default_str();
   sim->add_option("--spike-threshold", sa.threshold, "Spike detection threshold (mV)")->capture_default_str();
   sim->add_option("-o,--output", sa.out, "Output file (.csv, .h5); none: JSON summary on stdout");
   sim->add_option("--format", sa.format, "csv, hdf5 or json (default: from the file extension)");
@@ -206,7 +219,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (*sim) {
-      for (const char* o : {"--model", "--preset", "--params", "--dt", "--duration", "--transient", "--precision", "--gating"})
+      for (const char* o : {"--model", "--preset", "--params", "--dt", "--duration", "--transient", "--precision", "--gating",
+                            "--integration", "--constants"})
         if (sim->count(o)) sa.conflicting.push_back(o);
       if (sa.spec.empty() && sim->count("--instance")) throw ns::SpecError("--instance needs --spec");
       return cmd_simulate(sa);

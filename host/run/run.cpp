@@ -28,6 +28,7 @@
 #include "neurosweep/backend.hpp"
 #include "neurosweep/models.hpp"
 #include "neurosweep/version.hpp"
+#include "run/probe.hpp"
 #include "run/simulate.hpp"
 #include "spec/spec.hpp"
 #include "classify/stage.hpp"
@@ -239,6 +240,8 @@ RunSettings run_settings(const RunSpec& spec, int max_spikes, int threads) {
   rs.sim.spike_threshold = 0.0f;
   rs.sim.max_spikes = max_spikes;
   rs.sim.seed = spec.seed;
+  rs.sim.integration = spec.integration;
+  rs.sim.constants = spec.constants;
   rs.threads = threads;
   rs.want_final_state = spec.out_final_state;
   return rs;
@@ -279,7 +282,10 @@ int run_build(const RunOptions& opt) {
 
   const uint64_t n_total = spec.sweep.size();
   const uint64_t chunk = opt.chunk ? opt.chunk : default_chunk(backend->name() == "cuda", opt.threads);
-  const StoreSchema schema = make_schema(spec, *stage);
+  const auto probe = Probe::make(spec, rs);  // sensitivity probe (run/probe.hpp), or null
+  StoreSchema schema = make_schema(spec, *stage);
+  if (probe)
+    for (auto& col : probe->columns(*stage)) schema.columns.push_back(col);
 
   std::map<std::string, AttrValue> attrs;
   attrs["seed"] = static_cast<int64_t>(spec.seed);
@@ -291,6 +297,9 @@ int run_build(const RunOptions& opt) {
   attrs["analysis_ms"] = spec.analysis_ms;
   attrs["precision"] = to_string(spec.precision);
   attrs["gating"] = to_string(rs.gating);
+  attrs["integration"] = integration_name(spec.integration);
+  attrs["constants"] = constants_name(spec.constants);
+  if (probe) attrs["probe"] = probe->description();
   attrs["backend"] = backend->name();
   attrs["device"] = backend->device();
   attrs["software_version"] = std::string(kVersion);
@@ -346,7 +355,7 @@ int run_build(const RunOptions& opt) {
   Progress progress(shard_total, shard_total - shard_pending, stage->label_names(), opt.quiet);
   uint64_t shard_done = shard_total - shard_pending;
   if (opt.on_progress) opt.on_progress(shard_done, shard_total);
-  double t_integrate = 0, t_classify = 0, t_write = 0, t_expand = 0;
+  double t_integrate = 0, t_classify = 0, t_write = 0, t_expand = 0, t_probe = 0;
   // Time to first result (bench/README.md): when the first chunk of this run was committed, in
   // seconds since run_build started and as Unix time (the harness subtracts its launch time).
   double t_first_chunk = -1, t_first_chunk_unix = -1;
@@ -398,6 +407,7 @@ int run_build(const RunOptions& opt) {
     t_integrate += seconds_since(t0);
 
     t0 = Clock::now();
+    const double t_probe_before = t_probe;
     ChunkData data;
     data.first = first;
     data.count = n;
@@ -407,6 +417,11 @@ int run_build(const RunOptions& opt) {
     for (int k : swept) data.set(m.params[k].name, params.data() + static_cast<size_t>(k) * n, n);
     data.set("status", result.status);
     stage->classify_chunk(result, spec.analysis_ms, data);
+    if (probe) {  // timed apart: its integration is the probe's cost
+      const auto tp = Clock::now();
+      probe->run(*backend, in, *stage, spec.analysis_ms, data);
+      t_probe += seconds_since(tp);
+    }
     if (spec.out_spikes > 0) {  // per instance, then per cell (schema.spike_slots() trains)
       const size_t slots = schema.spike_slots();
       data.spike_counts.resize(n * slots);
@@ -452,7 +467,7 @@ int run_build(const RunOptions& opt) {
       }
       data.traces.push_back(std::move(td));
     }
-    t_classify += seconds_since(t0);
+    t_classify += seconds_since(t0) - (probe ? t_probe - t_probe_before : 0.0);
 
     t0 = Clock::now();
     store.write_chunk(c, data);
@@ -479,6 +494,7 @@ int run_build(const RunOptions& opt) {
                             {"integrate_s", t_integrate},
                             {"classify_s", t_classify},
                             {"write_s", t_write},
+                            {"probe_s", t_probe},
                             {"instances_this_run", shard_pending},
                             {"instances_per_s", t_integrate > 0 ? double(shard_pending) / (seconds_since(t_start)) : 0.0},
                             {"neuron_steps_per_s", t_integrate > 0 ? double(shard_pending) * double(spec.n_transient + spec.n_analysis) / t_integrate : 0.0},

@@ -121,7 +121,7 @@ Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
       ov.spike_times_f64 = tr.spike_times_f64.data();
       HostTable<T> table;
       if (s.gating == Gating::Table)
-        M::template build_table<T>(table, s.sim.dt, s.table_v_min, s.table_v_max, s.table_dv);
+        model_build_table<M, T>(table, s.sim, s.table_v_min, s.table_v_max, s.table_dv);
       const double* init = init_state ? init_state->data() : nullptr;
       // t = 0 sample
       T s0[M::kNumState];
@@ -129,7 +129,7 @@ Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
         for (int k = 0; k < M::kNumState; ++k) s0[k] = T(init[k]);
       } else {
         T d[M::kNumDerived];
-        M::template derive<T>(Strided<const double>{params.data(), 1}, d, T(s.sim.dt));
+        model_derive<M, T>(Strided<const double>{params.data(), 1}, d, s.sim);
         M::template init<T>(d, s0);
       }
       if (static_cast<int>(m->state.size()) != M::kNumState) throw SpecError("internal: state names do not match model " + s.model);

@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "neurosweep/backend.hpp"
 #include "spec/sobol.hpp"
 
 namespace ns {
@@ -830,7 +831,7 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   if (!j.is_object()) c.bad("", j, "a JSON object {...} at the top level, not " + type_of(j));
   check_finite(c, "", j);
   c.keys("", j, {"name", "description", "model", "dt", "transient", "analysis", "seed", "precision",
-                 "gating", "parameter_file", "fixed", "initial", "axes", "combine", "classifier", "output",
+                 "gating", "integration", "constants", "probe", "parameter_file", "fixed", "initial", "axes", "combine", "classifier", "output",
                  "circuit"});
   r.raw = j;
   r.canonical = j.dump();
@@ -866,6 +867,15 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     r.seed = c.uint("seed", j["seed"], 0, std::numeric_limits<uint64_t>::max(), "the seed");
   if (j.contains("precision")) r.precision = parse_precision(c.choice("precision", j["precision"], {"float", "double"}));
   if (j.contains("gating")) r.gating = parse_gating(c.choice("gating", j["gating"], {"direct", "table"}));
+  for (const char* key : {"integration", "constants"}) {  // numerics of the STG models
+    if (!j.contains(key)) continue;
+    if (!has_numerics_options(mname))
+      c.bad(key, j[key], std::string("no \"") + key + "\" for model \"" + mname +
+                             "\" (only the conductance-based STG models stg, pyloric and stg_circuit have it)");
+    if (std::string(key) == "integration") r.integration = parse_integration(c.choice(key, j[key], {"exp_euler", "prinz"}));
+    else r.constants = parse_constants(c.choice(key, j[key], {"codata2018", "prinz_lab"}));
+  }
+  if (j.contains("probe")) r.probe = j["probe"];  // validated by Probe::make (run/probe.cpp)
   if (j.contains("name")) r.name = c.str("name", j["name"]);
   else if (!source.empty() && source[0] != '<') r.name = std::filesystem::path(source).stem().string();
   if (j.contains("description")) r.description = c.str("description", j["description"]);

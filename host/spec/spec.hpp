@@ -106,6 +106,9 @@ struct RunSpec {
   uint64_t seed = 0;
   Precision precision = Precision::Float;
   std::optional<Gating> gating;     // none: the default (run_settings)
+  int integration = kExpEuler;      // Integration (engine.hpp): STG models only
+  int constants = kCodata2018;      // Constants (engine.hpp): STG models only
+  nlohmann::json probe;             // "probe" verbatim (null: none); checked by run/probe.hpp
   std::vector<double> base_params;  // model defaults overridden by `fixed`
   Sweep sweep;
   nlohmann::json classifier = nlohmann::json::object();  // raw; validated by the classifier

@@ -17,6 +17,13 @@ std::string to_string(Precision p);
 std::string to_string(Gating g);
 Precision parse_precision(const std::string& s);  // "float" | "double"
 Gating parse_gating(const std::string& s);        // "direct" | "table"
+// SimConfig::integration / constants (engine.hpp) from and to their spec names.
+int parse_integration(const std::string& s);      // "exp_euler" | "prinz"
+int parse_constants(const std::string& s);        // "codata2018" | "prinz_lab"
+std::string integration_name(int integration);
+std::string constants_name(int constants);
+// Models that take "integration" and "constants" (the conductance-based STG models).
+bool has_numerics_options(const std::string& model);
 
 // Everything a backend needs to integrate a chunk of instances of one model.
 struct RunSettings {

@@ -16,6 +16,15 @@ namespace ns {
 
 enum Status : uint8_t { kOk = 0, kNonFinite = 1, kDiverged = 2 };
 
+// Numerical scheme of the conductance-based STG models (stg, pyloric, stg_circuit; stg.hpp):
+// kExpEuler: every state variable by exponential Euler (the default); kPrinzEuler: V by
+// exponential Euler, gates, [Ca] and synapses by forward Euler truncated to the steady state when
+// dt >= tau (the scheme of the Prinz-lab code; shared/reference/prinz-stg-model.md section 2.2).
+enum Integration : int { kExpEuler = 0, kPrinzEuler = 1 };
+// Physical constants of the Nernst factor RT/2F: CODATA 2018 (default) or the values of the
+// Prinz-lab-derived codes (R = 8.31451 J/(mol K), F = 96485.3415 C/mol; reference section 1.4).
+enum Constants : int { kCodata2018 = 0, kPrinzLab = 1 };
+
 // Plain-data run settings (kernel argument).
 struct SimConfig {
   double dt = 0.05;            // ms
@@ -25,7 +34,38 @@ struct SimConfig {
   int max_spikes = 0;          // spike times kept per instance and observed potential
   float diverged_abs_v = 1e3f; // |V| above this (mV) at the end: status kDiverged
   uint64_t seed = 0;           // for models with random input (StepContext)
+  int integration = kExpEuler; // Integration: models without numerics options ignore it
+  int constants = kCodata2018; // Constants: models without numerics options ignore it
 };
+
+// Models whose derived constants depend on SimConfig::integration / constants declare
+// `static constexpr bool kNumerics = true;` and take them as extra arguments of derive and
+// build_table. model_derive / model_build_table call either form.
+template <class M, class = void>
+struct has_numerics {
+  static constexpr bool value = false;
+};
+template <class M>
+struct has_numerics<M, decltype(void(M::kNumerics))> {
+  static constexpr bool value = M::kNumerics;
+};
+
+template <class Model, class T, class P, class D>
+NS_HD void model_derive(const P& p, D d, const SimConfig& c) {
+  if constexpr (has_numerics<Model>::value)
+    Model::template derive<T>(p, d, T(c.dt), c.integration, c.constants);
+  else
+    Model::template derive<T>(p, d, T(c.dt));
+}
+
+// Host: the gating table of a model for the run's dt (and scheme).
+template <class Model, class T, class Table>
+void model_build_table(Table& t, const SimConfig& c, double v_min, double v_max, double dv) {
+  if constexpr (has_numerics<Model>::value)
+    Model::template build_table<T>(t, c.dt, v_min, v_max, dv, c.integration);
+  else
+    Model::template build_table<T>(t, c.dt, v_min, v_max, dv);
+}
 
 // Where per-instance results go. Arrays are indexed [i * n_obs + o] for per-potential values and
 // [(i * n_obs + o) * max_spikes + j] for spike times; final_state is column-major [k * n + i].
@@ -227,7 +267,7 @@ NS_HD void run_instance(const SimConfig& c, const double* params, const double* 
   StepContext ctx{c.seed, first_index + i, 0};
   T d[Model::kNumDerived];
   T s[Model::kNumState];
-  Model::template derive<T>(Strided<const double>{params + i, stride}, d, T(c.dt));
+  model_derive<Model, T>(Strided<const double>{params + i, stride}, d, c);
   if (init) {
     for (int k = 0; k < Model::kNumState; ++k) s[k] = T(init[static_cast<size_t>(k) * stride + i]);
   } else {

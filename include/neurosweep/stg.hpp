@@ -19,6 +19,21 @@
 //   V' = V + dt (sum g E + I - g V)/C * phi(dt g / C),  phi(x) = (1 - e^-x)/x,
 // which equals V_inf + (V - V_inf) e^(-dt g/C) and stays finite when the total conductance g is 0
 // (cold start with no leak: pitfall 6 of the reference).
+//
+// Two schemes (SimConfig::integration, spec key "integration"), differing only in the relaxation
+// factor q(r) of every variable x other than V, r = dt / tau_x, in x' = x_inf + (x - x_inf) q:
+//   exp_euler (default): q = exp(-r), exact for frozen V and [Ca] (Dayan & Abbott 2001,
+//     pp. 191-193; MKL's and KT's ports, reference section 2.2);
+//   prinz: q = max(1 - r, 0), i.e. forward Euler x' = x + (dt/tau)(x_inf - x), truncated to
+//     x' = x_inf when dt >= tau: "Prinz used a truncating Forward Euler scheme for the gating
+//     variables" (MKL simulator.pyx comment), V alone by exponential Euler, the others by forward
+//     Euler (SIM pd.dsl, dt = 0.05 ms); reference sections 2.2 and 6 (pitfall 7).
+// V is by exponential Euler with the total conductance (synapses included) in both. The scheme is
+// read once, in derive: [Ca]'s factor is a derived constant, the gating table stores the gates'
+// q (build_table), and direct gating selects q per gate by the sign of the derived d_dt (dt for
+// exp_euler, -dt for prinz: a select, no branch, in the SIMD tiles; no extra derived slot, which
+// would add 64 bytes of local memory per thread to the 16-cell circuit kernels).
+#include "neurosweep/engine.hpp"
 #include "neurosweep/gating_table.hpp"
 #include "neurosweep/hd.hpp"
 #include "neurosweep/model_info.hpp"
@@ -115,16 +130,42 @@ struct StgModel {
     d_i_ext,      // injected current density, uA/cm^2
     d_ca_k,       // f * area * 1e3: uM per (mS/cm^2 mV); 9.395 with the defaults
     d_ca_0,
-    d_ca_decay,   // exp(-dt / tau_Ca)
+    d_ca_decay,   // exp(-dt / tau_Ca) (exp_euler) or max(1 - dt / tau_Ca, 0) (prinz)
     d_nernst,     // RT/2F in mV
     d_ln_ca_out,  // ln([Ca]_out / 1 uM)
-    d_dt,
+    d_dt,         // dt for exp_euler, -dt for prinz: the sign is the scheme flag (see relax)
     kNumDerived
   };
 
-  // R and F: CODATA 2018 exact values. At 283 K, RT/2F = 12.1936 mV (reference section 1.4).
+  static constexpr bool kNumerics = true;  // derive/build_table take the scheme (engine.hpp)
+
+  // Relaxation factor of the scheme for the signed ratio rs = +dt/tau (exp_euler: q = exp(-rs))
+  // or -dt/tau (prinz: q = max(1 + rs, 0), forward Euler truncated to x_inf when dt >= tau).
+  template <class T>
+  NS_HD static T relax(T rs) {
+    const T fe = T(1) + rs;
+    const T q_fe = fe > T(0) ? fe : T(0);
+    const T q_exp = fexp(-rs);
+    return rs < T(0) ? q_fe : q_exp;
+  }
+  NS_HD static double relax_host(double r, int integration) {
+    return integration == kPrinzEuler ? (r < 1.0 ? 1.0 - r : 0.0) : fexp(-r);
+  }
+
+  // Nernst factor RT/2F in mV at temperature t_k.
+  //  codata2018: R = 8.314462618 J/(mol K), F = 96485.33212 C/mol (CODATA 2018, exact in the 2019
+  //    SI): 12.19353 mV at 283 K;
+  //  prinz_lab: R = 8.31451, F = 96485.3415, as in MKL (simulator.pyx) and KT (Nernstfactor),
+  //    the Prinz-lab-derived codes: 12.19359 mV at 283 K (reference section 1.4).
+  NS_HD static double nernst_mv(double t_k, int constants) {
+    const double r = constants == kPrinzLab ? 8.31451 : 8.314462618;
+    const double f = constants == kPrinzLab ? 96485.3415 : 96485.33212;
+    return r * t_k / (2.0 * f) * 1e3;
+  }
+
   template <class T, class P, class D>
-  NS_HD static void derive(const P& p, D d, T dt) {
+  NS_HD static void derive(const P& p, D d, T dt, int integration = kExpEuler,
+                           int constants = kCodata2018) {
     NS_UNROLL for (int k = 0; k < 8; ++k) d[dgNa + k] = T(p[gNa + k]);
     d[dE_Na] = T(p[E_Na]);
     d[dE_K] = T(p[E_K]);
@@ -136,10 +177,10 @@ struct StgModel {
     d[d_i_ext] = T(double(p[I_ext]) * 1e-3 / a);  // nA -> uA/cm^2
     d[d_ca_k] = T(double(p[f_Ca]) * a * 1e3);
     d[d_ca_0] = T(p[Ca_0]);
-    d[d_ca_decay] = T(fexp(-double(dt) / double(p[tau_Ca])));
-    d[d_nernst] = T(8.314462618 * double(p[temperature]) / (2.0 * 96485.33212) * 1e3);
+    d[d_ca_decay] = T(relax_host(double(dt) / double(p[tau_Ca]), integration));
+    d[d_nernst] = T(nernst_mv(double(p[temperature]), constants));
     d[d_ln_ca_out] = T(flog(double(p[Ca_out])));
-    d[d_dt] = dt;
+    d[d_dt] = integration == kPrinzEuler ? -dt : dt;
   }
 
   // Cold start of P03 (p. 4001, via reference section 1.5): V = -50 mV, [Ca] = 0.05 uM,
@@ -194,17 +235,19 @@ struct StgModel {
   template <class T>
   NS_HD static T kca_factor(T ca) { return ca / (ca + T(3)); }  // P03 Table 1, 3 uM
 
-  // Gate values for potential v: direct evaluation of the formulas.
+  // Gate values for potential v: direct evaluation of the formulas; dec = the scheme's factor,
+  // dts = d_dt (dt for exp_euler, -dt for prinz).
   template <class T>
-  NS_HD static void gate_targets(Direct, T v, T dt, T* inf, T* dec) {
+  NS_HD static void gate_targets(Direct, T v, T dts, T* inf, T* dec) {
     T tau[kNumGates];
     gating(v, inf, tau);
-    NS_UNROLL for (int g = 0; g < kNumGates; ++g) dec[g] = fexp(-dt / tau[g]);
+    NS_UNROLL for (int g = 0; g < kNumGates; ++g) dec[g] = relax(dts / tau[g]);
   }
   // ... or from the shared lookup table (linear interpolation).
   // `key` numbers the table lookups of one step (the cell of a circuit; see table_keys).
+  // The table's factors were built for the run's scheme (build_table).
   template <class T, class Tab>
-  NS_HD static void gate_targets(const Tab& tab, T v, T /*dt*/, T* inf, T* dec, int key) {
+  NS_HD static void gate_targets(const Tab& tab, T v, T /*dts*/, T* inf, T* dec, int key) {
     const auto r = tab.row(v, key);
     NS_UNROLL for (int g = 0; g < kNumGates; ++g) {
       inf[g] = r.at(2 * g);
@@ -212,8 +255,8 @@ struct StgModel {
     }
   }
   template <class T>
-  NS_HD static void gate_targets(Direct, T v, T dt, T* inf, T* dec, int /*key*/) {
-    gate_targets(Direct{}, v, dt, inf, dec);
+  NS_HD static void gate_targets(Direct, T v, T dts, T* inf, T* dec, int /*key*/) {
+    gate_targets(Direct{}, v, dts, inf, dec);
   }
   // One table lookup per step, at the old V.
   static constexpr int kTableKeys = 1;
@@ -242,7 +285,7 @@ struct StgModel {
     ge = g_na * d[dE_Na] + gca * eca + g_k * d[dE_K] + g_h * d[dE_H] + g_l * d[dE_leak];
   }
 
-  // One exponential-Euler step. g_ext/ge_ext: extra conductance and g*E from synapses
+  // One step of the scheme chosen in derive (exponential Euler by default). g_ext/ge_ext: extra conductance and g*E from synapses
   // (mS/cm^2, uA/cm^2), 0 for an isolated neuron.
   template <class T, class S, class D, class Tab>
   NS_HD static void step_with(S s, D d, const Tab& tab, T g_ext, T ge_ext, int key = 0) {
@@ -254,7 +297,8 @@ struct StgModel {
     // V: C dV/dt = ge - gsum V, exact for frozen conductances (see header).
     const T x = d[d_dt_over_c] * gsum;
     const T v_new = v + d[d_dt_over_c] * (ge - gsum * v) * expm1_ratio(x);
-    // [Ca]: relaxes to Ca_inf = Ca_0 - f A 1e3 (g_CaT + g_CaS)(V - E_Ca) with factor e^-dt/tau_Ca.
+    // [Ca]: relaxes to Ca_inf = Ca_0 - f A 1e3 (g_CaT + g_CaS)(V - E_Ca) with factor
+    // q(dt/tau_Ca) (d_ca_decay).
     const T ca_inf = d[d_ca_0] - d[d_ca_k] * gca * (v - eca);
     const T ca_new = ca_inf + (ca - ca_inf) * d[d_ca_decay];
     // Gates relax with the old V and [Ca].
@@ -277,10 +321,11 @@ struct StgModel {
   template <class T, class S>
   NS_HD static T observe(S s, int /*k*/) { return s[V]; }
 
-  // Host: build the gating table for time step dt over [v_min, v_max] with spacing dv.
+  // Host: build the gating table for time step dt over [v_min, v_max] with spacing dv: x_inf and
+  // the relaxation factor q(dt / tau) of the scheme.
   template <class T>
   static void build_table(HostTable<T>& t, double dt, double v_min = -120.0, double v_max = 80.0,
-                          double dv = 0.2) {
+                          double dv = 0.2, int integration = kExpEuler) {
     t.v_min = v_min;
     t.v_max = v_max;
     t.dv = dv;
@@ -293,7 +338,7 @@ struct StgModel {
       gating(v, inf, tau);
       for (int g = 0; g < kNumGates; ++g) {
         t.data[static_cast<size_t>(k) * t.width + 2 * g] = T(inf[g]);
-        t.data[static_cast<size_t>(k) * t.width + 2 * g + 1] = T(fexp(-dt / tau[g]));
+        t.data[static_cast<size_t>(k) * t.width + 2 * g + 1] = T(relax_host(dt / tau[g], integration));
       }
     }
   }

@@ -24,6 +24,10 @@
 // spikes (tau_s < 0.05 ms above about -1.6 mV for glutamate), where it gives s' -> s_inf, the
 // "s = s_inf when dt >= tau_s" rule of Prinz-style code without a branch. The argument of the
 // exponential is capped at 80 (s_inf = 1 - 2e-35) so that u stays finite in float.
+// With "integration": "prinz" s is updated like the cells' gates, by forward Euler truncated to
+// s = s_inf when dt >= tau_s (factor max(1 - dt/tau_s, 0) instead of exp(-dt/tau_s); MKL
+// simulator.pyx: "if dt > stau: s = sinf", reference section 4.2): StgModel::relax, with the
+// scheme flag of cell 0's derived block (the sign of its d_dt; every cell has the same).
 //
 // Layouts (C cells, N synapses):
 //   params : cell c block [c*20, c*20+20) = StgModel params; then g (nS) of each synapse; for
@@ -150,9 +154,13 @@ struct StgCircuit {
     return k >= hi ? hi - 1 : k;
   }
 
+  static constexpr bool kNumerics = true;  // derive/build_table take the scheme (engine.hpp)
+
   template <class T, class P, class D>
-  NS_HD static void derive(const P& p, D d, T dt) {
-    NS_UNROLL for (int c = 0; c < NC; ++c) Cell::template derive<T>(block(p, c * CP), block(d, c * CD), dt);
+  NS_HD static void derive(const P& p, D d, T dt, int integration = kExpEuler,
+                           int constants = kCodata2018) {
+    NS_UNROLL for (int c = 0; c < NC; ++c)
+      Cell::template derive<T>(block(p, c * CP), block(d, c * CD), dt, integration, constants);
     if constexpr (!kStatic) {
       d[kDNCells] = T(clamp_index(double(p[kPNCells]), NC + 1));
       d[kDNSyn] = T(clamp_index(double(p[kPNSyn]), NSY + 1));
@@ -187,14 +195,16 @@ struct StgCircuit {
     NS_UNROLL for (int j = 0; j < NSY; ++j) s[kSS + j] = T(0);
   }
 
-  // s_inf and the relaxation factor exp(-dt/tau_s) for presynaptic potential v (see header).
+  // s_inf and the relaxation factor q(dt/tau_s) of the scheme for presynaptic potential v (see
+  // header; forward = 1: prinz).
   template <class T>
-  NS_HD static void synapse_targets(T v, T vth, T inv_delta, T dtk, T& sinf, T& dec) {
+  NS_HD static void synapse_targets(T v, T vth, T inv_delta, T dtk, T forward, T& sinf, T& dec) {
     T a = (v - vth) * inv_delta;
     a = a > T(80) ? T(80) : a;  // NaN passes through
     const T u = fexp(a);
     sinf = u / (T(1) + u);
-    dec = fexp(-(dtk * (T(1) + u)));
+    const T r = dtk * (T(1) + u);
+    dec = Cell::relax(forward != T(0) ? -r : r);
   }
 
   template <class T, class S, class D>
@@ -208,7 +218,8 @@ struct StgCircuit {
   NS_HD static void synapse_update(int j, S s, D d) {
     const T v = s[pre(j, d) * CS + Cell::V];
     T sinf, dec;
-    synapse_targets<T>(v, d[kDVth], d[kDInvDelta], d[kDK + j], sinf, dec);
+    const T forward = d[Cell::d_dt] < T(0) ? T(1) : T(0);
+    synapse_targets<T>(v, d[kDVth], d[kDInvDelta], d[kDK + j], forward, sinf, dec);
     const T s0 = s[kSS + j];
     s[kSS + j] = sinf + (s0 - sinf) * dec;
   }
@@ -249,8 +260,8 @@ struct StgCircuit {
 
   template <class T>
   static void build_table(HostTable<T>& t, double dt, double v_min = -120.0, double v_max = 80.0,
-                          double dv = 0.2) {
-    Cell::build_table<T>(t, dt, v_min, v_max, dv);
+                          double dv = 0.2, int integration = kExpEuler) {
+    Cell::build_table<T>(t, dt, v_min, v_max, dv, integration);
   }
 };
 

@@ -470,7 +470,7 @@ class Database:
             names = self.enum_names(c)
             if names:
                 out[c] = names[int(v)] if 0 <= int(v) < len(names) else (
-                    "unclassified" if c == "label" and int(v) == -1 else int(v))
+                    "unclassified" if c in ("label", "label_probe") and int(v) == -1 else int(v))
             else:
                 out[c] = v.item()
         return out

@@ -280,3 +280,30 @@ def test_large_random_axis_keeps_draws_in_instances_only(binary, dbdir):
     assert len(np.unique(gna)) == 40000
     db = ns.open(path)
     assert len(db.to_pandas()) == 40000
+
+
+# ---- sensitivity probe (issue 14; docs/SWEEP_SPEC.md "probe") ----------------------------------
+def test_probe_columns_are_enums_and_agree_with_a_double_build(binary, dbdir):
+    """label_probe equals the label of a separate double/direct build of the same spec, and
+    robust is "yes" exactly when label and rate agree (5% or 2 spikes per window)."""
+    from conftest import _build
+    probed = _build(binary, dbdir, "probe.json")
+    s = spec("probe.json")
+    del s["probe"]
+    s.update(precision="double", gating="direct")
+    other_spec = os.path.join(str(dbdir), "probe_double.json")
+    with open(other_spec, "w") as f:
+        json.dump(s, f)
+    other = os.path.join(str(dbdir), "probe_double.h5")
+    run_cli(binary, "run", other_spec, "-o", other, "--threads", "2", "-q")
+    a = ns.open(probed).to_pandas()
+    b = ns.open(other).to_pandas()
+    assert list(a["label_probe"].cat.categories) == LABELS
+    assert list(a["robust"].cat.categories) == ["no", "yes"]
+    assert (a["label_probe"].astype(str) == b["label"].astype(str)).all()
+    slack = 2 * 1000.0 / 10000.0
+    agree = (a["label"].astype(str) == b["label"].astype(str)) & (
+        (a["rate_hz"] - b["rate_hz"]).abs() <= np.maximum(0.05 * np.maximum(a["rate_hz"], b["rate_hz"]), slack) + 1e-5)
+    assert ((a["robust"] == "yes") == agree).all()
+    with h5py.File(probed, "r") as f:
+        assert f.attrs["probe"] in ("precision", b"precision")
