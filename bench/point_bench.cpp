@@ -34,6 +34,7 @@ const std::map<std::string, Drive> kDrive = {
     {"iaf_psc_alpha", {400, 1000, 2000, 20, 20}}, {"izhikevich", {5, 15, 500, 1, 1}},
     {"aeif_cond_exp", {500, 1000, 1000, 1, 1}},   {"aeif_cond_alpha", {500, 1000, 1000, 1, 1}},
     {"hh_psc_alpha", {700, 1500, 1000, 20, 20}},  {"glif_psc", {300, 800, 2000, 10, 10}},
+    {"iaf_cond_exp", {400, 1000, 1000, 1, 1}},    {"hh_cond_exp_traub", {300, 1000, 1000, 1, 1}},
 };
 }  // namespace
 
