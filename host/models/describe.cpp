@@ -75,6 +75,8 @@ std::string model_text(const ModelDesc& m) {
   std::ostringstream o;
   o << m.name << " (" << kind_name(m.kind) << "): " << m.description << "\n\nparameters:\n";
   size_t w = 4, wu = 4, wd = 7;
+  for (const auto& s : m.state)
+    if (!is_hidden_name(s.name)) w = std::max(w, std::string(s.name).size());
   for (const auto& p : m.params) {
     if (is_hidden_name(p.name)) continue;
     w = std::max(w, std::string(p.name).size());
