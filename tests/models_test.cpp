@@ -420,6 +420,15 @@ TEST(NegativeWeights, PscModelsTurnNegativeWeightsIntoNegativeJumps) {
   const int n = 10000;  // 1 s: 10,000 expected spikes of 0.5 mV
   const double up = mean_drive<D>(ex, n, D::V);
   EXPECT_NEAR(up, 5000.0, 5 * std::sqrt(10000.0) * 0.5);  // Poisson: 5 sigma
+  // Closed form: V - V0 = 0.5 mV x the number of spikes of the train (tau_m = 1e9 ms: the leak over
+  // 1 s is below 1e-2 mV), the count drawn here from the same counter-based stream.
+  uint64_t count = 0;
+  const double lam = 10000.0 * 0.1 * 1e-3;  // rate x dt: mean spikes per step (one chunk)
+  for (int k = 0; k < n; ++k) {
+    ns::point::CounterRng rng(ns::StepContext{7, 0, k}, ns::point::kStreamEx);
+    count += ns::point::poisson(rng, lam, ns::fexp(-lam), 1);
+  }
+  EXPECT_NEAR(up, 0.5 * double(count), 1e-2);
   // A negative excitatory weight is a negative jump of the same size (same spike counts).
   EXPECT_NEAR(mean_drive<D>(ex_neg, n, D::V), -up, 1e-9);
   // weight_in acts as inhibition whatever its sign (NEST users write it negative).
