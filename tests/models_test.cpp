@@ -333,6 +333,13 @@ TEST(Validation, EveryAxisValueIsChecked) {
   expect_error([] {
     ns::parse_spec_text(spec_with("iaf_psc_alpha", R"("axes": [{"kind": "grid", "param": "V_reset", "values": [-70, -60]}, {"kind": "grid", "param": "V_th", "values": [-55, -65]}])"), "a.json");
   }, {"instance 3 of the sweep", "V_reset < V_th", "V_reset = -60 mV (axes[0])", "V_th = -65 mV (axes[1])"});
+  // Above 2^24 instances the rules are checked on the axis values and range ends (a huge random axis
+  // is not enumerated): V_reset drawn up to -50 mV against V_th = -55 mV.
+  expect_error([] {
+    ns::parse_spec_text(spec_with("iaf_psc_alpha", R"("axes": [{"kind": "random", "count": 1000000000000, "params": {"V_reset": {"low": -80, "high": -50}}}])"), "a.json");
+  }, {"a.json", "range ends", "V_reset < V_th", "V_reset = -50 mV (axes[0])"});
+  EXPECT_NO_THROW(ns::parse_spec_text(
+      spec_with("iaf_psc_alpha", R"("axes": [{"kind": "random", "count": 1000000000000, "params": {"V_reset": {"low": -80, "high": -56}}}])"), "a.json"));
   // Admissible sweeps pass.
   EXPECT_NO_THROW(ns::parse_spec_text(
       spec_with("iaf_psc_alpha", R"("axes": [{"kind": "grid", "param": "V_reset", "values": [-70, -60]}, {"kind": "grid", "param": "V_th", "values": [-55, -50]}])"), "a.json"));

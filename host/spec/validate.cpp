@@ -96,6 +96,54 @@ void validate_params(const ModelDesc& m, const std::vector<double>& p, const std
   if (!v.empty()) throw SpecError(where + ": " + v);
 }
 
+namespace {
+
+// Sweeps above kMaxRuleInstances: the rules on every combination of candidate values, one candidate
+// set per axis: its values (grid, list, linked, categorical) or the corners of its ranges (random,
+// Sobol: each parameter at low or high; the draws come arbitrarily close to them, and the rules are
+// monotone in each parameter, so a rule broken near a corner is broken at it). Skipped (and said
+// nowhere else) when even that product exceeds kMaxRuleInstances.
+void check_rule_corners(const std::string& source, const ModelDesc& m, const Sweep& sweep, const OriginFn& origin) {
+  const auto& axes = sweep.axes();
+  std::vector<std::vector<std::vector<double>>> cand(axes.size());  // axis -> candidate -> values
+  long double total = 1;
+  for (size_t a = 0; a < axes.size(); ++a) {
+    const AxisInfo& ax = axes[a];
+    const size_t k = ax.params.size();
+    if (is_sampled(ax.kind)) {
+      if (k > 20) return;
+      for (uint64_t c = 0; c < (uint64_t(1) << k); ++c) {
+        std::vector<double> v(k);
+        for (size_t q = 0; q < k; ++q) v[q] = (c >> q) & 1 ? ax.high[q] : ax.low[q];
+        cand[a].push_back(std::move(v));
+      }
+    } else {
+      for (uint64_t j = 0; j < ax.size; ++j) {
+        std::vector<double> v(k);
+        for (size_t q = 0; q < k; ++q) v[q] = ax.values[q * ax.size + j];
+        cand[a].push_back(std::move(v));
+      }
+    }
+    total *= static_cast<long double>(cand[a].size());
+  }
+  if (total > static_cast<long double>(kMaxRuleInstances)) return;
+  std::vector<double> p = sweep.base_params();
+  std::vector<size_t> digit(axes.size(), 0);
+  for (uint64_t it = 0; it < static_cast<uint64_t>(total); ++it) {
+    for (size_t a = 0; a < axes.size(); ++a)
+      for (size_t q = 0; q < axes[a].params.size(); ++q)
+        p[static_cast<size_t>(axes[a].param_index[q])] = cand[a][digit[a]][q];
+    const std::string v = rule_violation(m, p.data(), origin);
+    if (!v.empty()) throw SpecError(source + ": a combination of axis values (random/Sobol axes: their range ends): " + v);
+    for (size_t a = axes.size(); a-- > 0;) {
+      if (++digit[a] < cand[a].size()) break;
+      digit[a] = 0;
+    }
+  }
+}
+
+}  // namespace
+
 void validate_sweep(const std::string& source, const ModelDesc& m, const Sweep& sweep, const OriginFn& origin) {
   // 1. The values of every axis against the ranges.
   const auto& axes = sweep.axes();
@@ -135,6 +183,10 @@ void validate_sweep(const std::string& source, const ModelDesc& m, const Sweep& 
   if (axes.empty() || n == 0) {
     const std::string v = rule_violation(m, sweep.base_params().data(), origin);
     if (!v.empty()) throw SpecError(source + ": " + v);
+    return;
+  }
+  if (n > kMaxRuleInstances) {
+    check_rule_corners(source, m, sweep, origin);
     return;
   }
   constexpr size_t kChunk = 4096;
