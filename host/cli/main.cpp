@@ -9,6 +9,7 @@
 #include "neurosweep/backend.hpp"
 #include "neurosweep/models.hpp"
 #include "neurosweep/version.hpp"
+#include "models/describe.hpp"
 #include "store/database.hpp"
 #include "run/run.hpp"
 #include "run/simulate.hpp"
@@ -204,6 +205,13 @@ int main(int argc, char** argv) {
   query->add_option("--format", qo.format, "csv or json")->capture_default_str();
   query->add_option("--limit", qo.limit, "At most this many rows (0: all)");
 
+  std::string models_name;
+  bool models_json = false;
+  auto* models = app.add_subcommand("models", "List the models (name, kind, description), or one model's parameters, "
+                                              "ranges, state and presets");
+  models->add_option("name", models_name, "A model name: its parameters (unit, default, range), state and presets");
+  models->add_flag("--json", models_json, "Machine-readable JSON output");
+
   std::vector<std::string> merge_in;
   std::string merge_out;
   bool merge_force = false;
@@ -249,6 +257,20 @@ int main(int argc, char** argv) {
     }
     if (*query) {
       ns::query(query_path, qo, std::cout);
+      return 0;
+    }
+    if (*models) {
+      if (models_name.empty()) {
+        std::cout << (models_json ? ns::models_json().dump(2) + "\n" : ns::models_text());
+        return 0;
+      }
+      const ns::ModelDesc* m = ns::find_model(models_name);
+      if (!m) {
+        std::string names;
+        for (const auto& n : ns::model_names()) names += (names.empty() ? "" : ", ") + n;
+        throw ns::SpecError("models '" + models_name + "': unknown model; valid: " + names);
+      }
+      std::cout << (models_json ? ns::model_json(*m).dump(2) + "\n" : ns::model_text(*m));
       return 0;
     }
     if (*merge) {

@@ -7,6 +7,8 @@
 #include <iterator>
 #include <string>
 
+#include "spec/circuit.hpp"
+
 namespace ns {
 namespace {
 
@@ -17,8 +19,6 @@ const char* keep(std::string s) {
   return pool.back().c_str();
 }
 
-// Parameter name as written by users (circuit objects hide wiring behind a prefix character).
-std::string shown(const char* n) { return n[0] == '#' ? std::string(n + 1) : std::string(n); }  // circuit.hpp kHiddenPrefix
 
 // Topology rule of general circuits: the first n_synapses synapses connect cells < n_cells.
 template <class M>
@@ -31,7 +31,7 @@ std::string circuit_check(const ModelDesc& self, const double* p) {
     for (int j = 0; j < nsy && j < M::NSY; ++j)
       for (int q : {M::kPPre + j, M::kPPost + j})
         if (!(p[q] < nc))
-          return shown(self.params[static_cast<size_t>(q)].name) + " < n_cells (synapse " + std::to_string(j) +
+          return shown_name(self.params[static_cast<size_t>(q)].name) + " < n_cells (synapse " + std::to_string(j) +
                  " is one of the first n_synapses, its cells must be integrated)";
     return "";
   }
@@ -95,7 +95,7 @@ ModelDesc describe_circuit(const std::vector<std::string>& cells, const std::vec
     }
   for (int j = 0; j < M::NSY; ++j) d.state.push_back({keep("s_" + syns[j]), "1", 0.0});
   d.n_obs = M::kNumObs;
-  d.check = circuit_check<M>;
+  if constexpr (!M::kStatic) d.check = circuit_check<M>;  // static topologies have no rule to check
   return d;
 }
 
@@ -151,10 +151,11 @@ ModelDesc describe() {
     d.state.assign(std::begin(M::kState), std::end(M::kState));
     d.n_obs = M::kNumObs;
     if (const Preset* pr = presets_of<M>()) d.presets.assign(pr, pr + num_presets<M>());
-    d.check = [](const ModelDesc&, const double* p) -> std::string {
-      const char* r = check_params<M>(p);
-      return r ? r : "";
-    };
+    if constexpr (concept_detail::has_check<M>::value)  // empty: no per-instance pass over the sweep
+      d.check = [](const ModelDesc&, const double* p) -> std::string {
+        const char* r = M::check(p);
+        return r ? r : "";
+      };
     return d;
   }
 }

@@ -2,6 +2,7 @@
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iomanip>
@@ -13,6 +14,7 @@
 #include "spec/nest_params.hpp"
 #include "errors.hpp"
 #include "spec/spec.hpp"
+#include "spec/validate.hpp"
 #include "classify/stage_network.hpp"
 
 namespace ns {
@@ -33,6 +35,8 @@ void set_param(const ModelDesc& m, std::vector<double>& p, const std::string& na
                     "'; valid names: " + valid_names(m));
   if (!std::isfinite(v))
     throw SpecError(source + ": parameter '" + name + "' must be a finite number");
+  if (const std::string bad = range_violation(m.params[static_cast<size_t>(k)], v); !bad.empty())
+    throw SpecError(source + ": got " + name + " = " + std::to_string(v) + "; expected " + bad);
   p[k] = v;
 }
 
@@ -91,6 +95,7 @@ std::vector<double> resolve_params(const ModelDesc& m, const std::string& preset
   // NEST arrays such as glif_psc's tau_syn, start states such as V_m).
   if (!json_file.empty()) apply_dynamics_params(m, json_file, p);
   apply_assignments(m, p, assignments);
+  validate_params(m, p, "simulate (--preset, --params, --param)");
   return p;
 }
 
@@ -164,6 +169,7 @@ SpecInstance spec_instance(const std::string& spec_path, uint64_t instance,
   RunSettings& rs = si.settings;
   si.params = spec->sweep.params_of(instance);
   apply_assignments(*spec->model, si.params, assignments);
+  validate_params(*spec->model, si.params, spec_path + ": instance " + std::to_string(instance) + " with --param");
   if (spec->initial_kind == InitialKind::kExplicit) {
     si.init = spec->initial_state;
   } else if (spec->initial_kind == InitialKind::kThermalized) {

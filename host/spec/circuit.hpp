@@ -57,6 +57,8 @@ struct CircuitDesc {
 };
 constexpr char kHiddenPrefix = '#';
 inline bool is_hidden_name(const char* n) { return n && n[0] == kHiddenPrefix; }
+// The name as users write it (hidden names without their prefix).
+inline std::string shown_name(const char* n) { return is_hidden_name(n) ? std::string(n + 1) : std::string(n); }
 
 // True for the models built from StgCircuit (their cells are StgModel neurons).
 bool is_circuit_model(const std::string& model);

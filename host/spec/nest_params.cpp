@@ -8,10 +8,24 @@
 
 #include "errors.hpp"
 #include "spec/json_input.hpp"
+#include "spec/validate.hpp"
 
 namespace ns {
 
 namespace {
+
+// A value of the file against the parameter's range (spec/validate.hpp), naming file, key, value.
+void check_range(const ModelDesc& model, const std::string& path, const std::string& key, int k,
+                 const std::vector<double>& p) {
+  const std::string v = range_violation(model.params[static_cast<size_t>(k)], p[static_cast<size_t>(k)]);
+  if (!v.empty()) {
+    std::ostringstream o;
+    o.precision(10);
+    o << path << ": parameter '" << key << "' = " << p[static_cast<size_t>(k)] << " for model '" << model.name
+      << "': expected " << v;
+    throw SpecError(o.str());
+  }
+}
 
 // NEST array parameters (glif_psc: asc_init, asc_decay, asc_amps, asc_r, tau_syn) are stored as
 // name_0, name_1, ... The after-spike-current arrays must have exactly that many entries. tau_syn
@@ -45,6 +59,7 @@ void set_array(const ModelDesc& model, const std::string& path, const std::strin
       throw SpecError(path + ": parameter '" + key + "' entry " + std::to_string(i) +
                       " must be a finite number, got " + e.dump());
     p[static_cast<size_t>(idx[i])] = e.get<double>();
+    check_range(model, path, key + "[" + std::to_string(i) + "]", idx[i], p);
   }
 }
 
@@ -87,6 +102,7 @@ void apply_dynamics_params(const ModelDesc& model, const std::string& path, std:
     if (!std::isfinite(x))
       throw SpecError(path + ": parameter '" + key + "' must be finite, got " + v.dump());
     p[static_cast<size_t>(k)] = x;
+    check_range(model, path, key, k, p);
   }
 }
 

@@ -20,6 +20,7 @@
 
 #include "neurosweep/backend.hpp"
 #include "spec/sobol.hpp"
+#include "spec/validate.hpp"
 
 namespace ns {
 using json = nlohmann::json;
@@ -860,6 +861,7 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   r.analysis_ms = duration(c, "analysis", c.require("", j, "analysis", "the analysed window, e.g. \"10 s\""));
   if (!(r.analysis_ms >= kMinAnalysisMs))
     c.bad("analysis", j["analysis"], "an analysis window of at least " + fmt_num(kMinAnalysisMs) + " ms");
+  if (const std::string v = dt_violation(r.dt_ms, r.analysis_ms); !v.empty()) c.bad("dt", j["dt"], v);
   r.n_transient = steps_of(c, "transient", j["transient"], r.transient_ms, r.dt_ms);
   r.n_analysis = steps_of(c, "analysis", j["analysis"], r.analysis_ms, r.dt_ms);
 
@@ -904,6 +906,8 @@ RunSpec parse_spec(const json& j, const std::string& source) {
       const std::string p = kpath("fixed", it.key());
       const int k = param_of(c, m, p, it.key());
       P.base[static_cast<size_t>(k)] = c.number(p, *it);
+      if (const std::string v = range_violation(m.params[static_cast<size_t>(k)], P.base[static_cast<size_t>(k)]); !v.empty())
+        c.bad(p, *it, v);
       P.owners.claim(c, p, k, it.key(), p);
     }
   }
@@ -949,6 +953,25 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     }
   }
   r.sweep = Sweep(P.base, std::move(axes), combine, r.seed);
+  // Every value against the model's ranges and rules, before any work (spec/validate.hpp).
+  {
+    const std::vector<double> defaults = m.defaults();
+    const std::string file = j.contains("parameter_file") ? j["parameter_file"].get<std::string>() : "";
+    const OriginFn origin = [&](int k) -> std::string {
+      auto it = P.owners.by_param.find(k);
+      if (it != P.owners.by_param.end()) return it->second;
+      if (!file.empty() && P.base[static_cast<size_t>(k)] != defaults[static_cast<size_t>(k)]) return "parameter_file " + file;
+      return r.circuit ? "circuit or default" : "default";
+    };
+    for (size_t k = 0; k < P.base.size(); ++k) {
+      auto it = P.owners.by_param.find(static_cast<int>(k));
+      if (it != P.owners.by_param.end() && it->second.rfind("axes", 0) == 0) continue;  // swept: checked below
+      if (const std::string v = range_violation(m.params[k], P.base[k]); !v.empty())
+        c.fail(origin(static_cast<int>(k)), "got " + shown_name(m.params[k].name) +
+                                                " = " + fmt_num(P.base[k]) + "; expected " + v);
+    }
+    validate_sweep(source, m, r.sweep, origin);
+  }
 
   // initial state
   if (j.contains("initial")) {

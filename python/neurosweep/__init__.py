@@ -7,6 +7,7 @@
     t = db.spikes(1970)                 # stored spike times of instance 1970 (ms)
     t = db.spikes(3, "LP")              # circuits: of one cell (db.spike_cells; db.circuit)
     neurosweep.plot_map(db, "gCaS", "gKd", out="map.png")
+    neurosweep.models(); neurosweep.model_info("iaf_psc_alpha")   # the model registry
 
 The file format is docs/FORMAT.md of the neurosweep repository.
 """
@@ -15,6 +16,7 @@ from .errors import (CorruptDatabaseError, DatabaseNotFoundError, FormatVersionE
                      InstanceNotAvailableError, NeurosweepError, NotADatabaseError, NotAGridError,
                      SimulateError, UnfinishedDatabaseWarning)
 from .plots import LABEL_COLOURS, label_colour, plot_feature, plot_fractions, plot_map, plot_trace
+from .models import model_info, models
 from .simulate import Trace, find_binary, resimulate
 
 __version__ = "0.1.0"
@@ -22,7 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "open", "Database", "Axis", "KNOWN_FORMAT_VERSION",
     "plot_map", "plot_fractions", "plot_feature", "plot_trace", "LABEL_COLOURS", "label_colour",
-    "resimulate", "Trace", "find_binary",
+    "resimulate", "Trace", "find_binary", "models", "model_info",
     "NeurosweepError", "DatabaseNotFoundError", "NotADatabaseError", "FormatVersionError",
     "CorruptDatabaseError", "NotAGridError", "InstanceNotAvailableError", "SimulateError",
     "UnfinishedDatabaseWarning",
