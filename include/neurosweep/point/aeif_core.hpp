@@ -33,7 +33,7 @@ namespace point {
 
 #define NS_SRC "NEST models/aeif_cond_{exp,alpha}.cpp, Parameters_::set"
 template <bool kAlpha>
-struct AeifCond : NoTable {
+struct AeifCond : SpikeFlagNeuron<AeifCond<kAlpha>> {
   static constexpr bool kUsesContext = true;
   static constexpr bool kResetSpikes = true;
 
@@ -229,14 +229,6 @@ struct AeifCond : NoTable {
     s[refr] = r;
     s[spike_flag] = nspk;
   }
-
-  template <class T, class S>
-  NS_HD static T observe(S s, int /*k*/) { return s[V]; }
-  template <class S>
-  NS_HD static bool spiked(S s) { return s[spike_flag] > 0; }
-  // Spikes in the last step (engine: reset_spikes in engine.hpp).
-  template <class T, class S>
-  NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
 #undef NS_SRC
 

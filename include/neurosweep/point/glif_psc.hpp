@@ -38,7 +38,7 @@
 namespace ns {
 
 #define NS_SRC "NEST models/glif_psc.cpp, Parameters_::set"
-struct GlifPscModel : point::NoTable {
+struct GlifPscModel : point::SpikeFlagNeuron<GlifPscModel> {
   static constexpr const char* kName = "glif_psc";
   static constexpr const char* kDescription =
       "NEST glif_psc: Allen GLIF 1-5 (Teeter et al. 2018), alpha-shaped PSCs, exact integration";
@@ -275,13 +275,6 @@ struct GlifPscModel : point::NoTable {
     s[refr] = r;
     s[spike_flag] = fire ? T(1) : T(0);
   }
-
-  template <class T, class S>
-  NS_HD static T observe(S s, int /*k*/) { return s[V]; }
-  template <class S>
-  NS_HD static bool spiked(S s) { return s[spike_flag] > 0; }
-  template <class T, class S>
-  NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
 #undef NS_SRC
 

@@ -33,7 +33,7 @@ namespace ns {
 
 #define NS_SRC "NEST models/hh_cond_exp_traub.cpp, Parameters_::set"
 #define NS_SRC_STATE "NEST models/hh_cond_exp_traub.cpp, State_::set"
-struct HhCondExpTraubModel : point::NoTable {
+struct HhCondExpTraubModel : point::SpikeFlagNeuron<HhCondExpTraubModel> {
   static constexpr const char* kName = "hh_cond_exp_traub";
   static constexpr const char* kDescription =
       "NEST hh_cond_exp_traub: Hodgkin-Huxley, Traub kinetics, exponential conductances, RKF45";
@@ -186,13 +186,6 @@ struct HhCondExpTraubModel : point::NoTable {
     s[refr] = r;
     s[spike_flag] = fire ? T(1) : T(0);
   }
-
-  template <class T, class S>
-  NS_HD static T observe(S s, int /*k*/) { return s[V]; }
-  template <class S>
-  NS_HD static bool spiked(S s) { return s[spike_flag] > 0; }
-  template <class T, class S>
-  NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
 
 #undef NS_SRC

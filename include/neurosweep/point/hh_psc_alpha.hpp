@@ -29,7 +29,7 @@ namespace ns {
 
 #define NS_SRC "NEST models/hh_psc_alpha.cpp, Parameters_::set"
 #define NS_SRC_STATE "NEST models/hh_psc_alpha.cpp, State_::set"
-struct HhPscAlphaModel : point::NoTable {
+struct HhPscAlphaModel : point::SpikeFlagNeuron<HhPscAlphaModel> {
   static constexpr const char* kName = "hh_psc_alpha";
   static constexpr const char* kDescription =
       "NEST hh_psc_alpha: Hodgkin-Huxley (1952), alpha-shaped PSCs, RKF45 (GSL y-control 1e-3)";
@@ -187,13 +187,6 @@ struct HhPscAlphaModel : point::NoTable {
     s[refr] = r;
     s[spike_flag] = fire ? T(1) : T(0);
   }
-
-  template <class T, class S>
-  NS_HD static T observe(S s, int /*k*/) { return s[V]; }
-  template <class S>
-  NS_HD static bool spiked(S s) { return s[spike_flag] > 0; }
-  template <class T, class S>
-  NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
 #undef NS_SRC
 #undef NS_SRC_STATE

@@ -23,7 +23,7 @@
 namespace ns {
 
 #define NS_SRC "NEST models/iaf_cond_exp.cpp, Parameters_::set"
-struct IafCondExpModel : point::NoTable {
+struct IafCondExpModel : point::SpikeFlagNeuron<IafCondExpModel> {
   static constexpr const char* kName = "iaf_cond_exp";
   static constexpr const char* kDescription =
       "NEST iaf_cond_exp: LIF, exponential conductances, RKF45 (GSL y-control 1e-3)";
@@ -141,13 +141,6 @@ struct IafCondExpModel : point::NoTable {
     s[refr] = r;
     s[spike_flag] = fire ? T(1) : T(0);
   }
-
-  template <class T, class S>
-  NS_HD static T observe(S s, int /*k*/) { return s[V]; }
-  template <class S>
-  NS_HD static bool spiked(S s) { return s[spike_flag] > 0; }
-  template <class T, class S>
-  NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
 
 #undef NS_SRC

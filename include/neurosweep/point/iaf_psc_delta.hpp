@@ -11,7 +11,7 @@
 namespace ns {
 
 #define NS_SRC "NEST models/iaf_psc_delta.cpp, Parameters_::set"
-struct IafPscDeltaModel : point::NoTable {
+struct IafPscDeltaModel : point::SpikeFlagNeuron<IafPscDeltaModel> {
   static constexpr const char* kName = "iaf_psc_delta";
   static constexpr const char* kDescription =
       "NEST iaf_psc_delta: LIF with voltage-jump (delta) synapses, exact integration";
@@ -101,14 +101,6 @@ struct IafPscDeltaModel : point::NoTable {
     s[refr] = r;
     s[spike_flag] = fire ? T(1) : T(0);
   }
-
-  template <class T, class S>
-  NS_HD static T observe(S s, int /*k*/) { return s[V]; }
-  template <class S>
-  NS_HD static bool spiked(S s) { return s[spike_flag] > 0; }
-  // Spikes in the last step (engine: reset_spikes in engine.hpp).
-  template <class T, class S>
-  NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
 #undef NS_SRC
 

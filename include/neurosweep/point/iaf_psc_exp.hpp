@@ -13,7 +13,7 @@
 namespace ns {
 
 #define NS_SRC "NEST models/iaf_psc_exp.cpp, Parameters_::set"
-struct IafPscExpModel : point::NoTable {
+struct IafPscExpModel : point::SpikeFlagNeuron<IafPscExpModel> {
   static constexpr const char* kName = "iaf_psc_exp";
   static constexpr const char* kDescription =
       "NEST iaf_psc_exp: LIF, exponential PSCs, exact integration (Rotter & Diesmann 1999)";
@@ -129,14 +129,6 @@ struct IafPscExpModel : point::NoTable {
     s[refr] = r;
     s[spike_flag] = fire ? T(1) : T(0);
   }
-
-  template <class T, class S>
-  NS_HD static T observe(S s, int /*k*/) { return s[V]; }
-  template <class S>
-  NS_HD static bool spiked(S s) { return s[spike_flag] > 0; }
-  // Spikes in the last step (engine: reset_spikes in engine.hpp).
-  template <class T, class S>
-  NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
 #undef NS_SRC
 

@@ -34,6 +34,20 @@ struct NoTable {
   }
 };
 
+// The observation and spike report every point model shares: the observed potential is the state
+// V, and a step that fires sets the state spike_flag to 1 (NEST's time stamp t_{k+1}; engine.hpp:
+// reset_spikes). A model derives from SpikeFlagNeuron<itself> (CRTP); its StateIx names V and
+// spike_flag.
+template <class M>
+struct SpikeFlagNeuron : NoTable {
+  template <class T, class S>
+  NS_HD static T observe(S s, int /*k*/) { return s[M::V]; }
+  template <class S>
+  NS_HD static bool spiked(S s) { return s[M::spike_flag] > 0; }
+  template <class T, class S>
+  NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[M::spike_flag]); }
+};
+
 // ---- elementary helpers ---------------------------------------------------------------------
 
 // exp(x) - 1 accurate for small |x| (W. Kahan's trick: (u - 1) x / log u with u = exp x rounded;

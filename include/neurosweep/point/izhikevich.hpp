@@ -14,7 +14,7 @@
 
 namespace ns {
 
-struct IzhikevichModel : point::NoTable {
+struct IzhikevichModel : point::SpikeFlagNeuron<IzhikevichModel> {
   static constexpr const char* kName = "izhikevich";
   static constexpr const char* kDescription =
       "NEST izhikevich: Izhikevich (2003) simple model, NEST's Euler integration";
@@ -103,14 +103,6 @@ struct IzhikevichModel : point::NoTable {
     s[U] = u;
     s[spike_flag] = fire ? T(1) : T(0);
   }
-
-  template <class T, class S>
-  NS_HD static T observe(S s, int /*k*/) { return s[V]; }
-  template <class S>
-  NS_HD static bool spiked(S s) { return s[spike_flag] > 0; }
-  // Spikes in the last step (engine: reset_spikes in engine.hpp).
-  template <class T, class S>
-  NS_HD static int spike_count(S s, int /*obs*/) { return static_cast<int>(s[spike_flag]); }
 };
 
 }  // namespace ns
