@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <future>
 #include <cstring>
 
 #include <algorithm>
@@ -361,9 +362,65 @@ int run_build(const RunOptions& opt) {
   double t_first_chunk = -1, t_first_chunk_unix = -1;
   const int np = static_cast<int>(m.params.size()), nstate = static_cast<int>(m.state.size());
   const auto swept = spec.sweep.swept_params();
-  std::vector<double> params, init;
-  ChunkOutput result;
+  // Two chunk slots: on the GPU, chunk k+1 is integrated (another host thread waiting on the
+  // device) while chunk k is classified and written; expansion stays on this thread (thermalised
+  // and warm starts read HDF5, which is not thread-safe). Each chunk is computed exactly as without
+  // the overlap, so results do not change; CPU builds (all cores integrating) and probed builds
+  // (the probe integrates too) run one chunk at a time.
+  struct Slot {
+    uint64_t c = ~uint64_t(0);
+    std::vector<double> params, init;
+    const double* init_ptr = nullptr;
+    ChunkOutput result;
+    double t_int = 0;
+  };
+  Slot slot_buf[2];
+  int cur = 0;
+  const bool overlap = backend->name() == "cuda" && !probe;
+  auto expand = [&](uint64_t cc, Slot& S) {
+    const auto t0 = Clock::now();
+    const auto [first, end] = store.chunk_range(cc);
+    const size_t n = static_cast<size_t>(end - first);
+    S.c = cc;
+    S.params.resize(static_cast<size_t>(np) * n);
+    spec.sweep.fill(first, n, S.params.data());
+    S.init_ptr = nullptr;
+    if (spec.initial_kind == InitialKind::kExplicit) {
+      S.init.resize(static_cast<size_t>(nstate) * n);
+      for (int k = 0; k < nstate; ++k) std::fill_n(S.init.begin() + k * n, n, spec.initial_state[k]);
+      S.init_ptr = S.init.data();
+    } else if (warm) {
+      warm->read(first, n, S.init);
+      S.init_ptr = S.init.data();
+    } else if (thermal) {  // circuits: each distinct cell thermalised once per build (circuit.hpp)
+      S.init.resize(static_cast<size_t>(nstate) * n);
+      thermal->fill(m.name, S.params.data(), n, S.init.data());
+      S.init_ptr = S.init.data();
+    }
+    t_expand += seconds_since(t0);
+  };
+  auto integrate = [&](Slot& S) {
+    const auto t0 = Clock::now();
+    const auto [first, end] = store.chunk_range(S.c);
+    ChunkInput in;
+    in.n = static_cast<size_t>(end - first);
+    in.first_index = first;
+    in.params = S.params.data();
+    in.init_state = S.init_ptr;
+    backend->run(rs, in, S.result);
+    S.t_int = seconds_since(t0);
+  };
+  std::future<void> ahead;  // the next chunk's integration (declared after the slots it uses)
   size_t next_done = 0;
+  auto next_pending = [&](uint64_t from) {
+    size_t d = next_done;
+    for (uint64_t x = from; x < sc.second; ++x) {
+      while (d < done.size() && done[d] < x) ++d;
+      if (d < done.size() && done[d] == x) continue;
+      return x;
+    }
+    return sc.second;
+  };
   for (uint64_t c = sc.first; c < sc.second; ++c) {
     if (next_done < done.size() && done[next_done] == c) {
       ++next_done;
@@ -379,34 +436,34 @@ int run_build(const RunOptions& opt) {
     }
     const auto [first, end] = store.chunk_range(c);
     const size_t n = static_cast<size_t>(end - first);
-    auto t0 = Clock::now();
-    params.resize(static_cast<size_t>(np) * n);
-    spec.sweep.fill(first, n, params.data());
-    const double* init_ptr = nullptr;
-    if (spec.initial_kind == InitialKind::kExplicit) {
-      init.resize(static_cast<size_t>(nstate) * n);
-      for (int k = 0; k < nstate; ++k) std::fill_n(init.begin() + k * n, n, spec.initial_state[k]);
-      init_ptr = init.data();
-    } else if (warm) {
-      warm->read(first, n, init);
-      init_ptr = init.data();
-    } else if (thermal) {  // circuits: each distinct cell thermalised once per build (circuit.hpp)
-      init.resize(static_cast<size_t>(nstate) * n);
-      thermal->fill(m.name, params.data(), n, init.data());
-      init_ptr = init.data();
+    Slot& S = slot_buf[cur];
+    if (ahead.valid() && S.c == c) {
+      ahead.get();  // integrated while the previous chunk was classified and written
+    } else {
+      expand(c, S);
+      integrate(S);
     }
-    t_expand += seconds_since(t0);
-
-    t0 = Clock::now();
-    ChunkInput in;
+    t_integrate += S.t_int;
+    if (overlap && !(opt.stop_after_chunks && chunks_this_run + 1 >= opt.stop_after_chunks)) {
+      const uint64_t cn = next_pending(c + 1);
+      if (cn < sc.second) {
+        Slot& N = slot_buf[1 - cur];
+        expand(cn, N);
+        ahead = std::async(std::launch::async, [&integrate, &N] { integrate(N); });
+        cur = 1 - cur;
+      }
+    }
+    const std::vector<double>& params = S.params;
+    const std::vector<double>& init = S.init;
+    const double* init_ptr = S.init_ptr;
+    const ChunkOutput& result = S.result;
+    ChunkInput in;  // this chunk, for the probe
     in.n = n;
     in.first_index = first;
     in.params = params.data();
     in.init_state = init_ptr;
-    backend->run(rs, in, result);
-    t_integrate += seconds_since(t0);
 
-    t0 = Clock::now();
+    auto t0 = Clock::now();
     const double t_probe_before = t_probe;
     ChunkData data;
     data.first = first;
