@@ -11,6 +11,11 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # ---- Debian packages -------------------------------------------------------------------------
 PKGS=(build-essential cmake ninja-build pkg-config libhdf5-dev hdf5-tools nlohmann-json3-dev
       libcli11-dev libgtest-dev libopenmpi-dev openmpi-bin)
+# Features add their Debian packages in scripts/requirements/<feature>.deb (one per line).
+for f in scripts/requirements/*.deb; do
+  [ -f "$f" ] || continue
+  while read -r p; do [ -n "$p" ] && [ "${p#\#}" = "$p" ] && PKGS+=("$p"); done <"$f"
+done
 # A Python 3 that can make virtual environments may come from elsewhere (pyenv, conda): use it.
 if ! { command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null; }; then
   PKGS+=(python3 python3-venv python3-pip)
@@ -30,7 +35,9 @@ else
 fi
 
 # ---- Python environment (.venv) --------------------------------------------------------------
-PY_REQ="numpy h5py pandas xarray matplotlib pytest"
+# One requirements file per feature: scripts/requirements/*.txt (pip requirement lines).
+REQ_FILES=(scripts/requirements/*.txt)
+PY_REQ="$(cat "${REQ_FILES[@]}" | sed 's/#.*//' | tr -s ' \n' ' ')"
 STAMP=".venv/.neurosweep-stamp"
 want="$(printf '%s\n' "$PY_REQ" | cat - python/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)"
 if [ ! -x .venv/bin/python ]; then
