@@ -64,6 +64,12 @@ void ChunkOutput::resize(size_t n_, int n_obs_, int max_spikes_, int n_state, bo
     final_state.clear();
 }
 
+void ChunkOutput::resize_rates(int n_series_, uint64_t n_bins_) {
+  n_series = n_series_;
+  n_bins = n_bins_;
+  rates.assign(n * static_cast<size_t>(n_series) * n_bins, 0.0f);
+}
+
 OutputView ChunkOutput::view() {
   OutputView v;
   v.n = n;

@@ -166,6 +166,12 @@ StoreSchema make_schema(const RunSpec& spec, const ClassifierStage& stage) {
   }
   sc.max_spikes_stored = spec.out_spikes;
   if (is_circuit_model(m.name)) sc.spike_cells = network_cells(spec);  // spikes of every cell
+  if (!spec.rate_series.empty()) {
+    sc.rate_series = spec.rate_series;
+    sc.rate_bins = static_cast<uint64_t>(spec.n_analysis / spec.rate_bin_steps);
+    sc.rate_bin_ms = static_cast<double>(spec.rate_bin_steps) * spec.dt_ms;
+    sc.rate_t0_ms = 0.0;  // bins start at the start of the analysis window
+  }
   for (const auto& a : spec.sweep.axes()) {
     AxisSpec ax;
     ax.name = a.name;
@@ -245,6 +251,8 @@ RunSettings run_settings(const RunSpec& spec, int max_spikes, int threads) {
   rs.sim.constants = spec.constants;
   rs.threads = threads;
   rs.want_final_state = spec.out_final_state;
+  rs.rate_series = spec.rate_series;
+  rs.rate_bin_steps = spec.rate_bin_steps;
   return rs;
 }
 
@@ -490,6 +498,14 @@ int run_build(const RunOptions& opt) {
           const float* t = result.spike_times.data() + slot * result.max_spikes;
           data.spike_times.insert(data.spike_times.end(), t, t + kept);
         }
+    }
+    if (schema.has_rates()) {
+      if (result.n_series != static_cast<int>(schema.rate_series.size()) || result.n_bins != schema.rate_bins ||
+          result.rates.size() != n * schema.rate_row())
+        throw BackendError("internal error: backend " + backend->name() + " returned " + std::to_string(result.n_series) +
+                           " x " + std::to_string(result.n_bins) + " rate bins per instance; the database expects " +
+                           std::to_string(schema.rate_series.size()) + " x " + std::to_string(schema.rate_bins));
+      data.rates = result.rates;
     }
     if (spec.out_final_state) {
       if (schema.state_names.size() == m.state.size()) {

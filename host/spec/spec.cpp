@@ -243,7 +243,16 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   // output
   if (j.contains("output")) {
     const json& o = c.object("output", j["output"]);
-    c.keys("output", o, {"final_state", "spikes", "traces"});
+    c.keys("output", o, {"final_state", "spikes", "traces", "rate_bin"});
+    if (o.contains("rate_bin")) {
+      if (r.rate_series.empty())
+        c.bad("output.rate_bin", o["rate_bin"], "no \"rate_bin\" for model \"" + mname +
+                                                   "\" (only networks and population models have population rates)");
+      r.rate_bin_ms = duration(c, "output.rate_bin", o["rate_bin"]);
+      if (!(r.rate_bin_ms > 0) || r.rate_bin_ms > r.analysis_ms)
+        c.bad("output.rate_bin", o["rate_bin"], "a bin width > 0 and at most the analysis window (" + fmt_num(r.analysis_ms) + " ms)");
+      r.rate_bin_steps = steps_of(c, "output.rate_bin", o["rate_bin"], r.rate_bin_ms, r.dt_ms);
+    }
     if (o.contains("final_state")) r.out_final_state = c.boolean("output.final_state", o["final_state"]);
     if (o.contains("spikes"))
       r.out_spikes = static_cast<int>(c.uint("output.spikes", o["spikes"], 0, kMaxSpikes,
@@ -271,6 +280,10 @@ RunSpec parse_spec(const json& j, const std::string& source) {
         r.trace_every_steps = 1;
       }
     }
+  }
+  if (!r.rate_series.empty() && r.rate_bin_steps == 0) {  // default bin: 1 ms (or one step if dt > 1 ms)
+    r.rate_bin_steps = std::max<int64_t>(1, static_cast<int64_t>(std::llround(r.rate_bin_ms / r.dt_ms)));
+    r.rate_bin_ms = static_cast<double>(r.rate_bin_steps) * r.dt_ms;
   }
   return r;
 }

@@ -113,6 +113,11 @@ struct RunSpec {
   Sweep sweep;
   nlohmann::json classifier = nlohmann::json::object();  // raw; validated by the classifier
   bool out_final_state = false;
+  // Population rate series: set by the kinds that produce them (networks, population models);
+  // bins of output.rate_bin (default 1 ms) over the analysis window. Empty: no /rates.
+  std::vector<std::string> rate_series;
+  double rate_bin_ms = 1.0;
+  int64_t rate_bin_steps = 0;
   int out_spikes = 0;                     // spike times kept per instance (and potential)
   std::vector<uint64_t> trace_instances;  // ascending, unique, < sweep.size()
   double trace_every_ms = 0;              // 0 when no traces

@@ -178,6 +178,14 @@ void validate_schema(const StoreSchema& s) {
   if (!s.state_units.empty() && s.state_units.size() != s.state_names.size())
     throw DatabaseError("state_units must be empty or as long as state_names");
   if (s.max_spikes_stored < 0) throw DatabaseError("max_spikes_stored must be >= 0");
+  if (s.has_rates()) {
+    std::set<std::string> names;
+    for (const auto& r : s.rate_series)
+      if (r.empty() || !names.insert(r).second) throw DatabaseError("rate series name '" + r + "' is empty or given twice");
+    if (s.rate_bins == 0) throw DatabaseError("rate series need at least one bin (rate_bins = 0)");
+    if (!(s.rate_bin_ms > 0.0) || !std::isfinite(s.rate_bin_ms) || !std::isfinite(s.rate_t0_ms))
+      throw DatabaseError("rate bin width must be > 0 ms and finite, and t0 finite");
+  }
   for (const auto& a : s.axes) {
     if (a.name.empty() || a.name.find('/') != std::string::npos) throw DatabaseError("axis name '" + a.name + "' is invalid");
     const bool sampled = a.kind == "random" || a.kind == "sobol";  // values optional (in /instances)
@@ -438,6 +446,14 @@ void BuildStore::write_chunk(uint64_t chunk, const ChunkData& d) {
   } else if (!d.final_state.empty()) {
     fail(final_name, "final state given but the schema has final_state off");
   }
+  if (schema_.has_rates()) {
+    if (d.rates.size() != n * schema_.rate_row())
+      fail(final_name, "rates has " + std::to_string(d.rates.size()) + " values, expected count x series x bins = " +
+                           std::to_string(n) + " x " + std::to_string(schema_.rate_series.size()) + " x " +
+                           std::to_string(schema_.rate_bins));
+  } else if (!d.rates.empty()) {
+    fail(final_name, "rate series given but the schema has none");
+  }
   for (const auto& t : d.traces) {
     if (t.instance < first || t.instance >= end) fail(final_name, "trace of instance " + std::to_string(t.instance) + " is outside the chunk");
     if (t.values.size() != t.names.size() || (!t.units.empty() && t.units.size() != t.names.size()))
@@ -475,6 +491,11 @@ void BuildStore::write_chunk(uint64_t chunk, const ChunkData& d) {
       Hid g = make_group(f, "final_state", tmp);
       for (size_t k = 0; k < schema_.state_names.size(); ++k)
         write_plain(g, schema_.state_names[k], H5T_IEEE_F64LE, n, d.final_state.data() + k * n, tmp);
+    }
+    if (schema_.has_rates()) {
+      uint64_t ch = 0;
+      Hid ds = make_rates(f, schema_, n, false, &ch, tmp);
+      write_rows(ds, 0, n, d.rates.data(), tmp, "rates/values");
     }
     if (!d.traces.empty()) {
       Hid g = make_group(f, "traces", tmp);

@@ -55,6 +55,14 @@ struct StoreSchema {
   std::vector<std::string> spike_cells;
   size_t spike_slots() const { return spike_cells.empty() ? 1 : spike_cells.size(); }
   std::vector<AxisSpec> axes;
+  // Population rate time series (networks, population models; docs/FORMAT.md /rates): per
+  // instance, rate_series.size() series of rate_bins bins of rate_bin_ms each, the first starting
+  // at rate_t0_ms (analysis-window time), in Hz. Empty rate_series: no /rates group.
+  std::vector<std::string> rate_series;
+  uint64_t rate_bins = 0;
+  double rate_bin_ms = 0.0, rate_t0_ms = 0.0;
+  bool has_rates() const { return !rate_series.empty(); }
+  uint64_t rate_row() const { return rate_series.size() * rate_bins; }  // floats per instance
 };
 
 struct TraceData {
@@ -75,6 +83,9 @@ struct ChunkData {
   std::vector<uint32_t> spike_counts;
   std::vector<float> spike_times;
   std::vector<double> final_state;     // state-major [k * count + j] (when final_state on)
+  // Rate series (when the schema has them): count x rate_row() floats, instance-major; within an
+  // instance series-major [series * rate_bins + bin]. Hz.
+  std::vector<float> rates;
   std::vector<TraceData> traces;
 
   // Convenience: copy a typed array into a column.

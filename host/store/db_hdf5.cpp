@@ -269,14 +269,28 @@ uint64_t dataset_length(hid_t ds, const std::string& path) {
   return d;
 }
 
+uint64_t dataset_rows(hid_t ds, uint64_t cols, const std::string& path, const std::string& what) {
+  Hid sp(H5Dget_space(ds), H5Sclose);
+  hsize_t d[2] = {0, 0};
+  if (!sp.valid() || H5Sget_simple_extent_ndims(sp) != 2) fail(path, what + " is not 2-D (corrupt or foreign file)");
+  H5Sget_simple_extent_dims(sp, d, nullptr);
+  if (d[1] != cols)
+    fail(path, what + " has rows of " + std::to_string(d[1]) + " values; the schema says " + std::to_string(cols) +
+                   " (corrupt file)");
+  return d[0];
+}
+
 static void rows_io(bool write, hid_t ds, uint64_t offset, uint64_t n, void* buf,
                     const std::string& path, const std::string& what) {
   if (n == 0) return;
   Hid ft(H5Dget_type(ds), H5Tclose);
   Hid fsp(H5Dget_space(ds), H5Sclose);
-  hsize_t off = offset, cnt = n;
-  Hid msp(H5Screate_simple(1, &cnt, nullptr), H5Sclose);
-  herr_t st = H5Sselect_hyperslab(fsp, H5S_SELECT_SET, &off, nullptr, &cnt, nullptr);
+  hsize_t dims[2] = {0, 1};
+  const int rank = H5Sget_simple_extent_ndims(fsp);
+  if (rank == 2) H5Sget_simple_extent_dims(fsp, dims, nullptr);
+  hsize_t off[2] = {offset, 0}, cnt[2] = {n, dims[1]}, mcnt = n * dims[1];
+  Hid msp(H5Screate_simple(1, &mcnt, nullptr), H5Sclose);
+  herr_t st = H5Sselect_hyperslab(fsp, H5S_SELECT_SET, off, nullptr, cnt, nullptr);
   if (st >= 0) st = write ? H5Dwrite(ds, ft, msp, fsp, H5P_DEFAULT, buf) : H5Dread(ds, ft, msp, fsp, H5P_DEFAULT, buf);
   if (st < 0) {
     const std::string detail = hdf5_error_detail();
@@ -306,6 +320,8 @@ json schema_to_json(const StoreSchema& s) {
   json j = {{"columns", cols}, {"state_names", s.state_names}, {"state_units", s.state_units},
             {"final_state", s.final_state}, {"max_spikes_stored", s.max_spikes_stored}, {"axes", axes}};
   if (!s.spike_cells.empty()) j["spike_cells"] = s.spike_cells;  // absent for single neurons
+  if (s.has_rates())  // absent without rate series (the format of before)
+    j["rates"] = {{"series", s.rate_series}, {"n_bins", s.rate_bins}, {"bin_ms", s.rate_bin_ms}, {"t0_ms", s.rate_t0_ms}};
   return j;
 }
 
@@ -321,6 +337,13 @@ StoreSchema schema_from_json(const json& j, const std::string& path) {
     s.final_state = j.at("final_state").get<bool>();
     s.max_spikes_stored = j.at("max_spikes_stored").get<int>();
     if (j.contains("spike_cells")) s.spike_cells = j.at("spike_cells").get<std::vector<std::string>>();
+    if (j.contains("rates")) {
+      const json& r = j.at("rates");
+      s.rate_series = r.at("series").get<std::vector<std::string>>();
+      s.rate_bins = r.at("n_bins").get<uint64_t>();
+      s.rate_bin_ms = r.at("bin_ms").get<double>();
+      s.rate_t0_ms = r.at("t0_ms").get<double>();
+    }
     for (const auto& a : j.at("axes"))
       s.axes.push_back({a.at("name").get<std::string>(), a.at("kind").get<std::string>(),
                         a.at("params").get<std::vector<std::string>>(),

@@ -95,8 +95,11 @@ void check_column_type(hid_t ds, const ColumnSpec& c, const std::string& path);
 Hid column_type(const ColumnSpec& c);
 Hid dtype_type(const std::string& dtype);
 
-// 1-D datasets.
+// 1-D datasets (and 2-D ones read or written by whole rows: /rates/values).
 uint64_t dataset_length(hid_t ds, const std::string& path);
+// Rows of a 2-D dataset; refuses another rank or a row length other than cols (corrupt file).
+uint64_t dataset_rows(hid_t ds, uint64_t cols, const std::string& path, const std::string& what);
+// For a 2-D dataset, n whole rows starting at row `offset` (buf holds n x row length elements).
 void read_rows(hid_t ds, uint64_t offset, uint64_t n, void* buf, const std::string& path,
                const std::string& what);
 void write_rows(hid_t ds, uint64_t offset, uint64_t n, const void* buf, const std::string& path,

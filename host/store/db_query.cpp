@@ -393,6 +393,7 @@ DbSummary inspect(const std::string& path) {
   s.columns = v.schema.columns;
   if (v.schema.max_spikes_stored > 0) s.groups.push_back("spikes");
   if (v.schema.final_state) s.groups.push_back("final_state");
+  if (v.schema.has_rates()) s.groups.push_back("rates");
   if (!v.schema.axes.empty()) s.groups.push_back("axes");
   if (v.state != "unfinished") {
     Hid f = open_ro(v.data_path);

@@ -39,15 +39,16 @@ Hid make_group(hid_t loc, const std::string& name, const std::string& path, bool
 
 // Compressed, chunked 1-D dataset of n elements (extendable: starts empty, unlimited).
 Hid make_compressed(hid_t loc, const std::string& name, hid_t type, uint64_t n, bool extendable,
-                    uint64_t* chunk_elems, const std::string& path) {
-  const size_t es = H5Tget_size(type);
+                    uint64_t* chunk_elems, const std::string& path, uint64_t cols) {
+  const size_t es = H5Tget_size(type) * std::max<uint64_t>(1, cols);  // bytes of an element or row
   uint64_t ch = std::max<uint64_t>(1, kChunkBytes / es);
   if (!extendable && n > 0) ch = std::min(ch, n);
   if (!extendable && n == 0) extendable = true;  // chunk dims must be > 0: use an unlimited extent
-  hsize_t dims = extendable ? 0 : n, maxd = extendable ? H5S_UNLIMITED : n, chd = ch;
-  Hid sp(H5Screate_simple(1, &dims, &maxd), H5Sclose);
+  const int rank = cols > 0 ? 2 : 1;
+  hsize_t dims[2] = {extendable ? 0 : n, cols}, maxd[2] = {extendable ? H5S_UNLIMITED : n, cols}, chd[2] = {ch, cols};
+  Hid sp(H5Screate_simple(rank, dims, maxd), H5Sclose);
   Hid dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  H5Pset_chunk(dcpl, 1, &chd);
+  H5Pset_chunk(dcpl, rank, chd);
   H5Pset_shuffle(dcpl);
   H5Pset_deflate(dcpl, 4);
   H5Pset_fletcher32(dcpl);  // a checksum per stored chunk: altered bytes are reported on read
@@ -85,6 +86,18 @@ void write_spike_cells(hid_t g, const StoreSchema& s, const std::string& path) {
   if (s.spike_cells.empty()) return;
   write_attr(g, "cells", json(s.spike_cells).dump(), path);
   write_attr(g, "n_cells", static_cast<int64_t>(s.spike_cells.size()), path);
+}
+
+Hid make_rates(hid_t file, const StoreSchema& s, uint64_t n, bool extendable, uint64_t* chunk_rows,
+               const std::string& path) {
+  Hid g = make_group(file, "rates", path);
+  Hid ds = make_compressed(g, "values", H5T_IEEE_F32LE, n, extendable, chunk_rows, path, s.rate_row());
+  write_attr(ds, "series", json(s.rate_series).dump(), path);
+  write_attr(ds, "n_bins", static_cast<int64_t>(s.rate_bins), path);
+  write_attr(ds, "bin_ms", s.rate_bin_ms, path);
+  write_attr(ds, "t0_ms", s.rate_t0_ms, path);
+  write_attr(ds, "units", std::string("Hz"), path);
+  return ds;
 }
 
 }  // namespace db

@@ -14,13 +14,15 @@ namespace ns::db {
 constexpr uint64_t kChunkBytes = 1u << 20;  // ~1 MiB HDF5 chunks
 constexpr uint64_t kBlockRows = 1u << 18;   // rows read per block when streaming a source
 
-// Appends rows to a 1-D dataset, buffering one whole HDF5 chunk so every write covers full
-// chunks (no read-modify-write of compressed chunks whatever the build chunk size).
+// Appends rows to a 1-D dataset (or whole rows of `cols` elements to a 2-D one: esize is then
+// the bytes of a row), buffering one whole HDF5 chunk so every write covers full chunks (no
+// read-modify-write of compressed chunks whatever the build chunk size).
 class Appender {
  public:
-  Appender(Hid ds, size_t esize, uint64_t chunk_elems, bool extendable, std::string path, std::string what)
+  Appender(Hid ds, size_t esize, uint64_t chunk_elems, bool extendable, std::string path, std::string what,
+           uint64_t cols = 0)
       : ds_(std::move(ds)), esize_(esize), chunk_(chunk_elems), ext_(extendable),
-        path_(std::move(path)), what_(std::move(what)) {
+        path_(std::move(path)), what_(std::move(what)), cols_(cols) {
     buf_.resize(chunk_ * esize_);
   }
   void append(const void* p, uint64_t n) {
@@ -37,8 +39,8 @@ class Appender {
   void flush() {
     if (fill_ == 0) return;
     if (ext_) {
-      hsize_t d = pos_ + fill_;
-      if (H5Dset_extent(ds_, &d) < 0) fail(path_, "cannot extend " + what_);
+      hsize_t d[2] = {pos_ + fill_, cols_};
+      if (H5Dset_extent(ds_, d) < 0) fail(path_, "cannot extend " + what_);
     }
     write_rows(ds_, pos_, fill_, buf_.data(), path_, what_);
     pos_ += fill_;
@@ -56,16 +58,22 @@ class Appender {
   uint64_t chunk_, fill_ = 0, pos_ = 0;
   bool ext_;
   std::string path_, what_;
+  uint64_t cols_;  // 0: a 1-D dataset
   std::vector<uint8_t> buf_;
 };
 
 Hid make_group(hid_t loc, const std::string& name, const std::string& path, bool track_order = false);
+// cols > 0: a 2-D dataset of n rows of cols elements, chunked by whole rows (*chunk_elems: rows).
 Hid make_compressed(hid_t loc, const std::string& name, hid_t type, uint64_t n, bool extendable,
-                    uint64_t* chunk_elems, const std::string& path);
+                    uint64_t* chunk_elems, const std::string& path, uint64_t cols = 0);
 void write_plain(hid_t loc, const std::string& name, hid_t type, uint64_t n, const void* data,
                  const std::string& path, const std::string& units = "", bool with_units = false);
 void set_column_attrs(hid_t ds, const ColumnSpec& c, const std::string& path);
 void write_spike_cells(hid_t g, const StoreSchema& s, const std::string& path);
+// /rates/values of n rows (schema.has_rates()): created compressed and chunked by rows, with the
+// attributes series, n_bins, bin_ms, t0_ms, units (docs/FORMAT.md). *chunk_rows: rows per chunk.
+Hid make_rates(hid_t file, const StoreSchema& s, uint64_t n, bool extendable, uint64_t* chunk_rows,
+               const std::string& path);
 
 class FinalWriter {
  public:
@@ -113,6 +121,12 @@ class FinalWriter {
         write_attr(ds, "units", k < schema.state_units.size() ? schema.state_units[k] : "", path);
         state_.emplace_back(std::move(ds), 8, ch, n_rows == 0, path, "final_state/" + schema.state_names[k]);
       }
+    }
+    if (schema.has_rates()) {
+      uint64_t ch = 0;
+      Hid ds = make_rates(file_, schema, n_rows, n_rows == 0, &ch, path);
+      rates_ = std::make_unique<Appender>(std::move(ds), 4 * schema.rate_row(), ch, n_rows == 0, path, "rates/values",
+                                          schema.rate_row());
     }
     json axis_names = json::array();
     if (!schema.axes.empty()) {
@@ -209,6 +223,20 @@ class FinalWriter {
         }
       }
     }
+    if (rates_) {
+      Hid g = open_group(src.file, "rates", sp);
+      Hid ds = open_dataset(g, "values", sp);
+      const uint64_t row = schema_.rate_row();
+      if (dataset_rows(ds, row, sp, "rates/values") != n) fail(sp, "rates/values has the wrong number of rows (corrupt file)");
+      std::vector<float> v;
+      const uint64_t block = std::max<uint64_t>(1, kBlockRows / row);
+      for (uint64_t a = 0; a < n; a += block) {
+        const uint64_t m = std::min(block, n - a);
+        v.resize(m * row);
+        read_rows(ds, a, m, v.data(), sp, "rates/values");
+        rates_->append(v.data(), m);
+      }
+    }
     if (link_exists(src.file, "traces")) {
       Hid g = open_group(src.file, "traces", sp);
       if (!traces_.valid()) traces_ = make_group(file_, "traces", path_);
@@ -257,6 +285,7 @@ class FinalWriter {
       offsets_->close();
       times_->close();
     }
+    if (rates_) rates_->close();
     traces_.reset();
     if (label_col_ >= 0) {
       json lc = json::object();
@@ -285,7 +314,7 @@ class FinalWriter {
   uint64_t n_rows_, rows_ = 0, spike_base_ = 0;
   Hid file_, traces_;
   std::vector<Appender> cols_, state_;
-  std::unique_ptr<Appender> offsets_, times_;
+  std::unique_ptr<Appender> offsets_, times_, rates_;
   int label_col_ = -1;
   bool label_signed_ = true;
   std::map<int, uint64_t> label_counts_;

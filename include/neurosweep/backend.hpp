@@ -34,6 +34,13 @@ struct RunSettings {
   double table_v_min = -120.0, table_v_max = 80.0, table_dv = 0.2;  // mV
   int threads = 0;  // CPU: 0 = all cores
   bool want_final_state = false;
+  // Population rate series (network and population kinds): names (e.g. population names) and bin
+  // width in steps; rate_bins() bins cover the analysis window from its start. Empty: none.
+  std::vector<std::string> rate_series;
+  int64_t rate_bin_steps = 0;
+  uint64_t rate_bins() const {
+    return rate_series.empty() || rate_bin_steps <= 0 ? 0 : static_cast<uint64_t>(sim.n_analysis / rate_bin_steps);
+  }
 };
 
 // A chunk of n instances: parameters column-major [k * n + i] (every model parameter, already
@@ -55,8 +62,14 @@ struct ChunkOutput {
   std::vector<float> v_min, v_max, v_mean;
   std::vector<double> final_state;  // empty unless RunSettings::want_final_state
   std::vector<uint8_t> status;
+  // Rate series (RunSettings::rate_series): per instance n_series x n_bins floats in Hz, instance
+  // -major, series-major within an instance: rates[(i * n_series + s) * n_bins + b].
+  int n_series = 0;
+  uint64_t n_bins = 0;
+  std::vector<float> rates;
 
   void resize(size_t n, int n_obs, int max_spikes, int n_state, bool final_state);
+  void resize_rates(int n_series, uint64_t n_bins);  // after resize(): zeroed rate series
   OutputView view();
 };
 

@@ -307,6 +307,12 @@ class Database:
             self.max_spikes_stored = int(self.schema.get("max_spikes_stored", 0))
             # circuits: one spike train per instance and cell (docs/FORMAT.md, /spikes)
             self.spike_cells: List[str] = list(self.schema.get("spike_cells") or [])
+            # networks and population models: population rate series (docs/FORMAT.md, /rates)
+            rates = self.schema.get("rates") or {}
+            self.rate_series: List[str] = list(rates.get("series") or [])
+            self.rate_bins: int = int(rates.get("n_bins", 0))
+            self.rate_bin_ms: float = float(rates.get("bin_ms", 0.0))
+            self.rate_t0_ms: float = float(rates.get("t0_ms", 0.0))
             self.axes: List[Axis] = []
             sizes = [int(a["size"]) for a in self.schema.get("axes", [])]
             stride = 1
@@ -751,6 +757,8 @@ class Database:
             groups.append("final_state")
         if self.schema.get("axes"):
             groups.append("axes")
+        if self.rate_series:
+            groups.append("rates")
         if self.state != "unfinished" and self.has_traces:
             groups.append("traces")
         if groups:
@@ -762,6 +770,64 @@ class Database:
                     pct = 100.0 * c / self.n_rows if self.n_rows else 0.0
                     o.append(f"    {n}: {c} ({pct:.2f}%)\n")
         return "".join(o)
+
+    # ---- population rate series ----------------------------------------------------------------
+    def rates(self, instances: "Optional[Iterable[int] | int]" = None,
+              population: "Optional[str | Sequence[str]]" = None):
+        """Population rate time series (networks, population models) as an xarray DataArray with
+        dims ("instance", "population", "time"): Hz, coordinates instance = global indices,
+        population = series names, time = bin starts in ms from the start of the analysis window
+        (attrs bin_ms, t0_ms). `instances`: global indices (default: every readable row), in the
+        order given; `population`: one name or a list (default: all)."""
+        import xarray as xr
+        if not self.rate_series:
+            raise KeyError(f"{self.path}: no population rates stored (model {self.model!r} has no "
+                           f"rate series; only networks and population models write /rates)")
+        if instances is None:
+            idx = self.instance_index.astype(np.int64)
+            rows = np.arange(self.n_rows, dtype=np.int64)
+        else:
+            idx = np.atleast_1d(np.asarray(instances, dtype=np.int64))
+            rows = np.array([self._row_of(int(i)) for i in idx], dtype=np.int64)
+        nb, ns = self.rate_bins, len(self.rate_series)
+        out = np.empty((len(rows), ns * nb), dtype=np.float32)
+        base = 0
+        for s in self._sources:
+            sel = np.nonzero((rows >= base) & (rows < base + s.n))[0]
+            if len(sel):
+                local = rows[sel] - base
+                order = np.argsort(local, kind="stable")
+                with self._h5(s.path) as f:
+                    try:
+                        ds = f["rates/values"]
+                    except KeyError as e:
+                        raise CorruptDatabaseError(f"{s.path}: /rates/values is missing (corrupt file)") from e
+                    if ds.ndim != 2 or ds.shape != (s.n, ns * nb):
+                        raise CorruptDatabaseError(
+                            f"{s.path}: /rates/values has shape {ds.shape}; the schema says "
+                            f"({s.n}, {ns * nb}) (corrupt file)")
+                    uniq, inv = np.unique(local[order], return_inverse=True)
+                    try:
+                        block = ds[uniq.tolist(), :]
+                    except (OSError, RuntimeError) as e:
+                        raise _h5_error(s.path, "rates/values", e) from e
+                out[sel[order]] = block[inv]
+            base += s.n
+        t = self.rate_t0_ms + self.rate_bin_ms * np.arange(nb, dtype=np.float64)
+        da = xr.DataArray(out.reshape(len(rows), ns, nb), dims=("instance", "population", "time"),
+                          coords={"instance": idx.astype(np.uint64), "population": list(self.rate_series),
+                                  "time": t},
+                          attrs={"units": "Hz", "bin_ms": self.rate_bin_ms, "t0_ms": self.rate_t0_ms,
+                                 "long_name": "population rate"})
+        da.coords["time"].attrs["units"] = "ms"
+        if population is not None:
+            names = [population] if isinstance(population, str) else list(population)
+            for n in names:
+                if n not in self.rate_series:
+                    raise KeyError(f"{self.path}: no population {n!r} (rate series: "
+                                   f"{', '.join(self.rate_series)})")
+            da = da.sel(population=population)
+        return da
 
     # ---- parameters of an instance -------------------------------------------------------------
     def params_of(self, i: int, model_params: Optional[Iterable[str]] = None) -> Dict[str, float]:
