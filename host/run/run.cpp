@@ -29,6 +29,7 @@
 #include "neurosweep/backend.hpp"
 #include "neurosweep/models.hpp"
 #include "neurosweep/version.hpp"
+#include "run/evaluate.hpp"
 #include "run/probe.hpp"
 #include "run/simulate.hpp"
 #include "spec/spec.hpp"
@@ -392,18 +393,11 @@ int run_build(const RunOptions& opt) {
     S.c = cc;
     S.params.resize(static_cast<size_t>(np) * n);
     spec.sweep.fill(first, n, S.params.data());
-    S.init_ptr = nullptr;
-    if (spec.initial_kind == InitialKind::kExplicit) {
-      S.init.resize(static_cast<size_t>(nstate) * n);
-      for (int k = 0; k < nstate; ++k) std::fill_n(S.init.begin() + k * n, n, spec.initial_state[k]);
-      S.init_ptr = S.init.data();
-    } else if (warm) {
+    if (warm) {
       warm->read(first, n, S.init);
       S.init_ptr = S.init.data();
-    } else if (thermal) {  // circuits: each distinct cell thermalised once per build (circuit.hpp)
-      S.init.resize(static_cast<size_t>(nstate) * n);
-      thermal->fill(m.name, S.params.data(), n, S.init.data());
-      S.init_ptr = S.init.data();
+    } else {  // cold, explicit or thermalised starts (run/evaluate.hpp, shared with the engine)
+      S.init_ptr = chunk_initial_states(spec, thermal.get(), S.params.data(), n, S.init);
     }
     t_expand += seconds_since(t0);
   };
@@ -487,18 +481,8 @@ int run_build(const RunOptions& opt) {
       probe->run(*backend, in, *stage, spec.analysis_ms, data);
       t_probe += seconds_since(tp);
     }
-    if (spec.out_spikes > 0) {  // per instance, then per cell (schema.spike_slots() trains)
-      const size_t slots = schema.spike_slots();
-      data.spike_counts.resize(n * slots);
-      for (size_t j = 0; j < n; ++j)
-        for (size_t c2 = 0; c2 < slots; ++c2) {
-          const size_t slot = j * static_cast<size_t>(result.n_obs) + c2;
-          const uint32_t kept = std::min<uint32_t>(result.n_spikes[slot], static_cast<uint32_t>(spec.out_spikes));
-          data.spike_counts[j * slots + c2] = kept;
-          const float* t = result.spike_times.data() + slot * result.max_spikes;
-          data.spike_times.insert(data.spike_times.end(), t, t + kept);
-        }
-    }
+    // per instance, then per cell (schema.spike_slots() trains)
+    if (spec.out_spikes > 0) append_spike_trains(result, schema.spike_slots(), spec.out_spikes, data);
     if (schema.has_rates()) {
       if (result.n_series != static_cast<int>(schema.rate_series.size()) || result.n_bins != schema.rate_bins ||
           result.rates.size() != n * schema.rate_row())

@@ -1,0 +1,186 @@
+// The engine in memory: see evaluate.hpp.
+#include "run/evaluate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <sstream>
+
+#include "classify/stage_network.hpp"
+#include "errors.hpp"
+#include "run/probe.hpp"
+#include "run/run.hpp"
+#include "spec/circuit.hpp"
+#include "spec/validate.hpp"
+
+namespace ns {
+
+const double* chunk_initial_states(const RunSpec& spec, ThermalCache* thermal, const double* params, size_t n,
+                                   std::vector<double>& init) {
+  const size_t nstate = spec.model->state.size();
+  if (spec.initial_kind == InitialKind::kExplicit) {
+    init.resize(nstate * n);
+    for (size_t k = 0; k < nstate; ++k) std::fill_n(init.begin() + static_cast<long>(k * n), n, spec.initial_state[k]);
+    return init.data();
+  }
+  if (thermal) {  // circuits: each distinct cell thermalised once per build (circuit.hpp)
+    init.resize(nstate * n);
+    thermal->fill(spec.model->name, params, n, init.data());
+    return init.data();
+  }
+  return nullptr;
+}
+
+void append_spike_trains(const ChunkOutput& result, size_t slots, int keep, ChunkData& data) {
+  const size_t n = result.n;
+  data.spike_counts.resize(data.spike_counts.size() + n * slots);
+  uint32_t* counts = data.spike_counts.data() + data.spike_counts.size() - n * slots;
+  for (size_t j = 0; j < n; ++j)
+    for (size_t c = 0; c < slots; ++c) {
+      const size_t slot = j * static_cast<size_t>(result.n_obs) + c;
+      const uint32_t kept = std::min<uint32_t>(result.n_spikes[slot], static_cast<uint32_t>(keep));
+      counts[j * slots + c] = kept;
+      const float* t = result.spike_times.data() + slot * result.max_spikes;
+      data.spike_times.insert(data.spike_times.end(), t, t + kept);
+    }
+}
+
+namespace {
+std::mutex g_eval_mu;  // one evaluation at a time per process: each uses every core (or the GPU)
+}
+
+Evaluator::Evaluator(const RunSpec& spec, const EvalOptions& opt) : spec_(spec), opt_(opt) {
+  if (spec_.initial_kind == InitialKind::kDatabase)
+    throw SpecError(spec_.source + ": initial.from_database: not available to the engine (a database's rows "
+                    "are its sweep's instances; evaluate() takes any parameters); use \"cold\", explicit "
+                    "states or \"thermalized\"");
+  if (opt_.spikes < 0) throw SpecError("spikes " + std::to_string(opt_.spikes) + ": must be >= 0");
+  if (opt_.threads < 0) throw SpecError("threads " + std::to_string(opt_.threads) + ": must be >= 0 (0: all cores)");
+  stage_ = make_classifier_stage(spec_);
+  backend_ = make_backend(opt_.backend, &notice_);
+  rs_ = run_settings(spec_, std::max(stage_->spikes_needed(), opt_.spikes), opt_.threads);
+  rs_.want_final_state = false;
+  probe_ = Probe::make(spec_, rs_);
+  if (spec_.initial_kind == InitialKind::kThermalized)
+    thermal_ = std::make_unique<ThermalCache>(rs_, spec_.thermal_ms, backend_.get());
+  if (is_circuit_model(spec_.model->name)) spike_cells_ = network_cells(spec_);
+}
+
+Evaluator::~Evaluator() = default;
+
+std::string Evaluator::backend_name() const { return backend_->name(); }
+std::string Evaluator::backend_device() const { return backend_->device(); }
+
+std::vector<ColumnSpec> Evaluator::columns() const {
+  std::vector<ColumnSpec> cols;
+  cols.push_back({"index", "u8", "", "instance index (key of the models' random input)", {}});
+  cols.push_back({"status", "u1", "", "numerical status of the integration", {"ok", "nonfinite", "diverged"}});
+  for (auto& c : stage_->columns()) cols.push_back(c);
+  if (probe_)
+    for (auto& c : probe_->columns(*stage_)) cols.push_back(c);
+  return cols;
+}
+
+int Evaluator::param_index(const std::string& name) const {
+  const ModelDesc& m = *spec_.model;
+  for (size_t k = 0; k < m.params.size(); ++k)
+    if (m.params[k].name == name) return static_cast<int>(k);
+  std::string valid;
+  for (const auto& p : m.params)
+    if (!is_hidden_name(p.name)) valid += (valid.empty() ? std::string() : std::string(", ")) + p.name;
+  throw SpecError("parameter '" + name + "': not a parameter of model " + m.name + "; valid: " + valid);
+}
+
+EvalResult Evaluator::evaluate(const std::vector<std::string>& names, const double* values, size_t n,
+                               const uint64_t* indices, uint64_t index_offset) const {
+  const ModelDesc& m = *spec_.model;
+  const size_t np = m.params.size();
+  std::vector<int> col_of(np, -1);  // parameter -> column of `values`
+  std::vector<int> pidx;
+  for (size_t c = 0; c < names.size(); ++c) {
+    const int k = param_index(names[c]);
+    if (col_of[k] >= 0) throw SpecError("parameter '" + names[c] + "' given twice");
+    col_of[k] = static_cast<int>(c);
+    pidx.push_back(k);
+  }
+  if (n && names.empty() == false && !values) throw SpecError("no parameter values given");
+
+  // The full parameter matrix, column-major [k * n + r], checked before any work.
+  std::vector<double> params(np * n);
+  for (size_t k = 0; k < np; ++k) {
+    if (col_of[k] >= 0)
+      std::copy_n(values + static_cast<size_t>(col_of[k]) * n, n, params.begin() + static_cast<long>(k * n));
+    else
+      std::fill_n(params.begin() + static_cast<long>(k * n), n, spec_.base_params[k]);
+  }
+  std::vector<double> row(np);
+  for (size_t r = 0; r < n; ++r) {
+    for (size_t k = 0; k < np; ++k) row[k] = params[k * n + r];
+    const OriginFn origin = [&](int k) {
+      return col_of[k] >= 0 ? std::string("column ") + m.params[k].name + ", row " + std::to_string(r) : std::string("spec base value");
+    };
+    for (int k : pidx) {
+      const std::string why = range_violation(m.params[k], row[k]);
+      if (!why.empty()) {
+        std::ostringstream o;
+        o << "parameter '" << m.params[k].name << "', row " << r << ": value " << row[k] << " is out of bounds: " << why;
+        throw SpecError(o.str());
+      }
+    }
+    const std::string rule = rule_violation(m, row.data(), origin);
+    if (!rule.empty()) throw SpecError("row " + std::to_string(r) + ": " + rule);
+  }
+  std::vector<uint64_t> index(n);
+  for (size_t r = 0; r < n; ++r) index[r] = indices ? indices[r] : index_offset + r;
+
+  EvalResult res;
+  res.n = n;
+  res.columns = columns();
+  res.spike_cells = spike_cells_;
+  res.spike_slots = spike_cells_.empty() ? 1 : spike_cells_.size();
+  res.data.first = 0;
+  res.data.count = n;
+  std::vector<ChunkData> parts;
+
+  std::lock_guard<std::mutex> lock(g_eval_mu);
+  const size_t chunk = static_cast<size_t>(opt_.chunk ? opt_.chunk : default_chunk(backend_->name() == "cuda", opt_.threads));
+  std::vector<double> cp, init;
+  ChunkOutput out;
+  // Pieces: at most `chunk` rows with consecutive instance indices (ChunkInput::first_index keys
+  // instance first_index + j).
+  for (size_t r0 = 0; r0 < n;) {
+    size_t r1 = r0 + 1;
+    while (r1 < n && r1 - r0 < chunk && index[r1] == index[r1 - 1] + 1) ++r1;
+    const size_t len = r1 - r0;
+    cp.resize(np * len);
+    for (size_t k = 0; k < np; ++k) std::copy_n(params.begin() + static_cast<long>(k * n + r0), len, cp.begin() + static_cast<long>(k * len));
+    ChunkInput in;
+    in.n = len;
+    in.first_index = index[r0];
+    in.params = cp.data();
+    in.init_state = chunk_initial_states(spec_, thermal_.get(), cp.data(), len, init);
+    backend_->run(rs_, in, out);
+    ChunkData d;  // the columns of this piece, as run.cpp fills them
+    d.first = index[r0];
+    d.count = len;
+    d.set("status", out.status);
+    stage_->classify_chunk(out, spec_.analysis_ms, d);
+    if (probe_) probe_->run(*backend_, in, *stage_, spec_.analysis_ms, d);
+    if (opt_.spikes > 0) append_spike_trains(out, res.spike_slots, opt_.spikes, res.data);
+    for (auto& [name, bytes] : d.columns) {
+      auto& dst = res.data.columns[name];
+      dst.insert(dst.end(), bytes.begin(), bytes.end());
+    }
+    r0 = r1;
+  }
+  res.data.set("index", index);
+  for (const auto& c : res.columns) {  // n == 0: empty columns of every name
+    auto& v = res.data.columns[c.name];
+    if (v.size() != n * dtype_size(c.dtype))
+      throw std::logic_error("evaluate: column " + c.name + " has " + std::to_string(v.size()) + " bytes for " +
+                             std::to_string(n) + " rows");
+  }
+  return res;
+}
+
+}  // namespace ns
