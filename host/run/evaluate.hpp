@@ -66,6 +66,8 @@ class Evaluator {
   std::string backend_name() const;
   std::string backend_device() const;
   const std::string& backend_notice() const { return notice_; }
+  const EvalOptions& options() const { return opt_; }
+  const std::vector<std::string>& spike_cells() const { return spike_cells_; }
   std::vector<ColumnSpec> columns() const;
 
   // Parameter index of a name; throws SpecError naming the unknown name and the valid ones.

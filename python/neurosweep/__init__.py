@@ -8,10 +8,13 @@
     t = db.spikes(3, "LP")              # circuits: of one cell (db.spike_cells; db.circuit)
     neurosweep.plot_map(db, "gCaS", "gKd", out="map.png")
     neurosweep.models(); neurosweep.model_info("iaf_psc_alpha")   # the model registry
+    eng = neurosweep.Engine(model="stg", transient="2 s", analysis="10 s")  # the engine in memory
+    df = eng.evaluate({"gCaS": [4, 8], "gKd": [50, 100]})            # status, label, features
 
 The file format is docs/FORMAT.md of the neurosweep repository.
 """
 from .database import KNOWN_FORMAT_VERSION, Axis, Database, open
+from .engine import Engine
 from .errors import (CorruptDatabaseError, DatabaseNotFoundError, FormatVersionError,
                      InstanceNotAvailableError, NeurosweepError, NotADatabaseError, NotAGridError,
                      SimulateError, UnfinishedDatabaseWarning)
@@ -22,7 +25,7 @@ from .simulate import Trace, find_binary, resimulate
 __version__ = "0.1.0"
 
 __all__ = [
-    "open", "Database", "Axis", "KNOWN_FORMAT_VERSION",
+    "open", "Database", "Axis", "KNOWN_FORMAT_VERSION", "Engine",
     "plot_map", "plot_fractions", "plot_feature", "plot_trace", "LABEL_COLOURS", "label_colour",
     "resimulate", "Trace", "find_binary", "models", "model_info",
     "NeurosweepError", "DatabaseNotFoundError", "NotADatabaseError", "FormatVersionError",
