@@ -91,8 +91,7 @@ int Evaluator::param_index(const std::string& name) const {
   throw SpecError("parameter '" + name + "': not a parameter of model " + m.name + "; valid: " + valid);
 }
 
-EvalResult Evaluator::evaluate(const std::vector<std::string>& names, const double* values, size_t n,
-                               const uint64_t* indices, uint64_t index_offset) const {
+std::vector<double> Evaluator::check(const std::vector<std::string>& names, const double* values, size_t n) const {
   const ModelDesc& m = *spec_.model;
   const size_t np = m.params.size();
   std::vector<int> col_of(np, -1);  // parameter -> column of `values`
@@ -103,7 +102,7 @@ EvalResult Evaluator::evaluate(const std::vector<std::string>& names, const doub
     col_of[k] = static_cast<int>(c);
     pidx.push_back(k);
   }
-  if (n && names.empty() == false && !values) throw SpecError("no parameter values given");
+  if (n && !names.empty() && !values) throw SpecError("no parameter values given");
 
   // The full parameter matrix, column-major [k * n + r], checked before any work.
   std::vector<double> params(np * n);
@@ -130,6 +129,14 @@ EvalResult Evaluator::evaluate(const std::vector<std::string>& names, const doub
     const std::string rule = rule_violation(m, row.data(), origin);
     if (!rule.empty()) throw SpecError("row " + std::to_string(r) + ": " + rule);
   }
+  return params;
+}
+
+EvalResult Evaluator::evaluate(const std::vector<std::string>& names, const double* values, size_t n,
+                               const uint64_t* indices, uint64_t index_offset) const {
+  const ModelDesc& m = *spec_.model;
+  const size_t np = m.params.size();
+  const std::vector<double> params = check(names, values, n);
   std::vector<uint64_t> index(n);
   for (size_t r = 0; r < n; ++r) index[r] = indices ? indices[r] : index_offset + r;
 

@@ -79,6 +79,8 @@ class Evaluator {
   // (SpecError naming the column, the row and the value); nothing runs when one fails.
   EvalResult evaluate(const std::vector<std::string>& names, const double* values, size_t n,
                       const uint64_t* indices = nullptr, uint64_t index_offset = 0) const;
+  // The checks of evaluate() alone: returns the full parameter matrix [k * n + r] or throws.
+  std::vector<double> check(const std::vector<std::string>& names, const double* values, size_t n) const;
 
  private:
   RunSpec spec_;

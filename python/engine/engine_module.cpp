@@ -62,6 +62,14 @@ class PyEngine {
     return out;
   }
 
+  void check(const std::vector<std::string>& names,
+             nb::ndarray<const double, nb::ndim<2>, nb::c_contig, nb::device::cpu> values) const {
+    if (values.shape(0) != names.size())
+      throw ns::SpecError("values: " + std::to_string(values.shape(0)) + " rows of parameters for " +
+                          std::to_string(names.size()) + " names");
+    ev_->check(names, values.data(), values.shape(1));
+  }
+
   nb::list columns() const {
     nb::list l;
     for (const auto& c : ev_->columns()) {
@@ -110,6 +118,7 @@ NB_MODULE(_engine, m) {
            nb::arg("spikes") = 0, nb::arg("chunk") = 0)
       .def("evaluate", &PyEngine::evaluate, nb::arg("names"), nb::arg("values"), nb::arg("index").none(),
            nb::arg("index_offset") = 0)
+      .def("check", &PyEngine::check, nb::arg("names"), nb::arg("values"))
       .def("columns", &PyEngine::columns)
       .def("params", &PyEngine::params)
       .def_prop_ro("model", &PyEngine::model)

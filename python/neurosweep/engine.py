@@ -164,6 +164,49 @@ class Engine:
         """
         import pandas as pd
 
+        cols, block, row_index = self._block(params, names)
+        n = block.shape[1]
+        idx = None
+        if index is not None:
+            idx = np.ascontiguousarray(np.asarray(index), dtype=np.uint64)
+            if idx.shape != (n,):
+                raise ValueError(f"evaluate: index has shape {np.asarray(index).shape}; expected ({n},)")
+        if int(index_offset) < 0:
+            raise ValueError(f"evaluate: index_offset {index_offset}: must be >= 0")
+        raw = self._eng.evaluate(cols, block, idx, int(index_offset))
+        data: Dict[str, Any] = {c: block[j] for j, c in enumerate(cols)}
+        for spec in self._columns:
+            name, dt = spec["name"], spec["dtype"]
+            v = np.frombuffer(raw[name], dtype=np.dtype(dt).newbyteorder("<"))
+            if spec["enum_names"]:
+                codes = v.astype(np.int64)
+                codes = np.where((codes >= 0) & (codes < len(spec["enum_names"])), codes, -1)
+                data[name] = pd.Categorical.from_codes(codes, categories=spec["enum_names"])
+            else:
+                data[name] = v.copy()
+        if "__spike_counts" in raw:
+            counts = np.frombuffer(raw["__spike_counts"], dtype="<u4")
+            times = np.frombuffer(raw["__spike_times"], dtype="<f4")
+            splits = np.split(times.copy(), np.cumsum(counts)[:-1]) if len(counts) else []
+            cells = self._eng.spike_cells
+            if cells:  # circuits: one train per cell
+                for k, cell in enumerate(cells):
+                    data[f"spike_times.{cell}"] = [splits[r * len(cells) + k] for r in range(n)]
+            else:
+                data["spike_times"] = splits
+        df = pd.DataFrame(data, index=row_index)
+        df.attrs["units"] = {c["name"]: c["units"] for c in self._columns}
+        return df
+
+    def check(self, params: Any, names: Optional[Sequence[str]] = None) -> None:
+        """The checks of ``evaluate`` (names, shapes, types, ranges, rules) without running."""
+        cols, block, _ = self._block(params, names)
+        self._eng.check(cols, block)
+
+    def _block(self, params: Any, names: Optional[Sequence[str]]):
+        """(names, C-contiguous float64 block of shape (k, n), DataFrame index or None)."""
+        import pandas as pd
+
         row_index = None
         if isinstance(params, pd.DataFrame):
             if names is not None:
@@ -196,41 +239,10 @@ class Engine:
                 raise ValueError(f"evaluate: params has {a.shape[1]} columns for {len(cols)} names {cols}")
             a = self._numeric(a, "params")
             arrays = [a[:, j] for j in range(a.shape[1])]
-        n = len(arrays[0]) if arrays else 0
         if not arrays:
             raise ValueError("evaluate: no parameters given")
         block = np.ascontiguousarray(np.stack(arrays).astype(np.float64, copy=False))
-        idx = None
-        if index is not None:
-            idx = np.ascontiguousarray(np.asarray(index), dtype=np.uint64)
-            if idx.shape != (n,):
-                raise ValueError(f"evaluate: index has shape {np.asarray(index).shape}; expected ({n},)")
-        if int(index_offset) < 0:
-            raise ValueError(f"evaluate: index_offset {index_offset}: must be >= 0")
-        raw = self._eng.evaluate(cols, block, idx, int(index_offset))
-        data: Dict[str, Any] = {c: block[j] for j, c in enumerate(cols)}
-        for spec in self._columns:
-            name, dt = spec["name"], spec["dtype"]
-            v = np.frombuffer(raw[name], dtype=np.dtype(dt).newbyteorder("<"))
-            if spec["enum_names"]:
-                codes = v.astype(np.int64)
-                codes = np.where((codes >= 0) & (codes < len(spec["enum_names"])), codes, -1)
-                data[name] = pd.Categorical.from_codes(codes, categories=spec["enum_names"])
-            else:
-                data[name] = v.copy()
-        if "__spike_counts" in raw:
-            counts = np.frombuffer(raw["__spike_counts"], dtype="<u4")
-            times = np.frombuffer(raw["__spike_times"], dtype="<f4")
-            splits = np.split(times.copy(), np.cumsum(counts)[:-1]) if len(counts) else []
-            cells = self._eng.spike_cells
-            if cells:  # circuits: one train per cell
-                for k, cell in enumerate(cells):
-                    data[f"spike_times.{cell}"] = [splits[r * len(cells) + k] for r in range(n)]
-            else:
-                data["spike_times"] = splits
-        df = pd.DataFrame(data, index=row_index)
-        df.attrs["units"] = {c["name"]: c["units"] for c in self._columns}
-        return df
+        return cols, block, row_index
 
     @staticmethod
     def _numeric(a: np.ndarray, name: str) -> np.ndarray:
