@@ -103,7 +103,7 @@ class SearchSpec:
             self._err("axes", "[...]", 'no axes: a search chooses the instances ("search.params")')
         ps = s.get("params")
         if not isinstance(ps, dict) or not ps:
-            self._err("search.params", ps, 'an object name -> [low, high] or {"low", "high", "scale": "lin"|"log"}')
+            self._err("search.params", ps, 'an object name -> [low, high] or {"low", "high", "scale": "linear"|"log"}')
         self.params: List[Param] = []
         for name, v in ps.items():
             key = f"search.params.{name}"
@@ -116,12 +116,13 @@ class SearchSpec:
             elif isinstance(v, list) and len(v) == 2:
                 lo, hi = v
             else:
-                self._err(key, v, '[low, high] or {"low": L, "high": H, "scale": "lin"|"log"}')
+                self._err(key, v, '[low, high] or {"low": L, "high": H, "scale": "linear"|"log"}')
             for what, x in (("low", lo), ("high", hi)):
                 if not isinstance(x, (int, float)) or isinstance(x, bool) or not math.isfinite(x):
                     self._err(f"{key}.{what}", x, "a finite number")
-            if scale not in ("lin", "log"):
-                self._err(f"{key}.scale", scale, '"lin" or "log"')
+            if scale not in ("linear", "lin", "log"):
+                self._err(f"{key}.scale", scale, '"linear" (or "lin") or "log"')
+            scale = "lin" if scale == "linear" else scale
             if not hi > lo:
                 self._err(key, v, "low < high")
             if scale == "log" and not lo > 0:

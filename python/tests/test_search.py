@@ -15,12 +15,8 @@ import pytest
 import neurosweep
 from neurosweep import search as S
 
-try:
-    from neurosweep.engine import _load_extension
-    _load_extension()
-    HAVE_ENGINE, WHY = True, ""
-except ImportError as e:  # pragma: no cover
-    HAVE_ENGINE, WHY = False, str(e)
+from test_engine import HAVE_ENGINE, WHY  # the extension found (a failure under CI when not)
+
 pytestmark = pytest.mark.skipif(not HAVE_ENGINE, reason=WHY)
 
 PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(neurosweep.__file__)))
