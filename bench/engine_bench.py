@@ -15,6 +15,7 @@
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--one-only", action="store_true", help="only the one-instance overhead")
     ap.add_argument("--bin", default=os.environ.get("NEUROSWEEP_BIN", os.path.join(os.path.dirname(HERE), "build", "neurosweep")))
     a = ap.parse_args()
     settings = {"model": "stg", "dt": "0.05 ms", "transient": "10 s", "analysis": "10 s", "seed": 1,
@@ -51,50 +53,58 @@ def main():
     eng = ns.Engine(spec=settings, backend=a.backend, threads=a.threads)
     print(f"engine: {eng.backend} ({eng.device}); {a.n} STG neurons, 10 s + 10 s at dt 0.05 ms, float")
     runs, evals = [], []
-    for r in range(a.repeat):
+    for r in range(0 if a.one_only else a.repeat):
         args = [a.bin, "run", sp, "-o", db, "-q", "--force", "--backend", a.backend]
         if a.threads:
             args += ["--threads", str(a.threads)]
         t0 = time.perf_counter()
+        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(args, check=True)
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t_proc = time.perf_counter() - t0
+        cpu_run = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
         with h5py.File(db, "r") as f:
             tim = json.loads(f.attrs["timings"])
             params = {k: f["instances"][k][:] for k in P03}
             ref_label = f["instances"]["label"][:]
-        runs.append((tim["integrate_s"], tim["wall_s"], t_proc))
-        t0 = time.perf_counter()
+        runs.append((tim["integrate_s"], tim["wall_s"], t_proc, cpu_run))
+        t0, p0 = time.perf_counter(), time.process_time()
         df = eng.evaluate(params)
-        evals.append(time.perf_counter() - t0)
+        evals.append((time.perf_counter() - t0, time.process_time() - p0))
         same = bool(np.array_equal(df.label.cat.codes.to_numpy().astype(np.int8), ref_label))
         print(f"  repeat {r}: run integrate {runs[-1][0]:.2f} s, run wall {runs[-1][1]:.2f} s (process {t_proc:.2f} s); "
-              f"evaluate {evals[-1]:.2f} s; labels identical: {same}")
+              f"evaluate {evals[-1][0]:.2f} s; CPU time: run process {cpu_run:.2f} s, evaluate {evals[-1][1]:.2f} s; "
+              f"labels identical: {same}")
+    if a.one_only:
+        return one_instance(a)
     integ, wall = min(x[0] for x in runs), min(x[1] for x in runs)
-    ev = min(evals)
+    ev = min(x[0] for x in evals)
+    cpu_r, cpu_e = min(x[3] for x in runs), min(x[1] for x in evals)
     print(f"rate: run integrate {a.n / integ:,.0f} inst/s, run wall {a.n / wall:,.0f} inst/s, "
           f"evaluate {a.n / ev:,.0f} inst/s (integration + classification)")
     print(f"evaluate / run integration rate: {integ / ev:.1%}; evaluate / run wall rate: {wall / ev:.1%}")
+    print(f"per CPU second (less sensitive to other load): run process {a.n / cpu_r:,.0f} inst/CPU-s, evaluate "
+          f"{a.n / cpu_e:,.0f} inst/CPU-s: evaluate / run {cpu_r / cpu_e:.1%}")
+    one_instance(a)
 
-    one = ns.Engine(model="stg", dt=0.05, transient=0, analysis=1000, backend=a.backend, threads=a.threads,
-                    classifier={"slowest_period_ms": 250})
+
+def one_instance(a):
+    """Cost of a one-row call beyond its integration: the call's wall time minus the engine's own
+    integration time (df.attrs["timings"], measured inside the same call), median of 200 calls."""
     p = {k: [0.5 * (lo + hi)] for k, (lo, hi) in P03.items()}
-    T, t = [1000, 2000, 4000, 8000], []
-    for dur in T:
+    for dur in (1000, 10000):
         e = ns.Engine(model="stg", dt=0.05, transient=0, analysis=dur, backend=a.backend, threads=a.threads,
                       classifier={"slowest_period_ms": dur / 4})
         e.evaluate(p)
-        best = np.inf
-        for _ in range(20):
-            t0 = time.perf_counter()
-            e.evaluate(p)
-            best = min(best, time.perf_counter() - t0)
-        t.append(best)
-    b, a0 = np.polyfit(np.array(T, float), np.array(t), 1)
-    print("one instance: " + ", ".join(f"T={d / 1000:g} s: {x * 1e3:.2f} ms" for d, x in zip(T, t)))
-    print(f"one-instance overhead beyond integration (intercept of t = a + b T): {a0 * 1e3:.2f} ms; "
-          f"integration {b * 1e6:.1f} ms per simulated second")
-    del one
-
+        over, integ, call = [], [], []
+        for _ in range(200 if dur == 1000 else 30):
+            t = e.evaluate(p).attrs["timings"]
+            over.append(t["call_s"] - t["integrate_s"])
+            integ.append(t["integrate_s"])
+            call.append(t["call_s"])
+        print(f"one instance, T = {dur / 1000:g} s: call {np.median(call) * 1e3:.2f} ms, integration "
+              f"{np.median(integ) * 1e3:.2f} ms, beyond integration {np.median(over) * 1e3:.2f} ms "
+              f"(check, classify, Python; 90th percentile {np.percentile(over, 90) * 1e3:.2f} ms)")
 
 if __name__ == "__main__":
     main()

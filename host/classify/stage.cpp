@@ -75,7 +75,7 @@ class NeuronStage final : public ClassifierStage {
     const size_t n = o.n;
     std::vector<int8_t> label(n);
     std::vector<std::vector<float>> feat(NF, std::vector<float>(n));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > 64)  // small calls (the engine) skip the team
     for (size_t i = 0; i < n; ++i) {
       const size_t slot = i * o.n_obs;
       const uint32_t total = o.n_spikes[slot];

@@ -2,7 +2,9 @@
 #include "run/evaluate.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <future>
 #include <mutex>
 #include <sstream>
 
@@ -136,49 +138,95 @@ EvalResult Evaluator::evaluate(const std::vector<std::string>& names, const doub
                                const uint64_t* indices, uint64_t index_offset) const {
   const ModelDesc& m = *spec_.model;
   const size_t np = m.params.size();
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  auto t0 = Clock::now();
   const std::vector<double> params = check(names, values, n);
+  const double check_s = since(t0);
   std::vector<uint64_t> index(n);
   for (size_t r = 0; r < n; ++r) index[r] = indices ? indices[r] : index_offset + r;
 
   EvalResult res;
+  res.check_s = check_s;
   res.n = n;
   res.columns = columns();
   res.spike_cells = spike_cells_;
   res.spike_slots = spike_cells_.empty() ? 1 : spike_cells_.size();
   res.data.first = 0;
   res.data.count = n;
-  std::vector<ChunkData> parts;
 
   std::lock_guard<std::mutex> lock(g_eval_mu);
   const size_t chunk = static_cast<size_t>(opt_.chunk ? opt_.chunk : default_chunk(backend_->name() == "cuda", opt_.threads));
-  std::vector<double> cp, init;
-  ChunkOutput out;
   // Pieces: at most `chunk` rows with consecutive instance indices (ChunkInput::first_index keys
   // instance first_index + j).
+  std::vector<std::pair<size_t, size_t>> pieces;  // [r0, r1)
   for (size_t r0 = 0; r0 < n;) {
     size_t r1 = r0 + 1;
     while (r1 < n && r1 - r0 < chunk && index[r1] == index[r1 - 1] + 1) ++r1;
-    const size_t len = r1 - r0;
-    cp.resize(np * len);
-    for (size_t k = 0; k < np; ++k) std::copy_n(params.begin() + static_cast<long>(k * n + r0), len, cp.begin() + static_cast<long>(k * len));
+    pieces.emplace_back(r0, r1);
+    r0 = r1;
+  }
+  // As in run.cpp: on the GPU, piece k+1 is integrated (another host thread waiting on the device)
+  // while piece k is classified; each piece is computed exactly as without the overlap.
+  struct Slot {
+    size_t piece = ~size_t(0);
+    std::vector<double> params, init;
     ChunkInput in;
-    in.n = len;
-    in.first_index = index[r0];
-    in.params = cp.data();
-    in.init_state = chunk_initial_states(spec_, thermal_.get(), cp.data(), len, init);
-    backend_->run(rs_, in, out);
+    ChunkOutput out;
+  };
+  Slot slots[2];
+  auto expand = [&](size_t k, Slot& S) {
+    const auto [r0, r1] = pieces[k];
+    const size_t len = r1 - r0;
+    S.piece = k;
+    S.params.resize(np * len);
+    for (size_t j = 0; j < np; ++j)
+      std::copy_n(params.begin() + static_cast<long>(j * n + r0), len, S.params.begin() + static_cast<long>(j * len));
+    S.in.n = len;
+    S.in.first_index = index[r0];
+    S.in.params = S.params.data();
+    S.in.init_state = chunk_initial_states(spec_, thermal_.get(), S.params.data(), len, S.init);
+  };
+  // A few rows need no thread team (a team of idle threads costs milliseconds on a busy machine);
+  // each row is integrated on its own, so the results are the same.
+  auto integrate = [this](Slot& S) {
+    if (S.in.n >= 64 || backend_->name() != "cpu") return backend_->run(rs_, S.in, S.out);
+    RunSettings one = rs_;
+    one.threads = 1;
+    backend_->run(one, S.in, S.out);
+  };
+  const bool overlap = backend_->name() == "cuda" && !probe_;
+  std::future<void> ahead;
+  int cur = 0;
+  for (size_t k = 0; k < pieces.size(); ++k) {
+    Slot& S = slots[cur];
+    t0 = Clock::now();
+    if (ahead.valid() && S.piece == k) {
+      ahead.get();
+    } else {
+      expand(k, S);
+      integrate(S);
+    }
+    res.integrate_s += since(t0);
+    if (overlap && k + 1 < pieces.size()) {
+      Slot& N = slots[1 - cur];
+      expand(k + 1, N);
+      ahead = std::async(std::launch::async, [&integrate, &N] { integrate(N); });
+      cur = 1 - cur;
+    }
+    t0 = Clock::now();
     ChunkData d;  // the columns of this piece, as run.cpp fills them
-    d.first = index[r0];
-    d.count = len;
-    d.set("status", out.status);
-    stage_->classify_chunk(out, spec_.analysis_ms, d);
-    if (probe_) probe_->run(*backend_, in, *stage_, spec_.analysis_ms, d);
-    if (opt_.spikes > 0) append_spike_trains(out, res.spike_slots, opt_.spikes, res.data);
+    d.first = S.in.first_index;
+    d.count = S.in.n;
+    d.set("status", S.out.status);
+    stage_->classify_chunk(S.out, spec_.analysis_ms, d);
+    if (probe_) probe_->run(*backend_, S.in, *stage_, spec_.analysis_ms, d);
+    if (opt_.spikes > 0) append_spike_trains(S.out, res.spike_slots, opt_.spikes, res.data);
     for (auto& [name, bytes] : d.columns) {
       auto& dst = res.data.columns[name];
       dst.insert(dst.end(), bytes.begin(), bytes.end());
     }
-    r0 = r1;
+    res.classify_s += since(t0);
   }
   res.data.set("index", index);
   for (const auto& c : res.columns) {  // n == 0: empty columns of every name

@@ -50,6 +50,9 @@ struct EvalResult {
   ChunkData data;                   // the columns' values (and spikes when requested)
   size_t spike_slots = 1;           // spike trains per instance (circuits: one per cell)
   std::vector<std::string> spike_cells;  // their names (circuits), empty for single neurons
+  // Seconds spent in this call: checking the input, integrating (the backend's runs; on the GPU,
+  // waiting for them), classifying (classifier stage, probe, spike trains).
+  double check_s = 0, integrate_s = 0, classify_s = 0;
 };
 
 class Evaluator {

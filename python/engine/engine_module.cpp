@@ -49,6 +49,11 @@ class PyEngine {
       r = ev_->evaluate(names, values.data(), n, index ? index->data() : nullptr, index_offset);
     }
     nb::dict out;
+    nb::dict timings;
+    timings["check_s"] = r.check_s;
+    timings["integrate_s"] = r.integrate_s;
+    timings["classify_s"] = r.classify_s;
+    out["__timings"] = timings;
     for (const auto& c : r.columns) {
       const auto& b = r.data.columns.at(c.name);
       out[c.name.c_str()] = nb::bytes(reinterpret_cast<const char*>(b.data()), b.size());

@@ -31,6 +31,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
@@ -164,6 +165,7 @@ class Engine:
         """
         import pandas as pd
 
+        t_call = time.perf_counter()
         cols, block, row_index = self._block(params, names)
         n = block.shape[1]
         idx = None
@@ -196,6 +198,8 @@ class Engine:
                 data["spike_times"] = splits
         df = pd.DataFrame(data, index=row_index)
         df.attrs["units"] = {c["name"]: c["units"] for c in self._columns}
+        # seconds: check, integrate, classify (inside the engine) and the whole call
+        df.attrs["timings"] = dict(raw["__timings"], call_s=time.perf_counter() - t_call)
         return df
 
     def check(self, params: Any, names: Optional[Sequence[str]] = None) -> None:
