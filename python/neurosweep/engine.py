@@ -144,6 +144,11 @@ class Engine:
         return self._eng.device
 
     @property
+    def notice(self) -> str:
+        """Why backend "auto" chose what it chose ("" otherwise)."""
+        return self._eng.notice
+
+    @property
     def columns(self) -> List[str]:
         """Result columns (after the parameter columns): index, status, label, features."""
         return [c["name"] for c in self._columns]
