@@ -181,3 +181,46 @@ def test_refine_errors(binary, grid_db, tmp_path):
     p = refine(binary, grid_db, out, "--force", check=False)
     assert p.returncode != 0 and "not one" in p.stderr and open(out).read() == "keep"
     assert not os.path.exists(out + ".refine")
+
+
+def test_plot_map_draws_refined_regions_at_finest_resolution(binary, grid_db, tmp_path):
+    """plot_map of the refined database: a 25 x 65 raster (8 x the 4 x 9 grid) whose pixels
+    disagree with the rheobase rule only right at the hyperbola (a pixel whose 3 x 3
+    neighbourhood straddles it); the grid alone (refined="off") misplaces it by up to half a grid
+    step, which this check catches."""
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import QuadMesh
+
+    import neurosweep as ns
+
+    out = str(tmp_path / "ref.h5")
+    refine(binary, grid_db, out, "--depth", "3")
+    db = ns.open(out)
+    assert db.refine_info["depth"] == 3 and len(db.refined()) == db.refine_info["n_points"]
+    silent = db.label_names.index("silent")
+    tau = 6 + 0.5 * np.arange(25)[:, None]
+    i_e = 10 + 15.625 * np.arange(65)[None, :]
+    truth = silent_expected(tau, i_e)
+    pad = np.pad(truth, 1, mode="edge")
+    straddles = np.zeros_like(truth)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            straddles |= pad[dy:dy + 25, dx:dx + 65] != truth
+
+    def raster(mode):
+        fig, ax = plt.subplots()
+        ns.plot_map(db, "I_e", "tau_m", ax=ax, refined=mode)
+        mesh = [c for c in ax.collections if isinstance(c, QuadMesh)][0]
+        a = np.asarray(mesh.get_array())
+        plt.close(fig)
+        return a
+
+    fine = raster("points").reshape(25, 65)
+    wrong = (fine == silent) != truth
+    assert not np.any(wrong & ~straddles), np.argwhere(wrong & ~straddles)
+    coarse = raster("off")
+    assert coarse.size == 4 * 9
+    up = coarse.reshape(4, 9)[(np.arange(25) + 4) // 8][:, (np.arange(65) + 4) // 8]
+    assert np.any(((up == silent) != truth) & ~straddles)
+    with pytest.raises(ValueError, match="refined="):
+        ns.plot_map(db, "I_e", "tau_m", refined="yes")
