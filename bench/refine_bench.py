@@ -4,7 +4,7 @@ gCaS x gKd), `neurosweep refine --depth 3` against a grid 8 times finer (505 x 5
 neurons), which is too costly to build here in full; it is checked on whole lines instead.
 
     python3 bench/refine_bench.py [--bin build/neurosweep] [--work /tmp/refine_bench]
-                                  [--lines 4] [--depth 3] [--threads 2] [--figure docs/img/refine_demo.png]
+                                  [--lines 8] [--depth 3] [--threads 2] [--figure docs/img/refine_demo.png]
 
 Steps: (1) build the demo grid (kept when present); (2) refine it; (3) instances: refined points
 against the 8x finer grid (the issue's bar: at most 25%); (4) truth on lines: the grid rows and
@@ -50,7 +50,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "neurosweep"))
     ap.add_argument("--work", default="/tmp/refine_bench")
-    ap.add_argument("--lines", type=int, default=4, help="rows + columns rebuilt 8x finer")
+    ap.add_argument("--lines", type=int, default=8, help="rows + columns rebuilt 8x finer")
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--threads", default="0")
     ap.add_argument("--figure", default=os.path.join(ROOT, "docs", "img", "refine_demo.png"))
@@ -98,10 +98,9 @@ def main():
         s["output"] = {}
         a_fix = 0 if fixed_axis == "gCaS" else 1
         ax = s["axes"][a_fix]
-        lin = ax["linspace"]
-        lin_count = lin["count"]
-        ax["linspace"] = {"start": lin["start"] + (lin["stop"] - lin["start"]) * k / (lin_count - 1), "stop": 0, "count": 1}
-        ax["linspace"]["stop"] = ax["linspace"]["start"]
+        # the grid's own value (its formula's rounding), so the line lies exactly on grid row k
+        value = float(g[fixed_axis][(k * n1) if a_fix == 0 else k])
+        s["axes"][a_fix] = {"kind": "grid", "param": ax["param"], "values": [value]}
         other = s["axes"][1 - a_fix]["linspace"]
         other["count"] = (other["count"] - 1) * S + 1
         path = os.path.join(a.work, s["name"] + ".json")

@@ -97,6 +97,8 @@ def test_refine_locates_rheobase_hyperbola(binary, grid_db, tmp_path):
         assert above - below == pytest.approx(125 / 8), (t, below, above)
     # the refined points are a small part of a grid 8 times finer (25 x 65 = 1625 points)
     assert len(lv) < 0.25 * 25 * 65
+    info = run_cli(binary, "info", out).stdout
+    assert "/refined" in info and '"n_points":%d' % len(lv) in info, info
 
 
 def test_refined_points_equal_a_finer_grid(binary, grid_db, tmp_path):
