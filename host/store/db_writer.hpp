@@ -135,7 +135,7 @@ class FinalWriter {
     }
     if (schema.has_rates()) {
       uint64_t ch = 0;
-      Hid ds = make_rates(file_, schema, n_rows, n_rows == 0, &ch, path);
+      Hid ds = make_rates(root_, schema, n_rows, n_rows == 0, &ch, path);
       rates_ = std::make_unique<Appender>(std::move(ds), 4 * schema.rate_row(), ch, n_rows == 0, path, "rates/values",
                                           schema.rate_row());
     }
