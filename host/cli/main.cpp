@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,10 @@
 #ifdef NEUROSWEEP_HAVE_MPI
 #include "run/mpi_run.hpp"
 #endif
+
+namespace ns {
+std::function<int()> add_refine_command(CLI::App& app);  // cmd_refine.cpp
+}
 
 namespace {
 
@@ -187,6 +192,9 @@ int main(int argc, char** argv) {
   run->add_option("--stop-after-chunks", ro.stop_after_chunks,
                   "Commit N chunks, then stop, leaving a build to --resume (time-boxed batch steps)");
   run->add_flag("--force", ro.force, "Overwrite an existing database or unfinished build");
+  run->add_flag("--extend", ro.extend,
+                "Grow the random/Sobol sample of the existing -o database (same spec, larger count): its rows are kept, "
+                "only the new instances are run");
   run->add_flag("-q,--quiet", ro.quiet, "No progress output");
   run->add_option("--shard", shard, "K/N: build only shard K (0-based) of N, to DB.shard-K-of-N.h5; merge later");
 
@@ -220,6 +228,7 @@ int main(int argc, char** argv) {
   merge->add_option("-o,--output", merge_out, "Output database")->required();
   merge->add_flag("--force", merge_force, "Overwrite an existing output");
 
+  const auto refine_cmd = ns::add_refine_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -251,6 +260,7 @@ int main(int argc, char** argv) {
 #endif
       return ns::run_build(ro);
     }
+    if (const int rc = refine_cmd(); rc >= 0) return rc;
     if (*info) {
       std::cout << ns::format_info(ns::inspect(info_path));
       return 0;

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -30,6 +31,7 @@
 #include "neurosweep/models.hpp"
 #include "neurosweep/version.hpp"
 #include "run/evaluate.hpp"
+#include "run/extend.hpp"
 #include "run/probe.hpp"
 #include "run/simulate.hpp"
 #include "spec/spec.hpp"
@@ -266,9 +268,10 @@ uint64_t default_chunk(bool cuda, int threads) {
   return cuda ? 131072 : 512ull * static_cast<uint64_t>(threads_used(threads));
 }
 
-int run_build(const RunOptions& opt) {
+int run_build(const RunOptions& opt) { return run_build(opt, load_spec(opt.spec_path)); }
+
+int run_build(const RunOptions& opt, const RunSpec& spec) {
   const auto t_start = Clock::now();
-  RunSpec spec = load_spec(opt.spec_path);
   const ModelDesc& m = *spec.model;
   auto stage = make_classifier_stage(spec);
   if (opt.shard_n < 1 || opt.shard_k < 0 || opt.shard_k >= opt.shard_n)
@@ -326,9 +329,15 @@ int run_build(const RunOptions& opt) {
     attrs["thermalize_ms"] = spec.thermal_ms;
   }
 
+  std::optional<BuildPrefix> prefix;  // --extend: the rows of the existing database come first
+  if (opt.extend && !opt.resume) {
+    if (opt.shard_n > 1) throw SpecError("--extend cannot be combined with --shard (extend the merged database)");
+    prefix = extension_prefix(out, spec, opt.force);
+    attrs["extended_from"] = nlohmann::json{{"spec_hash", prefix->spec_hash}, {"n_rows", prefix->n_rows}}.dump();
+  }
   BuildStore store = opt.resume ? BuildStore::resume(out, spec.hash, spec.canonical, &schema)
                                 : BuildStore::create(out, spec.canonical, spec.hash, n_total, chunk, schema, attrs,
-                                                     opt.force, opt.shard_k, opt.shard_n);
+                                                     opt.force, opt.shard_k, opt.shard_n, prefix ? &*prefix : nullptr);
   // A resumed build keeps the chunk size it was created with, whatever --chunk says now.
   const uint64_t chunk_used = store.chunk_size();
   if (opt.resume && opt.chunk && opt.chunk != chunk_used && !opt.quiet)
@@ -338,7 +347,7 @@ int run_build(const RunOptions& opt) {
   // first chunk of a 2^48-instance sweep starts at once and memory does not grow with the count.
   const auto done = store.done_chunks();
   const auto sc = store.shard_chunks();
-  const uint64_t shard_first = sc.first * chunk_used, shard_end = std::min(n_total, sc.second * chunk_used);
+  const uint64_t shard_first = store.chunk_range(sc.first).first, shard_end = std::min(n_total, sc.second * chunk_used);
   const uint64_t shard_total = shard_end - shard_first;
   uint64_t rows_done = 0;
   for (uint64_t c : done) rows_done += store.chunk_range(c).second - store.chunk_range(c).first;

@@ -17,6 +17,9 @@ struct RunOptions {
   uint64_t chunk = 0;       // instances per chunk (0: backend default)
   bool resume = false;
   bool force = false;
+  // --extend: `out` is a complete database of a smaller random/Sobol sample of the same spec; its
+  // rows are kept bit for bit and only the new instances are run (run/extend.hpp).
+  bool extend = false;
   bool quiet = false;
   int shard_k = 0, shard_n = 1;  // --shard K/N (0-based K)
   // --stop-after-chunks N: commit N chunks in this run, then stop (exit 0) leaving a build to
@@ -63,5 +66,8 @@ uint64_t default_chunk(bool cuda, int threads);
 // Runs (or resumes) a build. Throws SpecError, DatabaseError or BackendError before any work for
 // bad input; returns 0 on success.
 int run_build(const RunOptions& opt);
+// The same for a spec parsed already (refine builds its levels' specs in memory); opt.spec_path
+// only names the spec in messages (the --resume command printed on a stop).
+int run_build(const RunOptions& opt, const RunSpec& spec);
 
 }  // namespace ns

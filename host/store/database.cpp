@@ -235,6 +235,20 @@ static std::shared_ptr<void> try_lock_parts(const std::string& parts) {
   });
 }
 
+// The database an extension build continues: a complete, unsharded database of prefix.n_rows rows
+// with the recorded spec hash. Checked at create, at resume and again at finalize (it is read then).
+static RowFile open_prefix(const std::string& out, const BuildPrefix& prefix) {
+  if (!path_exists(out))
+    fail(out, "the build extends this database, but it is missing (was it moved or deleted?); start over with --force");
+  RowFile rf = open_row_file(out, false);
+  const std::string h = attr_string(rf.file, "spec_hash", out);
+  if (h != prefix.spec_hash || rf.first_index != 0 || rf.n_rows != prefix.n_rows || read_attr(rf.file, "shard_n", out))
+    fail(out, "the build extends this database as it was (spec hash " + prefix.spec_hash + ", " +
+                  std::to_string(prefix.n_rows) + " rows), but it now has spec hash " + h + " and " +
+                  std::to_string(rf.n_rows) + " rows; start over with --extend (or --force)");
+  return rf;
+}
+
 [[noreturn]] static void refuse_busy(const std::string& parts) {
   fail(parts, "another neurosweep process is writing this build right now; wait for it to finish or stop it "
               "(every process of a killed mpirun) before running again");
@@ -242,8 +256,16 @@ static std::shared_ptr<void> try_lock_parts(const std::string& parts) {
 
 BuildStore BuildStore::create(const std::string& out_path, const std::string& spec_canonical, uint64_t spec_hash,
                               uint64_t n, uint64_t chunk_size, const StoreSchema& schema,
-                              const std::map<std::string, AttrValue>& attrs, bool force, int shard_k, int shard_n) {
+                              const std::map<std::string, AttrValue>& attrs, bool force, int shard_k, int shard_n,
+                              const BuildPrefix* prefix) {
   quiet_hdf5();
+  if (prefix) {
+    if (shard_n != 1) fail(out_path, "an extension build cannot be sharded");
+    if (prefix->n_rows == 0 || prefix->n_rows >= n)
+      fail(out_path, "extension: the new sweep (" + std::to_string(n) + " instances) must be larger than the database (" +
+                         std::to_string(prefix->n_rows) + " rows)");
+    open_prefix(out_path, *prefix);
+  }
   if (n == 0) fail(out_path, "a sweep of 0 instances has nothing to store");
   if (chunk_size == 0) fail(out_path, "chunk size must be > 0");
   const uint64_t nch = (n + chunk_size - 1) / chunk_size;
@@ -263,7 +285,7 @@ BuildStore BuildStore::create(const std::string& out_path, const std::string& sp
   check_out_dir(out_path);
   const std::string parts = parts_of(out_path);
   std::error_code ec;
-  const bool have_out = path_exists(out_path), have_parts = path_exists(parts);
+  const bool have_out = !prefix && path_exists(out_path), have_parts = path_exists(parts);
   if ((have_out || have_parts) && !force)
     fail(have_out ? out_path : parts, std::string(have_out ? "output exists" : "an unfinished build exists") +
                                           "; refusing to overwrite it (use --force to replace it" +
@@ -296,6 +318,10 @@ BuildStore BuildStore::create(const std::string& out_path, const std::string& sp
   s.shard_n_ = shard_n;
   s.chunk_begin_ = nch * shard_k / shard_n;
   s.chunk_end_ = nch * (shard_k + 1) / shard_n;
+  if (prefix) {
+    s.prefix_ = *prefix;
+    s.chunk_begin_ = prefix->n_rows / chunk_size;
+  }
   s.schema_ = sch;
   s.attrs_ = attrs;
   s.created_ = utc_now_iso();
@@ -315,6 +341,7 @@ BuildStore BuildStore::create(const std::string& out_path, const std::string& sp
             {"software_version", kVersion},
             {"git_revision", kGitRevision},
             {"created", s.created_}};
+  if (prefix) m["prefix"] = {{"n_rows", prefix->n_rows}, {"spec_hash", prefix->spec_hash}};
   write_file_atomic(parts + "/manifest.json", m.dump());
   return s;
 }
@@ -345,6 +372,10 @@ BuildStore BuildStore::resume(const std::string& out_path, uint64_t spec_hash, c
     s.chunk_begin_ = m.at("chunk_begin").get<uint64_t>();
     s.chunk_end_ = m.at("chunk_end").get<uint64_t>();
     s.created_ = m.at("created").get<std::string>();
+    if (m.contains("prefix")) {
+      s.prefix_.n_rows = m.at("prefix").at("n_rows").get<uint64_t>();
+      s.prefix_.spec_hash = m.at("prefix").at("spec_hash").get<std::string>();
+    }
   } catch (const std::exception& e) {
     fail(mp, std::string("corrupt manifest: ") + e.what());
   }
@@ -369,6 +400,11 @@ BuildStore BuildStore::resume(const std::string& out_path, uint64_t spec_hash, c
       if (!d.empty()) msg += "; keys that differ: " + d;
     }
     fail(parts, msg + ". Use --force to start over.");
+  }
+  if (s.prefix_.n_rows) {
+    if (s.prefix_.n_rows >= s.n_ || s.chunk_begin_ != s.prefix_.n_rows / s.chunk_size_)
+      fail(mp, "corrupt manifest: inconsistent extension prefix");
+    open_prefix(out_path, s.prefix_);
   }
   s.lock_ = try_lock_parts(parts);
   if (!s.lock_) refuse_busy(parts);
@@ -396,7 +432,7 @@ std::vector<uint64_t> BuildStore::pending_chunks() const {
 
 std::pair<uint64_t, uint64_t> BuildStore::chunk_range(uint64_t chunk) const {
   if (chunk >= n_chunks_) fail(parts_, "chunk " + std::to_string(chunk) + " out of range (" + std::to_string(n_chunks_) + " chunks)");
-  return {chunk * chunk_size_, std::min(n_, (chunk + 1) * chunk_size_)};
+  return {std::max(chunk * chunk_size_, prefix_.n_rows), std::min(n_, (chunk + 1) * chunk_size_)};
 }
 
 void BuildStore::write_chunk(uint64_t chunk, const ChunkData& d) {
@@ -530,7 +566,7 @@ void BuildStore::finalize(const std::map<std::string, AttrValue>& extra_attrs) {
                      std::to_string(chunk_end_ - chunk_begin_) + " chunks are not done (first missing: chunk " +
                      std::to_string(first_missing) + ")");
   }
-  const uint64_t first = chunk_begin_ * chunk_size_;
+  const uint64_t first = prefix_.n_rows ? 0 : chunk_begin_ * chunk_size_;  // extension: rows from out_ first
   const uint64_t end = std::min(n_, chunk_end_ * chunk_size_);
   // Written inside the (locked) parts directory: a user's OUT.tmp is never touched, and a kill
   // here leaves the old database (--force) and every chunk in place.
@@ -540,6 +576,7 @@ void BuildStore::finalize(const std::map<std::string, AttrValue>& extra_attrs) {
   try {
     FinalWriter w(tmp, schema_, end - first);
     const std::string want_hash = hash_hex(spec_hash_);
+    if (prefix_.n_rows) w.append(open_prefix(out_, prefix_));
     for (uint64_t c = chunk_begin_; c < chunk_end_; ++c) {
       const std::string cf = parts_ + "/" + chunk_file_name(c);
       try {

@@ -103,6 +103,13 @@ struct ChunkData {
 
 size_t dtype_size(const std::string& dtype);  // throws DatabaseError for an unknown dtype
 
+// An extension build (`run --extend`): rows [0, n_rows) of the output come from the existing
+// database out_path itself (spec hash spec_hash); the build computes only rows [n_rows, N).
+struct BuildPrefix {
+  uint64_t n_rows = 0;
+  std::string spec_hash;  // of the database being extended (16 hex digits)
+};
+
 class BuildStore {
  public:
   // Starts a build of out_path (parts directory out_path + ".parts"). Refuses an existing output
@@ -111,7 +118,8 @@ class BuildStore {
   static BuildStore create(const std::string& out_path, const std::string& spec_canonical,
                            uint64_t spec_hash, uint64_t n, uint64_t chunk_size,
                            const StoreSchema& schema, const std::map<std::string, AttrValue>& attrs,
-                           bool force, int shard_k = 0, int shard_n = 1);
+                           bool force, int shard_k = 0, int shard_n = 1,
+                           const BuildPrefix* prefix = nullptr);
   // Reopens an interrupted build. Refuses a different spec hash (spec_canonical, when given, is
   // used to name the top-level keys that differ), a missing or corrupt manifest, a finished build.
   // schema, when given, supplies the axis values the manifest leaves out (axes of more than
@@ -125,7 +133,9 @@ class BuildStore {
   std::vector<uint64_t> pending_chunks() const;  // of this shard, ascending (O(chunks): small builds)
   uint64_t chunk_size() const { return chunk_size_; }
   uint64_t n_instances() const { return n_; }
-  std::pair<uint64_t, uint64_t> chunk_range(uint64_t chunk) const;  // [first, end) instances
+  // [first, end) instances; an extension build's first chunk starts at the prefix's end.
+  std::pair<uint64_t, uint64_t> chunk_range(uint64_t chunk) const;
+  const BuildPrefix* prefix() const { return prefix_.n_rows ? &prefix_ : nullptr; }
   uint64_t n_chunks() const { return n_chunks_; }  // of the whole sweep
   std::pair<uint64_t, uint64_t> shard_chunks() const { return {chunk_begin_, chunk_end_}; }
   const StoreSchema& schema() const { return schema_; }
@@ -146,6 +156,7 @@ class BuildStore {
   StoreSchema schema_;
   std::map<std::string, AttrValue> attrs_;
   std::string created_;
+  BuildPrefix prefix_;  // n_rows 0: none
   std::shared_ptr<void> lock_;  // exclusive lock on the parts directory while this store lives
 };
 
@@ -175,6 +186,20 @@ std::string format_info(const DbSummary& s);
 // Merge finalized shard files into out (atomic). Refuses different spec, overlap, gaps, corrupt
 // or unfinished shards, naming the file.
 void merge_shards(const std::vector<std::string>& shards, const std::string& out, bool force);
+
+// The values of an integer column (a label) of a complete database, widened to int64. Throws a
+// DatabaseError naming the file and the column (unknown: the integer columns are listed).
+std::vector<int64_t> read_int_column(const std::string& path, const std::string& column);
+
+// `neurosweep refine`: copies grid_db to tmp and adds the group /refined holding the rows of the
+// parts (complete databases of the same columns), in order; columns given in a part replace (or
+// add: extra_columns) those of its file. attrs go to /refined and to the root. docs/FORMAT.md 5.
+struct RefinedPart {
+  std::string path;
+  std::map<std::string, std::vector<uint8_t>> columns;  // name -> n_rows x element size bytes
+};
+void write_refined(const std::string& grid_db, const std::string& tmp, const std::vector<RefinedPart>& parts,
+                   const std::vector<ColumnSpec>& extra_columns, const std::map<std::string, AttrValue>& attrs);
 
 struct QueryOptions {
   std::vector<std::string> labels;   // keep rows whose label is one of these (empty: all)

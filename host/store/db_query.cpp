@@ -398,6 +398,7 @@ DbSummary inspect(const std::string& path) {
   if (v.state != "unfinished") {
     Hid f = open_ro(v.data_path);
     if (link_exists(f, "traces")) s.groups.push_back("traces");
+    if (link_exists(f, "refined")) s.groups.push_back("refined");
   }
   // Every dataset the schema promises is there with its type (the first file of an unfinished
   // build stands for the others): a deleted /spikes/times is reported here, not by a later read.
@@ -460,7 +461,7 @@ std::string format_info(const DbSummary& s) {
   o << "\n  spec hash:  " << s.spec_hash << "\n";
   const char* keys[] = {"model", "seed", "backend", "device", "precision", "gating", "dt_ms",
                         "transient_ms", "analysis_ms", "created", "finalized", "software_version",
-                        "git_revision", "chunk_size", "timings"};
+                        "git_revision", "chunk_size", "timings", "extended_from", "refine"};
   for (const char* k : keys) {
     const std::string v = str(k);
     if (!v.empty()) o << "  " << k << ": " << v << "\n";

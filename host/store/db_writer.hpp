@@ -77,16 +77,27 @@ Hid make_rates(hid_t file, const StoreSchema& s, uint64_t n, bool extendable, ui
 
 class FinalWriter {
  public:
-  FinalWriter(const std::string& path, const StoreSchema& schema, uint64_t n_rows)
+  // group empty: a new file at path, the layout of docs/FORMAT.md section 1. group "refined": the
+  // same layout inside the new group /refined of the existing database at path (refine's points,
+  // section 5; the root attributes of finish() go to that group).
+  FinalWriter(const std::string& path, const StoreSchema& schema, uint64_t n_rows, const std::string& group = "")
       : path_(path), schema_(schema), n_rows_(n_rows) {
     quiet_hdf5();
-    Hid fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
-    H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
     Hid fapl = checksummed_fapl();
-    hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, fapl);
-    if (f < 0) fail(path, "cannot create file (directory missing or not writable?)");
-    file_ = Hid(f, H5Fclose);
-    Hid inst = make_group(file_, "instances", path, true);
+    if (group.empty()) {
+      Hid fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+      H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+      hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, fapl);
+      if (f < 0) fail(path, "cannot create file (directory missing or not writable?)");
+      file_ = Hid(f, H5Fclose);
+      root_ = Hid(H5Gopen2(file_, "/", H5P_DEFAULT), H5Gclose);
+    } else {
+      hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
+      if (f < 0) fail(path, "cannot open for writing");
+      file_ = Hid(f, H5Fclose);
+      root_ = make_group(file_, group, path, true);
+    }
+    Hid inst = make_group(root_, "instances", path, true);
     json names = json::array();
     for (const auto& c : schema.columns) {
       Hid t = column_type(c);
@@ -102,7 +113,7 @@ class FinalWriter {
     }
     write_attr(inst, "columns", names.dump(), path);
     if (schema.max_spikes_stored > 0) {
-      Hid g = make_group(file_, "spikes", path);
+      Hid g = make_group(root_, "spikes", path);
       uint64_t ch = 0;
       Hid off = make_compressed(g, "offsets", H5T_STD_U64LE, n_rows * schema.spike_slots() + 1, false, &ch, path);
       write_spike_cells(g, schema, path);
@@ -114,7 +125,7 @@ class FinalWriter {
       offsets_->append(&zero, 1);
     }
     if (schema.final_state) {
-      Hid g = make_group(file_, "final_state", path, true);
+      Hid g = make_group(root_, "final_state", path, true);
       for (size_t k = 0; k < schema.state_names.size(); ++k) {
         uint64_t ch = 0;
         Hid ds = make_compressed(g, schema.state_names[k], H5T_IEEE_F64LE, n_rows, false, &ch, path);
@@ -124,13 +135,13 @@ class FinalWriter {
     }
     if (schema.has_rates()) {
       uint64_t ch = 0;
-      Hid ds = make_rates(file_, schema, n_rows, n_rows == 0, &ch, path);
+      Hid ds = make_rates(root_, schema, n_rows, n_rows == 0, &ch, path);
       rates_ = std::make_unique<Appender>(std::move(ds), 4 * schema.rate_row(), ch, n_rows == 0, path, "rates/values",
                                           schema.rate_row());
     }
     json axis_names = json::array();
     if (!schema.axes.empty()) {
-      Hid g = make_group(file_, "axes", path, true);
+      Hid g = make_group(root_, "axes", path, true);
       for (const auto& a : schema.axes) {
         Hid ag = make_group(g, a.name, path, true);
         write_attr(ag, "kind", a.kind, path);
@@ -156,21 +167,31 @@ class FinalWriter {
     axis_names_ = axis_names.dump();
   }
 
-  void append(const RowFile& src) {
+  // given: columns taken from these bytes (n_rows x element size each) instead of the file.
+  void append(const RowFile& src, const std::map<std::string, std::vector<uint8_t>>& given = {}) {
     const std::string& sp = src.path;
     const uint64_t n = src.n_rows;
     Hid inst = open_group(src.file, "instances", sp);
     std::vector<uint8_t> buf;
     for (size_t c = 0; c < schema_.columns.size(); ++c) {
       const ColumnSpec& col = schema_.columns[c];
-      Hid ds = open_dataset(inst, col.name, sp);
-      check_column_type(ds, col, sp);
-      if (dataset_length(ds, sp) != n) fail(sp, "column '" + col.name + "' has the wrong length (corrupt file)");
       const size_t es = dtype_size(col.dtype);
+      const auto g = given.find(col.name);
+      Hid ds;
+      if (g == given.end()) {
+        ds = open_dataset(inst, col.name, sp);
+        check_column_type(ds, col, sp);
+        if (dataset_length(ds, sp) != n) fail(sp, "column '" + col.name + "' has the wrong length (corrupt file)");
+      } else if (g->second.size() != n * es) {
+        fail(sp, "internal error: given column '" + col.name + "' has the wrong length");
+      }
       for (uint64_t a = 0; a < n; a += kBlockRows) {
         const uint64_t m = std::min(kBlockRows, n - a);
         buf.resize(m * es);
-        read_rows(ds, a, m, buf.data(), sp, "column '" + col.name + "'");
+        if (g == given.end())
+          read_rows(ds, a, m, buf.data(), sp, "column '" + col.name + "'");
+        else
+          std::memcpy(buf.data(), g->second.data() + a * es, m * es);
         cols_[c].append(buf.data(), m);
         if (static_cast<int>(c) == label_col_)
           for (uint64_t r = 0; r < m; ++r)
@@ -239,7 +260,7 @@ class FinalWriter {
     }
     if (link_exists(src.file, "traces")) {
       Hid g = open_group(src.file, "traces", sp);
-      if (!traces_.valid()) traces_ = make_group(file_, "traces", path_);
+      if (!traces_.valid()) traces_ = make_group(root_, "traces", path_);
       std::vector<std::string> names;
       auto cb = [](hid_t, const char* nm, const H5L_info_t*, void* d) -> herr_t {
         static_cast<std::vector<std::string>*>(d)->push_back(nm);
@@ -303,7 +324,8 @@ class FinalWriter {
     attrs["schema"] = schema_to_json(schema_).dump();
     attrs["max_spikes_stored"] = int64_t(schema_.max_spikes_stored);
     attrs["finalized"] = utc_now_iso();
-    for (const auto& [k, v] : attrs) write_attr(file_, k, v, path_);
+    for (const auto& [k, v] : attrs) write_attr(root_, k, v, path_);
+    root_.reset();
     if (file_.close() < 0) fail(path_, "cannot close (disk full?)");
     fsync_path(path_, false);
   }
@@ -312,7 +334,7 @@ class FinalWriter {
   std::string path_;
   StoreSchema schema_;
   uint64_t n_rows_, rows_ = 0, spike_base_ = 0;
-  Hid file_, traces_;
+  Hid file_, root_, traces_;  // root_: "/" or the group written into
   std::vector<Appender> cols_, state_;
   std::unique_ptr<Appender> offsets_, times_, rates_;
   int label_col_ = -1;

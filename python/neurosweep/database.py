@@ -481,6 +481,48 @@ class Database:
                 out[c] = v.item()
         return out
 
+    # ---- refined points (`neurosweep refine`, docs/FORMAT.md section 5) ----------------------
+    @property
+    def refine_info(self) -> Optional[Dict[str, Any]]:
+        """The refinement summary (root attribute `refine`: depth, budget, label column, axes,
+        points per level), or None for a database without refined points."""
+        if "refine" not in self.attrs:
+            return None
+        return self._parse_json(self.path, "refine", self.attrs["refine"])
+
+    def refined(self, columns: Optional[Sequence[str]] = None):
+        """The points added by `neurosweep refine` as a pandas DataFrame: the /instances columns
+        (label and status Categoricals, as in to_pandas) plus `level` (1..depth: spacing 2^-level
+        of the grid's) and `pos_<axis>` (fractional grid index along each refined axis). Empty
+        when the refinement found no cell to split."""
+        import pandas as pd
+
+        if self.refine_info is None:
+            raise ValueError(f"{self.path}: has no refined points (build them with `neurosweep refine "
+                             f"{self.path} -o REFINED.h5`)")
+        try:
+            with self._h5(self.data_path) as f:
+                g = f["refined/instances"]
+                cols = list(columns) if columns is not None else list(self._parse_json(
+                    self.path, "refined columns", g.attrs["columns"]))
+                data = {}
+                for c in cols:
+                    if c not in g:
+                        raise ValueError(f"{self.path}: /refined has no column {c!r}")
+                    v = g[c][:]
+                    names = self.enum_names(c) if c in self._colspec else []
+                    if names:
+                        codes = v.astype(np.int64)
+                        codes = np.where((codes >= 0) & (codes < len(names)), codes, -1)
+                        data[c] = pd.Categorical.from_codes(codes, categories=names)
+                    else:
+                        data[c] = v
+        except (OSError, RuntimeError) as e:
+            raise _h5_error(self.path, "/refined", e) from e
+        df = pd.DataFrame(data)
+        df.attrs["source"] = self.path
+        return df
+
     # ---- pandas ------------------------------------------------------------------------------
     def to_pandas(self, columns: Optional[Sequence[str]] = None):
         """Every readable instance as a pandas DataFrame, one row per instance.

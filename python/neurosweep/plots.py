@@ -184,11 +184,56 @@ def _select(db: Database, ds, keep: Sequence[str], fixed: Mapping[str, Any]):
 
 
 # ---- map -------------------------------------------------------------------------------------
+def _fine_coordinate(a: Axis, c: np.ndarray, S: int, log: bool) -> np.ndarray:
+    """Values at the fractional grid indices k / S (k = 0 .. (n-1) S): linear between grid
+    values, geometric on log axes (the values `neurosweep refine` gives its points)."""
+    t = np.arange((len(c) - 1) * S + 1) / S
+    if log:
+        return np.exp(np.interp(t, np.arange(len(c)), np.log(c)))
+    return np.interp(t, np.arange(len(c)), c)
+
+
+def _refined_raster(db: Database, codes: np.ndarray, present, ax_x: Axis, ax_y: Axis):
+    """The label map at the finest refined resolution: (codes, present, S, refined rows) on the
+    lattice of 2^depth steps per grid step, or None when the database has no refinement over
+    exactly these two axes. Each grid point paints the square of its spacing around it, then each
+    refined point of level L the square of spacing 2^-L around it, coarse to fine, so refined
+    regions show their finest points and the rest the grid (docs/FORMAT.md section 5)."""
+    info = db.refine_info
+    if not info or sorted(info.get("axes", [])) != sorted([ax_x.name, ax_y.name]) \
+            or info.get("label_column") != "label":
+        return None
+    S = 2 ** int(info["depth"])
+    ny, nx = codes.shape
+    gy = (np.arange((ny - 1) * S + 1) + S // 2) // S
+    gx = (np.arange((nx - 1) * S + 1) + S // 2) // S
+    fine = codes[gy][:, gx].astype(np.int64)
+    fpres = None if present is None else present[gy][:, gx]
+    r = db.refined(["label", "level", "pos_" + ax_x.name, "pos_" + ax_y.name])
+    lab = r["label"].cat.codes.to_numpy().astype(np.int64)  # -1: unclassified, as in the grid
+    lvl = r["level"].to_numpy().astype(np.int64)
+    ix = np.rint(r["pos_" + ax_x.name].to_numpy() * S).astype(np.int64)
+    iy = np.rint(r["pos_" + ax_y.name].to_numpy() * S).astype(np.int64)
+    for L in range(1, int(info["depth"]) + 1):
+        hw = S >> (L + 1)
+        for j in np.nonzero(lvl == L)[0]:
+            ys, xs = slice(max(iy[j] - hw, 0), iy[j] + hw + 1), slice(max(ix[j] - hw, 0), ix[j] + hw + 1)
+            fine[ys, xs] = lab[j]
+            if fpres is not None:
+                fpres[ys, xs] = True
+    return fine, fpres, S, r
+
+
 def plot_map(db, x: str, y: str, fixed: Optional[Mapping[str, Any]] = None,
              marginalise: Optional[str] = None, ax=None, out: Optional[str] = None,
-             title: Optional[str] = None, dpi: int = 120):
+             title: Optional[str] = None, dpi: int = 120, refined: str = "auto"):
     """Activity map over two grid axes x (horizontal) and y (vertical), named by axis or
     parameter name.
+
+    A database written by `neurosweep refine` over these two axes is drawn at its finest
+    resolution where it was refined (`refined="auto"`, the default); `refined="points"` also
+    marks the refined points, `refined="off"` draws the grid alone. The legend then counts grid
+    and refined points together.
 
     Every other grid axis is either fixed at a chosen value (`fixed={"gNa": 100}`; for
     categorical axes a preset name) or, with `marginalise="bursting"`, averaged over: the map
@@ -222,17 +267,38 @@ def plot_map(db, x: str, y: str, fixed: Optional[Mapping[str, Any]] = None,
         codes = codes.reshape(codes.shape[:2])
         if present is not None:
             present = present.reshape(codes.shape)
+        if refined not in ("auto", "points", "off"):
+            raise ValueError(f"refined={refined!r}: expected 'auto', 'points' or 'off'")
+        fine = None if refined == "off" else _refined_raster(db, codes, present, ax_x, ax_y)
+        extra = np.zeros(0, dtype=np.int64)
+        if fine is not None:
+            codes, present, S, rpts = fine
+            fx = _fine_coordinate(ax_x, ax_x.coordinate(), S, logx)
+            fy = _fine_coordinate(ax_y, ax_y.coordinate(), S, logy)
+            ex, ey = _edges(fx, logx), _edges(fy, logy)
+            extra = rpts["label"].cat.codes.to_numpy().astype(np.int64)
         slots, names, colours = _label_codes(db, codes, present)
         cmap = ListedColormap(colours)
         norm = BoundaryNorm(np.arange(len(colours) + 1) - 0.5, len(colours))
         ax.pcolormesh(ex, ey, slots, cmap=cmap, norm=norm, edgecolors="none")
+        if fine is not None:  # legend: grid points and refined points, not pixels
+            g = lab.values.astype(np.int64).reshape(lab.shape[:2])
+            gp = None if "present" not in ds else ds["present"].transpose(
+                ax_y.name, ax_x.name, *rest).values.reshape(g.shape)
+            slots_count = np.concatenate([_label_codes(db, g, gp)[0].ravel(), _label_codes(db, extra)[0]])
+            if refined == "points":
+                ax.scatter(np.interp(rpts["pos_" + ax_x.name], np.arange(len(fx)) / S, fx),
+                           np.interp(rpts["pos_" + ax_y.name], np.arange(len(fy)) / S, fy),
+                           s=1.5, c="black", marker=".", linewidths=0, label="refined points")
+        else:
+            slots_count = slots
         missing = slots == len(colours) - 1
         if missing.any():  # hatch the positions not in the file, so they are not mistaken for data
             ax.pcolor(ex, ey, np.ma.masked_where(~missing, np.ones(missing.shape)), hatch="///",
                       facecolor="none", edgecolor="#999999", linewidth=0)
         handles = []
         for k, n in enumerate(names):
-            cnt = int(np.sum(slots == k))
+            cnt = int(np.sum(slots_count == k))
             if cnt == 0 and k >= len(db.label_names):
                 continue  # show every label name, but unclassified / missing only when present
             handles.append(Patch(facecolor=colours[k], edgecolor="#555555", linewidth=0.5,
