@@ -559,8 +559,10 @@ class Database:
                 if p != a.name:
                     coords[p] = xr.Variable(a.name, v, {"units": self.units.get(p, "")})
         data_vars = {}
+        # a start axis (no parameters) is stored as a column of its own name: the coordinate
+        dims_set = set(dims)
         for c in self.columns:
-            if c == "index" or c in axis_params:
+            if c == "index" or c in axis_params or c in dims_set:
                 continue
             v = self.column(c)
             names = self.enum_names(c)
