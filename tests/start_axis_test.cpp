@@ -331,3 +331,38 @@ TEST_F(StartAxis, DatabaseStartChecksSizeAndParameters) {
     EXPECT_FALSE(fs::exists(dir / "x.h5"));
   }
 }
+
+// The probe from another database (issue 14): the second run starts from that database's final
+// states (the start-axis matching rule); its label is the label of the build that starts there.
+TEST_F(StartAxis, ProbeFromADatabaseIsThatStart) {
+  const auto warm = build("warm", [] {
+    json j = grid();
+    j["transient"] = "2 s";
+    return j;
+  }());
+  json p = grid();
+  p["probe"] = {{"from_database", "warm.h5"}};  // relative to the spec file's directory
+  const auto probed = build("probed", p);
+  json o = grid();
+  o["initial"] = {{"from_database", warm.string()}};
+  const auto other = build("other", o);
+  const auto a = cli("query " + probed.string() + " --columns label_probe --format csv");
+  const auto b = cli("query " + other.string() + " --columns label --format csv");
+  ASSERT_EQ(a.code, 0) << a.err;
+  EXPECT_EQ(a.out.substr(a.out.find('\n')), b.out.substr(b.out.find('\n')));
+  const auto c = cli("query " + probed.string() + " --columns label --format csv");
+  EXPECT_NE(c.out.substr(c.out.find('\n')), b.out.substr(b.out.find('\n')));  // the probe differs from the build
+  // a database of other parameters is refused, naming the probe
+  json q = grid();
+  q["axes"][1]["values"] = {20, 50, 75, 100, 125, 150, 175};
+  const auto wrong = build("wrong", q);
+  p["probe"] = {{"from_database", wrong.string()}};
+  const auto r = cli("run " + write("bad.json", p).string() + " -o " + (dir / "bad.h5").string() + " -q");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("probe.from_database"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("gKd = 25"), std::string::npos) << r.err;
+  p["probe"] = {{"from_database", "missing.h5"}};
+  const auto m = cli("run " + write("bad.json", p).string() + " -o " + (dir / "bad.h5").string() + " -q");
+  EXPECT_NE(m.code, 0);
+  EXPECT_NE(m.err.find("probe.from_database: got \"missing.h5\""), std::string::npos) << m.err;
+}

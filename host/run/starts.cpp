@@ -82,16 +82,15 @@ class StateSource {
   std::vector<std::pair<std::string, hid_t>> checks_;
 };
 
-namespace {
-std::string start_key(const RunSpec& spec, size_t s) {
-  if (spec.start_axis < 0) return "initial.from_database";
-  return "axes[" + std::to_string(spec.start_axis) + "].starts[" + std::to_string(s) + "] (\"" + spec.starts[s].label +
-         "\")";
+std::string StartStates::key(size_t s) const {
+  if (!probe_key_.empty()) return probe_key_;
+  if (spec_.start_axis < 0) return "initial.from_database";
+  return "axes[" + std::to_string(spec_.start_axis) + "].starts[" + std::to_string(s) + "] (\"" +
+         spec_.starts[s].label + "\")";
 }
-}  // namespace
 
-StartStates::StartStates(const RunSpec& spec, const RunSettings& rs, Backend* backend)
-    : spec_(spec), rs_(rs), backend_(backend) {
+StartStates::StartStates(const RunSpec& spec, const RunSettings& rs, Backend* backend, const std::string& probe_key)
+    : spec_(spec), probe_key_(probe_key), rs_(rs), backend_(backend) {
   if (!backend_) {
     own_ = make_cpu_backend();
     backend_ = own_.get();
@@ -101,13 +100,13 @@ StartStates::StartStates(const RunSpec& spec, const RunSettings& rs, Backend* ba
   const uint64_t rows = axis ? spec.sweep.size() / spec.sweep.axes()[static_cast<size_t>(spec.start_axis)].size
                              : spec.sweep.size();
   std::vector<std::string> check;
-  if (axis)
+  if (axis || !probe_key.empty())
     for (int k : spec.sweep.swept_params()) check.emplace_back(m.params[static_cast<size_t>(k)].name);
   for (size_t s = 0; s < spec.starts.size(); ++s) {
     const StartSpec& st = spec.starts[s];
     if (st.kind == InitialKind::kDatabase && !sources_.count(st.database))
       sources_[st.database] = std::make_unique<StateSource>(
-          st.database, start_key(spec, s), m, rows, axis ? "this sweep without its start axis" : "this sweep", check);
+          st.database, key(s), m, rows, axis ? "this sweep without its start axis" : "this sweep", check);
     if (st.kind == InitialKind::kThermalized && is_circuit_model(m.name) && !thermal_.count(st.thermal_ms))
       thermal_[st.thermal_ms] = std::make_unique<ThermalCache>(rs, st.thermal_ms, backend_);
   }
@@ -221,7 +220,7 @@ const double* StartStates::fill(uint64_t first, size_t n, const double* params, 
               std::snprintf(b, sizeof b, "instance %llu has %s = %.17g, but row %llu of the database has %.17g",
                             static_cast<unsigned long long>(first + js[t]), name.c_str(), mine,
                             static_cast<unsigned long long>(row[t]), theirs);
-              throw SpecError(spec_.source + ": " + start_key(spec_, s) + " '" + S.database + "': " + b +
+              throw SpecError(spec_.source + ": " + key(s) + " '" + S.database + "': " + b +
                               " (a start from a database takes the row of the same index in the sweep without its "
                               "start axis, whose stored parameters must be the instance's: build it from this spec "
                               "with that axis removed)");

@@ -31,8 +31,11 @@ class StateSource;  // final states of another database (starts.cpp)
 class StartStates {
  public:
   // backend: where cold and thermalised starts are integrated (null: the CPU backend). Opens
-  // (and checks) every database start: throws SpecError naming it.
-  StartStates(const RunSpec& spec, const RunSettings& rs, Backend* backend = nullptr);
+  // (and checks) every database start: throws SpecError naming it. The stored parameters of
+  // database starts are compared on a start axis and for a probe (probe_key: the key path in
+  // messages, e.g. "probe.from_database"); the single "initial.from_database" setting matches by
+  // index alone, so a warm start may change parameters.
+  StartStates(const RunSpec& spec, const RunSettings& rs, Backend* backend = nullptr, const std::string& probe_key = "");
   ~StartStates();
   StartStates(const StartStates&) = delete;
   StartStates& operator=(const StartStates&) = delete;
@@ -48,11 +51,13 @@ class StartStates {
 
  private:
   const RunSpec& spec_;
+  std::string probe_key_;
   RunSettings rs_;
   Backend* backend_;
   std::unique_ptr<Backend> own_;
   std::map<double, std::unique_ptr<ThermalCache>> thermal_;   // circuits: by T (ms)
   std::map<std::string, std::unique_ptr<StateSource>> sources_;  // by path
+  std::string key(size_t s) const;  // the spec's key path of start s, for messages
   void thermalise_neurons(double ms, const double* params, size_t n, double* init);
 };
 

@@ -159,6 +159,10 @@ RunSpec load_spec(const std::string& path);
 RunSpec parse_spec(const nlohmann::json& j, const std::string& source);
 RunSpec parse_spec_text(const std::string& text, const std::string& source);
 
+// One start state (the forms of "initial", docs/SWEEP_SPEC.md) given at `path` of `spec`'s file
+// (e.g. a probe's {"from_database": ...}); throws SpecError naming the path and the value.
+StartSpec parse_start(const nlohmann::json& v, const RunSpec& spec, const std::string& path);
+
 // Minimum analysis window accepted by the parser (ms); the classifier may require more.
 constexpr double kMinAnalysisMs = 100.0;
 // Largest number of instances of one sweep (2^48).

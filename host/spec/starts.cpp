@@ -123,3 +123,10 @@ void parse_start_axis(const Ctx& c, Parsed& P, const std::string& path, const js
 }
 
 }  // namespace ns::spec_detail
+
+namespace ns {
+StartSpec parse_start(const nlohmann::json& v, const RunSpec& spec, const std::string& path) {
+  spec_detail::Parsed P{spec.model, spec.base_params, {}, spec.circuit.get(), spec.dt_ms, {}, -1};
+  return spec_detail::parse_start(spec_detail::Ctx{spec.source}, P, path, v, false);
+}
+}  // namespace ns
