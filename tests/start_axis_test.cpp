@@ -366,3 +366,20 @@ TEST_F(StartAxis, ProbeFromADatabaseIsThatStart) {
   EXPECT_NE(m.code, 0);
   EXPECT_NE(m.err.find("probe.from_database: got \"missing.h5\""), std::string::npos) << m.err;
 }
+
+// Random and Sobol draws ignore a start axis (it sets no parameter): the sweep with it draws, at
+// every other digit, what the sweep without it draws, so database starts can match by index.
+TEST(StartAxisSpec, RandomAndSobolDrawsIgnoreTheStartAxis) {
+  const json base = json::parse(R"({"model": "stg", "dt": "0.05 ms", "transient": "0 ms", "analysis": "1 s", "seed": 5,
+    "axes": [{"kind": "random", "count": 4, "params": {"gNa": {"low": 0, "high": 500}}},
+             {"kind": "sobol", "count": 8, "params": {"gKd": {"low": 0, "high": 125}, "gCaS": {"low": 0, "high": 10}}}]})");
+  const auto without = parse(base);
+  for (int pos = 0; pos < 3; ++pos) {
+    json j = base;
+    j["axes"].insert(j["axes"].begin() + pos, json::parse(R"({"kind": "categorical", "starts": ["cold", {"thermalize": "1 s"}]})"));
+    const auto with = parse(j);
+    for (uint64_t i = 0; i < with.sweep.size(); ++i)
+      ASSERT_EQ(with.sweep.params_of(i), without.sweep.params_of(with.sweep.drop_axis(i, static_cast<size_t>(pos))))
+          << "start axis at " << pos << ", instance " << i;
+  }
+}

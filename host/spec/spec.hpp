@@ -102,6 +102,7 @@ class Sweep {  // immutable after construction
   uint64_t size_ = 0;
   std::vector<uint64_t> stride_;              // product: instance stride of each axis
   std::vector<std::vector<uint64_t>> keys_;   // random/sobol: per axis, per parameter hash key
+  std::vector<uint64_t> key_pos_;             // per axis: its position among non-start axes
 };
 
 // One start state: the spec's "initial" setting, or one entry of a start axis (docs/SWEEP_SPEC.md
