@@ -17,6 +17,7 @@
 
 #include "errors.hpp"
 #include "spec/spec.hpp"
+#include "test_util.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -30,18 +31,8 @@ std::string slurp(const fs::path& p) {
   return s.str();
 }
 
-// A 5 x 7 grid of STG neurons (tests/run_test.cpp's kGrid), final states stored.
-json grid() {
-  return json::parse(R"({
-    "model": "stg", "dt": "0.05 ms", "transient": "1 s", "analysis": "4 s", "seed": 7,
-    "fixed": {"gNa": 100, "gCaT": 2.5, "gA": 50, "gKCa": 5, "gH": 0.01, "gleak": 0},
-    "axes": [
-      {"kind": "grid", "param": "gCaS", "linspace": {"start": 0, "stop": 10, "count": 5}},
-      {"kind": "grid", "param": "gKd", "values": [25, 50, 75, 100, 125, 150, 175]}
-    ],
-    "classifier": {"slowest_period_ms": 1000},
-    "output": {"final_state": true, "spikes": 20}})");
-}
+// A 5 x 7 grid of STG neurons (tests/test_util.hpp), final states stored.
+json grid() { return json::parse(nstest::kGridSpec); }
 
 // A start state far from the cold one (V = -70 mV, some activation), every stg state variable.
 const json kExplicit = json::parse(R"({"V": -70, "Ca": 0.2, "m_Na": 0.01, "h_Na": 0.9, "m_CaT": 0.02,

@@ -743,7 +743,7 @@ class Database:
             o.append(f" ({self.n_rows} rows readable)")
         o.append(f"\n  spec hash:  {self.spec_hash}\n")
         for k in ("model", "seed", "backend", "device", "precision", "gating", "dt_ms",
-                  "transient_ms", "analysis_ms", "created", "finalized", "software_version",
+                  "transient_ms", "analysis_ms", "initial", "starts", "created", "finalized", "software_version",
                   "git_revision", "chunk_size", "timings"):
             if k in self.attrs:
                 v = _cpp_str(self.attrs[k])
