@@ -80,7 +80,7 @@ ns::ChunkOutput run_spec(const ns::RunSpec& r, ns::Precision pr, ns::Gating g = 
   const size_t n = r.sweep.size();
   std::vector<double> p(r.model->params.size() * n), init(r.model->state.size() * n);
   r.sweep.fill(0, n, p.data());
-  ns::ThermalCache cache(s, r.thermal_ms);
+  ns::ThermalCache cache(s, r.initial().thermal_ms);
   cache.fill(s.model, p.data(), n, init.data());
   ns::ChunkInput in;
   in.n = n;

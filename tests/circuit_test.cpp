@@ -455,8 +455,8 @@ TEST(CircuitSpec, Prinz2004AndDemoSweeps) {
   const auto r = ns::load_spec(std::string(NS_SOURCE_DIR) + "/sweeps/prinz2004.json");
   EXPECT_EQ(r.model->name, "pyloric");
   EXPECT_EQ(r.sweep.size(), 20250000u);  // 5 x 5 x 6 x 6^3 x 5^4 (reference section 4.3)
-  EXPECT_EQ(r.initial_kind, ns::InitialKind::kThermalized);
-  EXPECT_EQ(r.thermal_ms, 5000.0);
+  EXPECT_EQ(r.initial().kind, ns::InitialKind::kThermalized);
+  EXPECT_EQ(r.initial().thermal_ms, 5000.0);
   // last instance: ABPD5, LP5, PY6, every synapse at 100 nS
   const auto p = r.sweep.params_of(20250000u - 1);
   const auto& m = pyl();
@@ -471,9 +471,9 @@ TEST(CircuitSpec, Prinz2004AndDemoSweeps) {
     }
   const auto d = ns::load_spec(std::string(NS_SOURCE_DIR) + "/sweeps/pyloric_demo.json");
   EXPECT_EQ(d.sweep.size(), 1458u);
-  // thermalize on a single-neuron model: a clear error naming the key
+  // thermalize on a point neuron (no thermalised start): a clear error naming the key
   try {
-    ns::parse_spec_text(R"({"model": "stg", "dt": "0.05 ms", "transient": "0 ms", "analysis": "1 s",
+    ns::parse_spec_text(R"({"model": "iaf_psc_alpha", "dt": "0.1 ms", "transient": "0 ms", "analysis": "1 s",
                             "initial": {"thermalize": "5 s"}})", "t.json");
     FAIL();
   } catch (const ns::SpecError& e) {

@@ -22,6 +22,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test_util.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -95,17 +97,7 @@ class RunTest : public ::testing::Test {
 };
 
 // A small 2-D grid with the classifier's slowest period lowered so a 4 s window suffices.
-const char* kGrid = R"({
-  "model": "stg", "dt": "0.05 ms", "transient": "1 s", "analysis": "4 s", "seed": 7,
-  "fixed": {"gNa": 100, "gCaT": 2.5, "gA": 50, "gKCa": 5, "gH": 0.01, "gleak": 0},
-  "axes": [
-    {"kind": "grid", "param": "gCaS", "linspace": {"start": 0, "stop": 10, "count": 5}},
-    {"kind": "grid", "param": "gKd", "values": [25, 50, 75, 100, 125, 150, 175]}
-  ],
-  "classifier": {"slowest_period_ms": 1000},
-  "output": {"final_state": true, "spikes": 20}
-})";
-
+const char* kGrid = nstest::kGridSpec;
 }  // namespace
 
 TEST_F(RunTest, GridDatabaseHasDecodableAxesAndAttributes) {

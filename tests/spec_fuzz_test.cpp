@@ -66,7 +66,8 @@ json odd_value(std::mt19937_64& rng) {
       json::array({json::array()}), json{{"value", 1}, {"unit", "ms"}}, json{{"value", -1}, {"unit", "s"}},
       json{{"start", 0}, {"stop", 1}, {"count", 3}}, json{{"start", 1}, {"stop", 0}, {"count", 1e12}},
       "grid", "random", "sobol", "list", "linked", "categorical", "product", "sample", "stg",
-      "stg_circuit", "iaf_psc_exp", "pyloric", "LP4", "ABPD1", "thermalized", "database", "explicit"};
+      "stg_circuit", "iaf_psc_exp", "pyloric", "LP4", "ABPD1", "thermalized", "database", "explicit", "cold",
+      json{{"thermalize", "5 s"}}, json{{"from_database", "x.h5"}}, json{{"label", "cold"}}};
   json v = pool[rng() % pool.size()];
   if (rng() % 10 == 0) {  // nest it
     const int depth = 1 + static_cast<int>(rng() % 80);

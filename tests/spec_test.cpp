@@ -473,7 +473,7 @@ TEST(SpecTop, DurationsDefaultsAndHash) {
   EXPECT_EQ(r.n_analysis, 60000);
   EXPECT_EQ(r.precision, ns::Precision::Float);
   EXPECT_FALSE(r.gating.has_value());
-  EXPECT_EQ(r.initial_kind, ns::InitialKind::kCold);
+  EXPECT_EQ(r.initial().kind, ns::InitialKind::kCold);
   EXPECT_EQ(r.sweep.size(), 1u);  // no axes: one instance
   EXPECT_EQ(r.seed, 0u);
   // Key order and whitespace do not change the canonical form or the hash; values do.
@@ -530,9 +530,9 @@ TEST(SpecTop, InitialStateAndOutput) {
   j["output"] = {{"final_state", true}, {"spikes", 50},
                  {"traces", {{"instances", {2, 0}}, {"every", "1 ms"}}}};
   const auto r = parse(j);
-  EXPECT_EQ(r.initial_kind, ns::InitialKind::kExplicit);
-  ASSERT_EQ(r.initial_state.size(), m->state.size());
-  for (size_t k = 0; k < m->state.size(); ++k) EXPECT_EQ(r.initial_state[k], double(k) * 0.5);
+  EXPECT_EQ(r.initial().kind, ns::InitialKind::kExplicit);
+  ASSERT_EQ(r.initial().state.size(), m->state.size());
+  for (size_t k = 0; k < m->state.size(); ++k) EXPECT_EQ(r.initial().state[k], double(k) * 0.5);
   EXPECT_TRUE(r.out_final_state);
   EXPECT_EQ(r.out_spikes, 50);
   EXPECT_EQ(r.trace_instances, (std::vector<uint64_t>{0, 2}));
@@ -546,8 +546,8 @@ TEST(SpecTop, InitialStateAndOutput) {
   k["initial"] = {{"from_database", "start.h5"}};
   std::ofstream(dir / "spec.json") << k.dump();
   const auto r2 = ns::load_spec((dir / "spec.json").string());
-  EXPECT_EQ(r2.initial_kind, ns::InitialKind::kDatabase);
-  EXPECT_EQ(fs::path(r2.initial_database), dir / "start.h5");
+  EXPECT_EQ(r2.initial().kind, ns::InitialKind::kDatabase);
+  EXPECT_EQ(fs::path(r2.initial().database), dir / "start.h5");
   EXPECT_EQ(r2.name, "spec");  // default name: the file's stem
   fs::remove_all(dir);
 }

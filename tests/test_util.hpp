@@ -12,6 +12,19 @@
 
 namespace nstest {
 
+// A 5 x 7 grid of STG neurons (gCaS x gKd around AB/PD 2) with the classifier's slowest period
+// lowered so a 4 s window suffices; final states and 20 spikes stored (run and start-axis tests).
+inline constexpr const char* kGridSpec = R"({
+  "model": "stg", "dt": "0.05 ms", "transient": "1 s", "analysis": "4 s", "seed": 7,
+  "fixed": {"gNa": 100, "gCaT": 2.5, "gA": 50, "gKCa": 5, "gH": 0.01, "gleak": 0},
+  "axes": [
+    {"kind": "grid", "param": "gCaS", "linspace": {"start": 0, "stop": 10, "count": 5}},
+    {"kind": "grid", "param": "gKd", "values": [25, 50, 75, 100, 125, 150, 175]}
+  ],
+  "classifier": {"slowest_period_ms": 1000},
+  "output": {"final_state": true, "spikes": 20}
+})";
+
 inline std::vector<double> preset_params(const std::string& name) {
   const ns::ModelDesc* m = ns::find_model("stg");
   std::vector<double> p = m->defaults();

@@ -16,7 +16,8 @@ namespace {
 }  // namespace
 
 std::string Probe::describe(const nlohmann::json& v, const std::string& source, const std::string& model) {
-  const std::string kinds = "\"precision\", \"integration\" or {\"thermalize\": duration}";
+  const std::string kinds =
+      "\"precision\", \"integration\", {\"thermalize\": duration} or {\"from_database\": \"path.h5\"}";
   if (v.is_string()) {
     const std::string k = v.get<std::string>();
     if (k == "precision") return k;
@@ -32,8 +33,14 @@ std::string Probe::describe(const nlohmann::json& v, const std::string& source, 
     if (!(ms > 0)) bad(source, v, "the extra start time must be > 0");
     return "thermalize:" + std::to_string(ms);
   }
+  if (v.is_object() && v.contains("from_database")) {  // checked by parse_start (Probe::make)
+    if (v.size() != 1 || !v["from_database"].is_string()) bad(source, v, "expected {\"from_database\": \"path.h5\"}");
+    return "from_database:" + v["from_database"].get<std::string>();
+  }
   bad(source, v, "expected " + kinds);
 }
+
+Probe::~Probe() = default;
 
 std::unique_ptr<Probe> Probe::make(const RunSpec& spec, const RunSettings& rs) {
   if (spec.probe.is_null()) return nullptr;
@@ -46,6 +53,13 @@ std::unique_ptr<Probe> Probe::make(const RunSpec& spec, const RunSettings& rs) {
     p->rs_.gating = dbl ? Gating::Table : Gating::Direct;
   } else if (p->what_ == "integration") {
     p->rs_.sim.integration = rs.sim.integration == kPrinzEuler ? kExpEuler : kPrinzEuler;
+  } else if (spec.probe.contains("from_database")) {
+    // every start of the sweep replaced by the database's final states (spec/starts.cpp parses
+    // the path as it parses "initial": relative to the spec file, checked to exist)
+    const StartSpec st = parse_start(spec.probe, spec, "probe");
+    p->start_spec_ = std::make_unique<RunSpec>(spec);
+    p->start_spec_->starts.assign(spec.starts.size(), st);
+    p->starts_ = std::make_unique<StartStates>(*p->start_spec_, rs, nullptr, "probe.from_database");
   } else {
     const double ms = parse_duration_ms(spec.probe["thermalize"], spec.source, "probe.thermalize");
     p->rs_.sim.n_transient += static_cast<int64_t>(std::llround(ms / rs.sim.dt));
@@ -62,7 +76,14 @@ std::vector<ColumnSpec> Probe::columns(const ClassifierStage& stage) const {
 void Probe::run(Backend& backend, const ChunkInput& in, const ClassifierStage& stage, double analysis_ms,
                 ChunkData& data) const {
   ChunkOutput out;
-  backend.run(rs_, in, out);
+  if (starts_) {  // from another database's final states
+    std::vector<double> init;
+    ChunkInput from = in;
+    from.init_state = starts_->fill(in.first_index, in.n, in.params, init);
+    backend.run(rs_, from, out);
+  } else {
+    backend.run(rs_, in, out);
+  }
   ChunkData second;
   stage.classify_chunk(out, analysis_ms, second);
   const size_t n = in.n;

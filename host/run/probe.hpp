@@ -6,7 +6,10 @@
 //   "precision":   the other arithmetic (float/table <-> double/direct);
 //   "integration": the other scheme of the STG models (exp_euler <-> prinz);
 //   {"thermalize": T}: another start: the instance's start state (cold or given) integrated T ms
-//                  longer before the transient.
+//                  longer before the transient;
+//   {"from_database": path}: another start: the final state of another database's matching row
+//                  (run/starts.hpp: same index in the sweep without its start axis, same stored
+//                  parameters).
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "classify/stage.hpp"
+#include "run/starts.hpp"
 #include "neurosweep/backend.hpp"
 #include "spec/spec.hpp"
 #include "store/database.hpp"
@@ -34,10 +38,14 @@ class Probe {
            ChunkData& data) const;
   const std::string& description() const { return what_; }
   const RunSettings& settings() const { return rs_; }
+  ~Probe();
 
  private:
   RunSettings rs_;
   std::string what_;
+  // {"from_database": path}: a copy of the spec whose every start is that database
+  std::unique_ptr<RunSpec> start_spec_;
+  std::unique_ptr<StartStates> starts_;
 };
 
 // Rates agree when they differ by at most this fraction of the larger one, or by at most

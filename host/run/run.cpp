@@ -33,6 +33,7 @@
 #include "run/evaluate.hpp"
 #include "run/extend.hpp"
 #include "run/probe.hpp"
+#include "run/starts.hpp"
 #include "run/simulate.hpp"
 #include "spec/spec.hpp"
 #include "classify/stage.hpp"
@@ -94,69 +95,16 @@ class Progress {
   Clock::time_point t0_, last_;
 };
 
-// Final states of another database, rows [first, first + n), state-major, for warm starts.
-class StateSource {
- public:
-  StateSource(const std::string& path, const ModelDesc& m, uint64_t n_expected) : path_(path) {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    const DbSummary s = inspect(path);  // validates format; throws DatabaseError
-    if (s.state != "complete")
-      throw SpecError("initial.from_database '" + path + "': the build is " + s.state + "; finish it first");
-    if (s.n_instances != n_expected)
-      throw SpecError("initial.from_database '" + path + "': it has " + std::to_string(s.n_instances) +
-                      " instances, this sweep has " + std::to_string(n_expected) + " (they must match one to one)");
-    file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file_ < 0) throw DatabaseError(path + ": cannot open");
-    for (const auto& st : m.state) {
-      if (is_hidden_name(st.name)) {  // circuit objects: unused cells/synapses start at 0
-        sets_.push_back(-1);
-        continue;
-      }
-      const std::string ds = std::string("/final_state/") + st.name;
-      const hid_t d = H5Dopen2(file_, ds.c_str(), H5P_DEFAULT);
-      if (d < 0)
-        throw SpecError("initial.from_database '" + path + "': no dataset " + ds +
-                        " (was it built with output.final_state = true, for model " + m.name + "?)");
-      sets_.push_back(d);
-    }
-  }
-  ~StateSource() {
-    for (auto d : sets_)
-      if (d >= 0) H5Dclose(d);
-    if (file_ >= 0) H5Fclose(file_);
-  }
-  StateSource(const StateSource&) = delete;
-  StateSource& operator=(const StateSource&) = delete;
-  void read(uint64_t first, size_t n, std::vector<double>& out) const {
-    out.resize(sets_.size() * n);
-    hsize_t start = first, count = n;
-    for (size_t k = 0; k < sets_.size(); ++k) {
-      if (sets_[k] < 0) {
-        std::fill_n(out.begin() + static_cast<long>(k * n), n, 0.0);
-        continue;
-      }
-      const hid_t fs = H5Dget_space(sets_[k]);
-      H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, nullptr, &count, nullptr);
-      const hid_t ms = H5Screate_simple(1, &count, nullptr);
-      const herr_t e = H5Dread(sets_[k], H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, out.data() + k * n);
-      H5Sclose(ms);
-      H5Sclose(fs);
-      if (e < 0) throw DatabaseError(path_ + ": cannot read final states");
-    }
-  }
-
- private:
-  std::string path_;
-  hid_t file_ = -1;
-  std::vector<hid_t> sets_;
-};
-
 StoreSchema make_schema(const RunSpec& spec, const ClassifierStage& stage) {
   StoreSchema sc;
   const ModelDesc& m = *spec.model;
   sc.columns.push_back({"index", "u8", "", "instance index in the sweep", {}});
   for (int k : spec.sweep.swept_params())
     sc.columns.push_back({m.params[k].name, "f8", m.params[k].unit, m.params[k].doc, {}});
+  if (spec.start_axis >= 0) {  // the start axis: each instance's start state, by its label
+    const AxisInfo& a = spec.sweep.axes()[static_cast<size_t>(spec.start_axis)];
+    sc.columns.push_back({a.name, "u1", "", "start state of the instance (start axis)", a.labels});
+  }
   sc.columns.push_back({"status", "u1", "", "numerical status of the integration", {"ok", "nonfinite", "diverged"}});
   for (auto& c : stage.columns()) sc.columns.push_back(c);
   if (spec.out_final_state) {
@@ -284,9 +232,6 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
     if (!dir.empty() && !std::filesystem::is_directory(dir))
       throw SpecError("-o '" + out + "': directory '" + dir.string() + "' does not exist");
   }
-  std::unique_ptr<StateSource> warm;
-  if (spec.initial_kind == InitialKind::kDatabase) warm = std::make_unique<StateSource>(spec.initial_database, m, spec.sweep.size());
-
   std::string notice;
   auto backend = make_backend(opt.backend, &notice);
   if (!opt.quiet && !notice.empty()) std::cerr << "neurosweep: " << notice << "\n";
@@ -320,14 +265,14 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
   attrs["classifier"] = stage->settings_json();
   attrs["spike_threshold_mV"] = static_cast<double>(rs.sim.spike_threshold);
   attrs["spikes_kept_for_classifier"] = static_cast<int64_t>(rs.sim.max_spikes);
-  attrs["initial"] = spec.initial_kind == InitialKind::kDatabase ? "database:" + spec.initial_database
-                                                                 : std::string(to_string(spec.initial_kind));
+  attrs["initial"] = initial_attribute(spec);
+  if (spec.start_axis >= 0) attrs["starts"] = starts_json(spec);
   if (spec.circuit) attrs["circuit"] = spec.circuit->to_json().dump();  // the wiring, by name
-  std::unique_ptr<ThermalCache> thermal;
-  if (spec.initial_kind == InitialKind::kThermalized) {
-    thermal = std::make_unique<ThermalCache>(rs, spec.thermal_ms, backend.get());
-    attrs["thermalize_ms"] = spec.thermal_ms;
-  }
+  if (spec.start_axis < 0 && spec.initial().kind == InitialKind::kThermalized)
+    attrs["thermalize_ms"] = spec.initial().thermal_ms;
+  // Each instance's start (run/starts.hpp): thermalised cells once per distinct cell and T,
+  // databases opened and checked here, before the store is created.
+  StartStates starts(spec, rs, backend.get());
 
   std::optional<BuildPrefix> prefix;  // --extend: the rows of the existing database come first
   if (opt.extend && !opt.resume) {
@@ -402,12 +347,7 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
     S.c = cc;
     S.params.resize(static_cast<size_t>(np) * n);
     spec.sweep.fill(first, n, S.params.data());
-    if (warm) {
-      warm->read(first, n, S.init);
-      S.init_ptr = S.init.data();
-    } else {  // cold, explicit or thermalised starts (run/evaluate.hpp, shared with the engine)
-      S.init_ptr = chunk_initial_states(spec, thermal.get(), S.params.data(), n, S.init);
-    }
+    S.init_ptr = starts.fill(first, n, S.params.data(), S.init);
     t_expand += seconds_since(t0);
   };
   auto integrate = [&](Slot& S) {
@@ -483,6 +423,8 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
     for (size_t j = 0; j < n; ++j) index[j] = first + j;
     data.set("index", index);
     for (int k : swept) data.set(m.params[k].name, params.data() + static_cast<size_t>(k) * n, n);
+    if (spec.start_axis >= 0)
+      data.set(spec.sweep.axes()[static_cast<size_t>(spec.start_axis)].name, starts.start_index(first, n));
     data.set("status", result.status);
     stage->classify_chunk(result, spec.analysis_ms, data);
     if (probe) {  // timed apart: its integration is the probe's cost

@@ -1,4 +1,5 @@
 #include "run/simulate.hpp"
+#include "run/starts.hpp"
 
 #include <hdf5.h>
 
@@ -170,15 +171,14 @@ SpecInstance spec_instance(const std::string& spec_path, uint64_t instance,
   si.params = spec->sweep.params_of(instance);
   apply_assignments(*spec->model, si.params, assignments);
   validate_params(*spec->model, si.params, spec_path + ": instance " + std::to_string(instance) + " with --param");
-  if (spec->initial_kind == InitialKind::kExplicit) {
-    si.init = spec->initial_state;
-  } else if (spec->initial_kind == InitialKind::kThermalized) {
-    ThermalCache cache(rs, spec->thermal_ms);
-    si.init.resize(spec->model->state.size());
-    cache.fill(rs.model, si.params.data(), 1, si.init.data());
-  } else if (spec->initial_kind == InitialKind::kDatabase) {
-    throw SpecError(spec_path + ": initial.from_database: `simulate --spec` cannot start from another database's "
-                    "final states; use `neurosweep run` with output.traces");
+  const StartSpec& start = spec->starts[spec->start_of(instance)];
+  if (start.kind == InitialKind::kDatabase)
+    throw SpecError(spec_path + ": instance " + std::to_string(instance) + " starts from another database's final "
+                    "state (" + start.label + "); `simulate --spec` cannot; use `neurosweep run` with output.traces");
+  if (start.kind != InitialKind::kCold) {  // explicit or thermalised (run/starts.hpp), as `run`
+    StartStates starts(*spec, rs);
+    std::vector<double> init;
+    if (starts.fill(instance, 1, si.params.data(), init)) si.init = init;
   }
   if (is_circuit_model(rs.model)) si.cells = network_cells(*spec);
   return si;

@@ -4,6 +4,7 @@
 namespace ns::spec_detail {
 
 std::string axis_default_name(const AxisInfo& ax) {
+  if (ax.start) return "start";
   if (ax.kind == AxisKind::kCategorical) return "preset";
   return join(ax.params, "+");
 }
@@ -124,8 +125,13 @@ AxisInfo parse_axis(const Ctx& c, Parsed& P, const std::string& path, const json
                               kScrambleNames)
                         : sobol::Scramble::Owen;
     }
+  } else if (a.contains("starts")) {  // categorical over start states (spec/starts.cpp)
+    if (a.contains("presets"))
+      c.fail(path, "got both \"presets\" and \"starts\"; expected one (a start axis has no parameters: cross it "
+                   "with a preset axis)");
+    parse_start_axis(c, P, path, a, ax, index);
   } else {  // categorical
-    c.keys(path, a, {"kind", "name", "presets"});
+    c.keys(path, a, {"kind", "name", "presets", "starts"});
     const std::string pp = kpath(path, "presets");
     const json& pv = c.require(path, a, "presets", "\"all\" or a list of preset names");
     std::vector<std::string> valid;

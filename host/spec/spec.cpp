@@ -90,7 +90,7 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   if (j.contains("description")) r.description = c.str("description", j["description"]);
 
   // fixed parameters: model defaults, then a NEST/BMTK dynamics_params file, then `fixed`
-  Parsed P{r.model, m.defaults(), {}, r.circuit.get()};
+  Parsed P{r.model, m.defaults(), {}, r.circuit.get(), r.dt_ms, {}, -1};
   if (j.contains("parameter_file")) {
     std::filesystem::path fp = c.str("parameter_file", j["parameter_file"]);
     if (fp.is_relative() && !source.empty() && source[0] != '<')
@@ -180,61 +180,15 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     validate_sweep(source, m, r.sweep, origin);
   }
 
-  // initial state
+  // initial state: one setting, or the start axis (spec/starts.cpp)
   if (j.contains("initial")) {
-    const json& iv = j["initial"];
-    if (iv.is_string()) {
-      if (iv.get<std::string>() != "cold")
-        c.bad("initial", iv, "\"cold\", {\"from_database\": \"path.h5\"} or an object giving every state variable");
-    } else if (iv.is_object() && iv.contains("thermalize")) {
-      // Circuits (P04): each cell from its isolated steady state after this long, s = 0.
-      c.keys("initial", iv, {"thermalize"});
-      if (m.kind != ModelKind::kCircuit)
-        c.bad("initial.thermalize", iv["thermalize"],
-              "a circuit model (\"pyloric\", \"stg_circuit\"); model \"" + m.name + "\" has no cells to thermalise");
-      r.thermal_ms = parse_duration_ms(iv["thermalize"], source, "initial.thermalize");
-      r.initial_kind = InitialKind::kThermalized;
-    } else if (iv.is_object() && iv.contains("from_database")) {
-      c.keys("initial", iv, {"from_database"});
-      const std::string pth = c.str("initial.from_database", iv["from_database"]);
-      if (pth.empty()) c.bad("initial.from_database", iv["from_database"], "a path to a database file");
-      std::filesystem::path fp(pth);
-      if (fp.is_relative() && !source.empty() && source[0] != '<')
-        fp = std::filesystem::path(source).parent_path() / fp;
-      std::error_code ec;
-      if (!std::filesystem::is_regular_file(fp, ec))
-        c.bad("initial.from_database", iv["from_database"],
-              "an existing database file (looked for " + fp.string() +
-                  "; relative paths are resolved against the spec file's directory)");
-      r.initial_kind = InitialKind::kDatabase;
-      r.initial_database = fp.string();
-    } else if (iv.is_object()) {
-      // Every state variable (circuits: of the circuit's cells and synapses; the unused ones of
-      // the engine start at 0 and are never integrated).
-      std::vector<std::string> names;
-      for (const auto& s : m.state)
-        if (!is_hidden_name(s.name)) names.emplace_back(s.name);
-      std::vector<std::string> allowed = names;
-      allowed.push_back("from_database");
-      c.keys("initial", iv, allowed);
-      std::vector<std::string> missing;
-      r.initial_state.assign(m.state.size(), 0.0);
-      for (size_t k = 0; k < m.state.size(); ++k) {
-        const std::string nk = m.state[k].name;
-        if (is_hidden_name(m.state[k].name)) continue;
-        if (!iv.contains(nk)) {
-          missing.push_back(nk);
-          continue;
-        }
-        r.initial_state[k] = c.number(kpath("initial", nk), iv[nk]);
-      }
-      if (!missing.empty())
-        c.fail("initial", "missing state variables " + join(missing) +
-                              "; expected every state variable of model \"" + m.name + "\": " + join(names));
-      r.initial_kind = InitialKind::kExplicit;
-    } else {
-      c.bad("initial", iv, "\"cold\", {\"from_database\": \"path.h5\"} or an object giving every state variable");
-    }
+    if (P.start_axis >= 0)
+      c.bad("initial", j["initial"], "no \"initial\" with a start axis (axes[" + std::to_string(P.start_axis) +
+                                         "] gives every instance its start; put this start on the axis)");
+    r.starts = {parse_start(c, P, "initial", j["initial"], false)};
+  } else if (P.start_axis >= 0) {
+    r.starts = P.starts;
+    r.start_axis = P.start_axis;
   }
 
   // classifier: kept raw, validated by the classifier module

@@ -54,6 +54,7 @@ struct AxisInfo {
   std::vector<double> low, high;
   std::vector<bool> log_scale;
   sobol::Scramble scramble = sobol::Scramble::Owen;  // sobol axes
+  bool start = false;  // a start axis (categorical over start states, no parameters): RunSpec::starts
 };
 using GridAxisInfo = AxisInfo;  // name used in the design notes
 
@@ -80,6 +81,15 @@ class Sweep {  // immutable after construction
   // for every axis of a "sample" sweep.
   std::vector<uint64_t> decode(uint64_t i) const;
   uint64_t encode(const std::vector<uint64_t>& digits) const;  // inverse of decode (product)
+  uint64_t digit(uint64_t i, size_t a) const {  // decode(i)[a] without the vector
+    return combine_ == Combine::kProduct ? (i / stride_[a]) % axes_[a].size : i;
+  }
+  // Product sweeps: index of instance i in the same sweep without axis a (its digit dropped,
+  // the other axes in order), e.g. the row of a database built without a start axis.
+  uint64_t drop_axis(uint64_t i, size_t a) const {
+    const uint64_t s = stride_[a];
+    return (i / (s * axes_[a].size)) * s + i % s;
+  }
   Combine combine() const { return combine_; }
   uint64_t seed() const { return seed_; }
   const std::vector<double>& base_params() const { return base_; }
@@ -92,6 +102,18 @@ class Sweep {  // immutable after construction
   uint64_t size_ = 0;
   std::vector<uint64_t> stride_;              // product: instance stride of each axis
   std::vector<std::vector<uint64_t>> keys_;   // random/sobol: per axis, per parameter hash key
+  std::vector<uint64_t> key_pos_;             // per axis: its position among non-start axes
+};
+
+// One start state: the spec's "initial" setting, or one entry of a start axis (docs/SWEEP_SPEC.md
+// "Initial state" and "Start axis").
+struct StartSpec {
+  InitialKind kind = InitialKind::kCold;
+  double thermal_ms = 0;      // thermalized: the cell (circuits: each cell alone) this long from cold
+  std::vector<double> state;  // explicit: every state variable, model order
+  std::string database;       // database: path (relative paths resolved against the spec file's
+                              // directory); checked to exist
+  std::string label;          // its name: the start axis's label, the "initial" attribute
 };
 
 struct RunSpec {
@@ -122,11 +144,14 @@ struct RunSpec {
   std::vector<uint64_t> trace_instances;  // ascending, unique, < sweep.size()
   double trace_every_ms = 0;              // 0 when no traces
   int64_t trace_every_steps = 0;
-  InitialKind initial_kind = InitialKind::kCold;
-  double thermal_ms = 0;                  // thermalized (circuit models): cells alone this long
-  std::vector<double> initial_state;      // explicit: every state variable, model order
-  std::string initial_database;           // database: path (relative paths resolved against
-                                          // the spec file's directory); checked to exist
+  // The start states: one (the "initial" setting, default cold) or the entries of the start
+  // axis sweep.axes()[start_axis]; instance i starts from starts[start_of(i)].
+  std::vector<StartSpec> starts = {StartSpec{InitialKind::kCold, 0, {}, "", "cold"}};
+  int start_axis = -1;
+  size_t start_of(uint64_t i) const {
+    return start_axis < 0 ? 0 : static_cast<size_t>(sweep.digit(i, static_cast<size_t>(start_axis)));
+  }
+  const StartSpec& initial() const { return starts[0]; }  // without a start axis: the start
   std::string name, description;          // name defaults to the spec file's stem
 };
 
@@ -134,6 +159,10 @@ struct RunSpec {
 RunSpec load_spec(const std::string& path);
 RunSpec parse_spec(const nlohmann::json& j, const std::string& source);
 RunSpec parse_spec_text(const std::string& text, const std::string& source);
+
+// One start state (the forms of "initial", docs/SWEEP_SPEC.md) given at `path` of `spec`'s file
+// (e.g. a probe's {"from_database": ...}); throws SpecError naming the path and the value.
+StartSpec parse_start(const nlohmann::json& v, const RunSpec& spec, const std::string& path);
 
 // Minimum analysis window accepted by the parser (ms); the classifier may require more.
 constexpr double kMinAnalysisMs = 100.0;

@@ -154,12 +154,20 @@ struct Parsed {
   std::vector<double> base;
   Owners owners;
   const CircuitDesc* circuit = nullptr;  // the spec's "circuit" object, if any
+  double dt_ms = 0;                      // the spec's time step (thermalisation steps)
+  std::vector<StartSpec> starts;         // the start axis's entries (parse_start_axis)
+  int start_axis = -1;                   // its index in "axes"
 };
 
 std::string axis_default_name(const AxisInfo& ax);
 void parse_range_params(const Ctx& c, Parsed& P, const std::string& path, const json& a,
                         AxisInfo& ax, const std::string& owner);
 AxisInfo parse_axis(const Ctx& c, Parsed& P, const std::string& path, const json& a, size_t index);
+// A start state (host/spec/starts.cpp): the "initial" value, or an entry of a start axis
+// (axis_entry: an optional "label" key is accepted). Its label is set (default or given).
+StartSpec parse_start(const Ctx& c, const Parsed& P, const std::string& path, const json& v, bool axis_entry);
+// The categorical axis {"kind": "categorical", "name": ..., "starts": [...]} (ax.kind set).
+void parse_start_axis(const Ctx& c, Parsed& P, const std::string& path, const json& a, AxisInfo& ax, size_t index);
 bool valid_circuit_name(const std::string& s);
 double strength_nS(const Ctx& c, const std::string& path, const json& v);
 std::shared_ptr<CircuitDesc> parse_circuit(const Ctx& c, const json& v);

@@ -26,6 +26,13 @@ Sweep::Sweep(std::vector<double> base_params, std::vector<AxisInfo> axes, Combin
         throw std::invalid_argument("Sweep: sample axes must be random/sobol of equal count");
     std::fill(stride_.begin(), stride_.end(), 0);
   }
+  // Random and Sobol keys use the axis position among the axes that set parameters: a start
+  // axis (no parameters) does not move them, so the sweep without it draws the same values.
+  key_pos_.assign(axes_.size(), 0);
+  for (size_t a = 0, k = 0; a < axes_.size(); ++a) {
+    key_pos_[a] = k;
+    if (!axes_[a].start) ++k;
+  }
   for (size_t a = 0; a < axes_.size(); ++a) {
     const AxisInfo& ax = axes_[a];
     if (!is_sampled(ax.kind) && ax.values.size() != ax.params.size() * ax.size)
@@ -42,7 +49,7 @@ Sweep::Sweep(std::vector<double> base_params, std::vector<AxisInfo> axes, Combin
       if (ax.kind == AxisKind::kRandom)
         keys_[a].push_back(fnv1a64(ax.params[p].data(), ax.params[p].size()));
       else if (ax.kind == AxisKind::kSobol)
-        keys_[a].push_back(hash_words(seed_, kTagSobol | a, p, 0));
+        keys_[a].push_back(hash_words(seed_, kTagSobol | key_pos_[a], p, 0));
     }
   }
 }
@@ -51,7 +58,7 @@ double Sweep::value(size_t a, size_t p, uint64_t j) const {
   const AxisInfo& ax = axes_[a];
   if (!is_sampled(ax.kind)) return ax.values[p * ax.size + j];
   const double u = ax.kind == AxisKind::kRandom
-                       ? u01_from_hash(hash_words(seed_, kTagRandom | a, keys_[a][p], j))
+                       ? u01_from_hash(hash_words(seed_, kTagRandom | key_pos_[a], keys_[a][p], j))
                        : sobol::scrambled(static_cast<int>(p), j, ax.scramble, keys_[a][p]);
   const double lo = ax.low[p], hi = ax.high[p];
   double v;

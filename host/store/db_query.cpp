@@ -460,8 +460,8 @@ std::string format_info(const DbSummary& s) {
   if (s.n_rows != s.n_instances) o << " (" << s.n_rows << " rows readable)";
   o << "\n  spec hash:  " << s.spec_hash << "\n";
   const char* keys[] = {"model", "seed", "backend", "device", "precision", "gating", "dt_ms",
-                        "transient_ms", "analysis_ms", "created", "finalized", "software_version",
-                        "git_revision", "chunk_size", "timings", "extended_from", "refine"};
+                        "transient_ms", "analysis_ms", "initial", "starts", "created", "finalized",
+                        "software_version", "git_revision", "chunk_size", "timings", "extended_from", "refine"};
   for (const char* k : keys) {
     const std::string v = str(k);
     if (!v.empty()) o << "  " << k << ": " << v << "\n";

@@ -601,8 +601,10 @@ class Database:
                 if p != a.name:
                     coords[p] = xr.Variable(a.name, v, {"units": self.units.get(p, "")})
         data_vars = {}
+        # a start axis (no parameters) is stored as a column of its own name: the coordinate
+        dims_set = set(dims)
         for c in self.columns:
-            if c == "index" or c in axis_params:
+            if c == "index" or c in axis_params or c in dims_set:
                 continue
             v = self.column(c)
             names = self.enum_names(c)
@@ -783,7 +785,7 @@ class Database:
             o.append(f" ({self.n_rows} rows readable)")
         o.append(f"\n  spec hash:  {self.spec_hash}\n")
         for k in ("model", "seed", "backend", "device", "precision", "gating", "dt_ms",
-                  "transient_ms", "analysis_ms", "created", "finalized", "software_version",
+                  "transient_ms", "analysis_ms", "initial", "starts", "created", "finalized", "software_version",
                   "git_revision", "chunk_size", "timings"):
             if k in self.attrs:
                 v = _cpp_str(self.attrs[k])

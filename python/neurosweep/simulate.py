@@ -139,7 +139,8 @@ def resimulate(db, i: int, binary: Optional[str] = None, every_ms: Optional[floa
     exe = find_binary(binary)
     st = settings_of(db)
     init = db.spec.get("initial", "cold")
-    by_spec = (getattr(db, "circuit", None) is not None or
+    start_axis = any(isinstance(a, dict) and "starts" in a for a in db.spec.get("axes", []))
+    by_spec = (getattr(db, "circuit", None) is not None or start_axis or
                (isinstance(init, dict) and ("thermalize" in init or "from_database" not in init)))
     if by_spec and "parameter_file" not in db.spec:
         return _resimulate_spec(db, i, exe, st, every_ms, keep_transient)
@@ -182,7 +183,7 @@ def resimulate(db, i: int, binary: Optional[str] = None, every_ms: Optional[floa
 
 def _resimulate_spec(db, i: int, exe: str, st: Dict[str, object], every_ms: Optional[float],
                      keep_transient: bool) -> Trace:
-    """Circuit objects, thermalised and explicit starts: `neurosweep simulate --spec SPEC
+    """Circuit objects, thermalised and explicit starts, start axes: `neurosweep simulate --spec SPEC
     --instance i` with the build's own spec (stored in the database), which expands instance i,
     its initial state and the settings exactly as `neurosweep run` did."""
     dt = float(st["dt_ms"])
