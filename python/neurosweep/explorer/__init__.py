@@ -5,7 +5,7 @@ random/Sobol databases, an instance panel (parameters, label, features and the v
 re-simulated with `neurosweep simulate`), a query box in the `neurosweep query --where` language,
 label fractions, feature histograms per label and export of the selection (CSV, Parquet, sweep
 spec). Needs the explorer requirements (scripts/requirements/explorer.txt: panel, bokeh,
-holoviews, datashader).
+datashader, pyarrow).
 """
 from __future__ import annotations
 
