@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_fixture.hpp"
 #include "neurosweep/hash.hpp"
 
 namespace fs = std::filesystem;
@@ -26,17 +27,6 @@ using nlohmann::json;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 // 35 STG neurons over gCaS x gKd: every one of the five labels occurs (7 silent, 3 tonic,
 // 17 bursting, 5 irregular bursting, 3 irregular).
@@ -90,28 +80,9 @@ std::vector<double> read_trace(const fs::path& db, uint64_t i, const std::string
   return v;
 }
 
-class TracePredicateTest : public ::testing::Test {
+class TracePredicateTest : public nstest::CliTest {
  protected:
-  fs::path dir;
-  void SetUp() override {
-    dir = fs::temp_directory_path() /
-          ("ns_tp_" + std::to_string(::getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
-
-  Result cli(const std::string& args) {
-    const std::string o = (dir / "stdout.txt").string(), e = (dir / "stderr.txt").string();
-    const std::string cmd = std::string(NS_CLI_PATH) + " " + args + " >" + o + " 2>" + e;
-    const int rc = std::system(cmd.c_str());
-    return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(o), slurp(e)};
-  }
-  fs::path write(const std::string& name, const std::string& text) {
-    const fs::path p = dir / name;
-    std::ofstream(p) << text;
-    return p;
-  }
+  TracePredicateTest() : CliTest("ns_tp_") {}
   fs::path build(const std::string& name, const std::string& traces, const std::string& flags = "--threads 1") {
     const auto spec = write(name + ".json", grid_spec(traces));
     const fs::path db = dir / (name + ".h5");
