@@ -87,7 +87,21 @@ def test_data_layer_matches_the_command_line(edb, binary, tmp_path):
         d.read_rows("nope", np.array([0]))
 
 
-def test_export_of_a_sampled_database_reruns(binary, tmp_path):
+@pytest.fixture(scope="module")
+def rdb(binary, tmp_path_factory):
+    """300 Izhikevich neurons, a and I_e drawn at random: a sampled (non-grid) database."""
+    d = tmp_path_factory.mktemp("explore_random")
+    spec = {"model": "izhikevich", "dt": "0.1 ms", "transient": "100 ms", "analysis": "400 ms", "seed": 3,
+            "axes": [{"kind": "random", "params": {"a": {"low": 0.01, "high": 0.1}, "I_e": {"low": 0, "high": 15}},
+                      "count": 300}],
+            "classifier": {"slowest_period_ms": 100}}
+    (d / "r.json").write_text(json.dumps(spec))
+    db = str(d / "r.h5")
+    run_cli(binary, "run", str(d / "r.json"), "-o", db, "-q")
+    return db
+
+
+def test_export_of_a_sampled_database_reruns(rdb, binary, tmp_path):
     """Random axes: the exported linked-axis spec re-runs the selected instances exactly."""
     pytest.importorskip("datashader")
     pytest.importorskip("pyarrow")
@@ -96,13 +110,7 @@ def test_export_of_a_sampled_database_reruns(binary, tmp_path):
     import neurosweep as ns
     from neurosweep.explorer import ExplorerData
 
-    spec = {"model": "izhikevich", "dt": "0.1 ms", "transient": "100 ms", "analysis": "400 ms", "seed": 3,
-            "axes": [{"kind": "random", "params": {"a": {"low": 0.01, "high": 0.1}, "I_e": {"low": 0, "high": 15}},
-                      "count": 300}],
-            "classifier": {"slowest_period_ms": 100}}
-    (tmp_path / "r.json").write_text(json.dumps(spec))
-    db = str(tmp_path / "r.h5")
-    run_cli(binary, "run", str(tmp_path / "r.json"), "-o", db, "-q")
+    db = rdb
     d = ExplorerData(ns.open(db), binary)
     assert not d.grid
     sel = d.select("I_e > 7.5")
@@ -275,6 +283,18 @@ def test_explorer_in_headless_chromium(edb, binary, tmp_path):
         run_cli(binary, "run", paths["spec"], "-o", str(again), "-q")
         assert ns.open(str(again)).to_pandas()["label"].astype(str).tolist() == [r["label"] for r in want]
 
+        # 5. colour by a feature: the colour bar appears, titled with the feature and its units
+        driver.execute_script(_DEEP + """
+            const sel = Array.from(Bokeh.documents[0].all_models).find(m => m.title == 'Colour by');
+            sel.value = 'burst_period_ms';""")
+        cbar = _wait(driver, """
+            const v = window.__view('ns_map'); const cb = v.model.right.find(m => m.name == 'ns_colorbar');
+            return cb && cb.visible ? [cb.title, cb.color_mapper.low, cb.color_mapper.high] : null;""",
+                     what="the colour bar")
+        fin = [r["burst_period_ms"] for r in rows if r["burst_period_ms"] is not None]
+        assert cbar[0] == "burst_period_ms (ms)"
+        assert cbar[1] == pytest.approx(min(fin), rel=1e-6) and cbar[2] == pytest.approx(max(fin), rel=1e-6)
+
         shot = tmp_path / "explorer.png"
         driver.save_screenshot(str(shot))
         print(f"screenshot: {shot}")
@@ -282,6 +302,56 @@ def test_explorer_in_headless_chromium(edb, binary, tmp_path):
             os.makedirs(os.environ["NEUROSWEEP_ARTEFACTS"], exist_ok=True)
             shutil.copy(shot, os.environ["NEUROSWEEP_ARTEFACTS"])
         assert shot.stat().st_size > 10000
+    finally:
+        driver.quit()
+        th.stop()
+
+
+def test_density_view_of_a_sampled_database(rdb, binary):
+    """Random database: a datashader image with the database's labels in its legend; a click picks
+    the nearest instance (here an isolated one, so the pixel rounding cannot pick a neighbour)."""
+    for m in ("panel", "bokeh", "datashader", "selenium"):
+        pytest.importorskip(m)
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    from neurosweep.explorer.app import serve
+
+    rows = _rows(binary, rdb)
+    a = np.array([r["a"] for r in rows])
+    ie = np.array([r["I_e"] for r in rows])
+    na, ni = (a - a.min()) / np.ptp(a), (ie - ie.min()) / np.ptp(ie)
+    dist = (na[:, None] - na[None, :]) ** 2 + (ni[:, None] - ni[None, :]) ** 2
+    np.fill_diagonal(dist, np.inf)
+    inside = (na > 0.05) & (na < 0.95) & (ni > 0.05) & (ni < 0.95)
+    k = int(np.argmax(np.where(inside, dist.min(axis=1), -1)))
+    assert np.sqrt(dist[k].min()) > 0.02  # at least 8 pixels of 400 from any other instance
+    driver = _chrome()
+    th, url = serve(rdb, binary=binary, threaded=True)
+    try:
+        driver.get(url)
+        img = _wait(driver, """
+            const v = window.__view('ns_map'); if (!v) return null;
+            const r = v.model.renderers.find(r => r.name == 'ns_density'); if (!r) return null;
+            const d = r.data_source.data; const im = (d.get ? d.get('image') : d['image']);
+            if (!im || !im.length) return null;
+            const lg = v.model.right.find(m => m.name == 'ns_legend');
+            return [im[0].length, lg.items.map(i => i.label.value)];""", what="the density image")
+        assert img[0] == 400 * 400 or img[0] == 400  # flat RGBA32 buffer or 400 rows
+        assert sorted(img[1]) == sorted({r["label"] for r in rows})
+        px, py = driver.execute_script(_DEEP + """
+            const v = window.__view('ns_map'); const r = v.el.getBoundingClientRect();
+            return [r.left + v.frame.x_scale.compute(arguments[0]), r.top + v.frame.y_scale.compute(arguments[1])];""",
+                                       float(a[k]), float(ie[k]))
+        ab = ActionBuilder(driver)
+        ab.pointer_action.move_to_location(int(round(px)), int(round(py))).click()
+        ab.perform()
+        shown = _wait(driver, """
+            const e = window.__deep('.ns-inst')[0]; if (!e) return null;
+            const t = window.__view('ns_trace').model.renderers.find(r => r.data_source && r.data_source.name == 'ns_trace_data');
+            return t ? [parseInt(e.dataset.instance), e.dataset.label, t.data_source.get_length()] : null;""",
+                      timeout=90, what="the instance panel and trace")
+        assert shown[0] == rows[k]["index"] and shown[1] == rows[k]["label"]
+        assert shown[2] == 4001  # 400 ms at 0.1 ms, both ends
     finally:
         driver.quit()
         th.stop()
