@@ -1,7 +1,8 @@
 // output.traces chosen by predicate (per_label, where + max): the documented selection rule
 // (store/database.hpp, choose_traces) recomputed here from the database's own rows, the traces
-// equal to explicitly requested ones bit for bit, independence of threads and chunks, resume, and
-// clear errors (unknown columns and labels, bad counts, shards) that leave no output behind.
+// equal to explicitly requested ones bit for bit, independence of threads, chunks and shards
+// (merge keeps the sweep's choice), resume, and clear errors (unknown columns and labels, bad
+// counts) that leave no output behind.
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <sys/wait.h>
@@ -228,10 +229,31 @@ TEST_F(TracePredicateTest, BadPredicatesGetClearErrorsAndNoOutput) {
     EXPECT_FALSE(fs::exists(db)) << c.traces;
     EXPECT_FALSE(fs::exists(db.string() + ".parts")) << c.traces;
   }
-  // a shard sees only its own rows: refused, naming the alternative
-  const auto spec = write("sh.json", grid_spec(R"({"per_label": 1})"));
-  const auto r = cli("run " + spec.string() + " -o " + (dir / "sh.h5").string() + " -q --shard 0/2");
-  EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.err.find("output.traces.instances"), std::string::npos) << r.err;
-  EXPECT_FALSE(fs::exists(dir / "sh.shard-0-of-2.h5.parts"));
+}
+
+// Shards trace their own candidates (the cap smallest keys of each label among their rows, a
+// superset of the sweep's choice); merge keeps the sweep's choice: the merged database has the
+// traces of the unsharded build, bit for bit.
+TEST_F(TracePredicateTest, ShardedBuildsMergeToTheSameChoice) {
+  for (const std::string traces : {R"({"instances": [4], "per_label": 2})", R"({"where": "gKd > 50", "max": 3})"}) {
+    const auto one = build("one", traces, "--threads 1 --force");
+    const auto spec = write("sh.json", grid_spec(traces));
+    std::string shards;
+    size_t candidates = 0;
+    for (int k = 0; k < 3; ++k) {
+      const auto r = cli("run " + spec.string() + " -o " + (dir / "sh.h5").string() + " -q --force --chunk 4 --shard " +
+                         std::to_string(k) + "/3");
+      ASSERT_EQ(r.code, 0) << r.err;
+      const fs::path p = dir / ("sh.shard-" + std::to_string(k) + "-of-3.h5");
+      candidates += traced(p).size();
+      shards += " " + p.string();
+    }
+    const auto r = cli("merge" + shards + " -o " + (dir / "merged.h5").string() + " --force");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto want = traced(one), got = traced(dir / "merged.h5");
+    EXPECT_GT(candidates, want.size()) << traces << ": the shards should hold more candidates than the choice";
+    EXPECT_EQ(got, want) << traces;
+    for (uint64_t i : want) EXPECT_EQ(read_trace(dir / "merged.h5", i, "V"), read_trace(one, i, "V")) << i;
+    EXPECT_EQ(cli("query " + one.string()).out, cli("query " + (dir / "merged.h5").string()).out);
+  }
 }

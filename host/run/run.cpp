@@ -297,10 +297,6 @@ int run_build(const RunOptions& opt) {
     for (auto& col : probe->columns(*stage)) schema.columns.push_back(col);
   TraceChoice trace_choice;  // output.traces.per_label / where, checked before anything runs
   if (spec.traces_by_predicate()) {
-    if (opt.shard_n > 1)
-      throw SpecError(opt.spec_path + ": output.traces: per_label and where choose among every instance of the sweep, "
-                      "which a shard (--shard or an MPI rank) does not see; build without shards, or list the "
-                      "instances in output.traces.instances");
     trace_choice.per_label = spec.trace_per_label;
     trace_choice.where = spec.trace_where;
     trace_choice.max = spec.trace_max;
@@ -315,6 +311,7 @@ int run_build(const RunOptions& opt) {
   }
 
   std::map<std::string, AttrValue> attrs;
+  if (spec.traces_by_predicate()) attrs["trace_choice"] = trace_choice_json(trace_choice);  // for merge_shards
   attrs["seed"] = static_cast<int64_t>(spec.seed);
   attrs["model"] = m.name;
   attrs["name"] = spec.name;
@@ -607,6 +604,7 @@ int run_build(const RunOptions& opt) {
         thermal->fill(m.name, p.data(), 1, st.data());
       }
       traces.push_back(take_trace(ti, p, st.empty() ? nullptr : &st));
+      traces.back().chosen = true;
       if (const int sig = StopSignals::received()) {
         stop_message(std::string("interrupted by ") + strsignal(sig) + " while taking traces");
         return 128 + sig;

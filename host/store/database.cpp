@@ -424,6 +424,7 @@ void write_traces(hid_t f, const std::vector<TraceData>& traces, const std::stri
     const std::string nm = std::to_string(t.instance);
     if (link_exists(g, nm)) fail(name, "two traces for instance " + nm);
     Hid tg = make_group(g, nm, tmp, true);
+    if (t.chosen) write_attr(tg, "chosen_by", std::string("predicate"), tmp);
     write_plain(tg, "t", H5T_IEEE_F64LE, t.t.size(), t.t.data(), tmp, "ms", true);
     for (size_t k = 0; k < t.names.size(); ++k)
       write_plain(tg, t.names[k], H5T_IEEE_F64LE, t.t.size(), t.values[k].data(), tmp,

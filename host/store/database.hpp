@@ -72,6 +72,9 @@ struct TraceData {
   std::vector<std::string> names;     // recorded variables
   std::vector<std::string> units;     // same length as names (or empty)
   std::vector<std::vector<double>> values;  // values[k] has t.size() samples
+  // Chosen by output.traces.per_label / where (attribute chosen_by = "predicate" on its group): a
+  // shard's trace pass keeps its own candidates, merge_shards keeps the global choice.
+  bool chosen = false;
 };
 
 // One chunk of instances [first, first + count).
@@ -210,5 +213,10 @@ struct TraceChoice {
 void check_trace_choice(const StoreSchema& s, const TraceChoice& c, const std::string& context);
 // Applies the rule to a complete or unfinished database (DB.h5 or DB.h5.parts).
 std::vector<uint64_t> choose_traces(const std::string& path, const TraceChoice& c);
+// The rule's key and its cap: a shard holds, per group, its cap smallest keys, a superset of the
+// sweep's choice in that shard; merge_shards keeps the cap smallest over every shard.
+uint64_t trace_key(uint64_t seed, uint64_t index);
+// The attribute "trace_choice" of a build with predicate traces: {"per_label": N, "max": M, "seed": S}.
+std::string trace_choice_json(const TraceChoice& c);
 
 }  // namespace ns

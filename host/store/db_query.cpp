@@ -585,6 +585,12 @@ uint64_t query(const std::string& path, const QueryOptions& opt, std::ostream& o
   return written;
 }
 
+uint64_t trace_key(uint64_t seed, uint64_t index) { return mix64(mix64(seed) ^ index); }
+
+std::string trace_choice_json(const TraceChoice& c) {
+  return json{{"per_label", c.per_label}, {"max", c.max}, {"seed", c.seed}}.dump();
+}
+
 void check_trace_choice(const StoreSchema& s, const TraceChoice& c, const std::string& context) {
   if (!c.where.empty()) Parser(c.where, s, context).parse();
   if (c.per_label > 0) {
@@ -615,7 +621,6 @@ std::vector<uint64_t> choose_traces(const std::string& path, const TraceChoice& 
   std::vector<int> slot(s.columns.size(), -1);
   for (size_t k = 0; k < need.size(); ++k) slot[need[k]] = static_cast<int>(k);
   const uint64_t cap = c.per_label > 0 ? c.per_label : c.max;
-  const uint64_t key0 = mix64(c.seed);
   using Item = std::pair<uint64_t, uint64_t>;  // (key, index): a max-heap keeps the cap smallest
   std::map<int64_t, std::priority_queue<Item>> best;  // per label code (one group without per_label)
   BlockReader(v, need).run([&](const std::vector<ColBlock>& b, uint64_t m) {
@@ -626,7 +631,7 @@ std::vector<uint64_t> choose_traces(const std::string& path, const TraceChoice& 
       if (std::binary_search(c.exclude.begin(), c.exclude.end(), idx)) continue;
       const int64_t group = lc >= 0 ? static_cast<int64_t>(b[slot[lc]].get(r)) : 0;
       auto& h = best[group];
-      const Item it{mix64(key0 ^ idx), idx};
+      const Item it{trace_key(c.seed, idx), idx};
       if (h.size() < cap) {
         h.push(it);
       } else if (it < h.top()) {

@@ -4,6 +4,7 @@
 // Internal to the database layer (database.cpp, db_writer.cpp).
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -156,7 +157,8 @@ class FinalWriter {
     axis_names_ = axis_names.dump();
   }
 
-  void append(const RowFile& src) {
+  // drop: instances whose /traces group is left out (merge_shards: predicate candidates).
+  void append(const RowFile& src, const std::set<uint64_t>* drop = nullptr) {
     const std::string& sp = src.path;
     const uint64_t n = src.n_rows;
     Hid inst = open_group(src.file, "instances", sp);
@@ -237,12 +239,12 @@ class FinalWriter {
         rates_->append(v.data(), m);
       }
     }
-    copy_traces(src.file, sp);
+    copy_traces(src.file, sp, drop);
     rows_ += n;
   }
 
   // Copies the /traces groups of file (a chunk file, or the trace pass's traces.h5) into the output.
-  void copy_traces(hid_t file, const std::string& sp) {
+  void copy_traces(hid_t file, const std::string& sp, const std::set<uint64_t>* drop = nullptr) {
     if (!link_exists(file, "traces")) return;
     Hid g = open_group(file, "traces", sp);
     if (!traces_.valid()) traces_ = make_group(file_, "traces", path_);
@@ -253,6 +255,7 @@ class FinalWriter {
     };
     if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &names) < 0) fail(sp, "cannot list /traces");
     for (const auto& nm : names) {
+      if (drop && nm.find_first_not_of("0123456789") == std::string::npos && drop->count(std::stoull(nm))) continue;
       if (link_exists(traces_, nm)) fail(sp, "trace of instance " + nm + " appears twice");
       verify_group(g, nm, sp);  // H5Ocopy copies stored chunks as they are: check them first
       if (H5Ocopy(g, nm.c_str(), traces_, nm.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0)
