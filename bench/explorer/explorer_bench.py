@@ -107,6 +107,21 @@ def bench_grid(binary, db, driver):
                           "e.dataset.count != '1679616' ? e.dataset.count : null;", timeout=300, what="query count")
         print(f"query (label == 'irregular' and gNa > 100, {int(n):,} rows) -> counts, fractions, "
               f"histograms, map: {time.perf_counter() - t0:.2f} s")
+        # click the centre cell -> instance panel and re-simulated trace
+        old = driver.execute_script(_DEEP + "const e = window.__deep('.ns-inst')[0]; return e ? e.dataset.instance : null;")
+        px, py = driver.execute_script(_DEEP + """
+            const v = window.__view('ns_map'); const r = v.el.getBoundingClientRect();
+            return [r.left + v.frame.x_scale.compute(3), r.top + v.frame.y_scale.compute(3)];""")
+        from selenium.webdriver.common.actions.action_builder import ActionBuilder
+        t0 = time.perf_counter()
+        ab = ActionBuilder(driver)
+        ab.pointer_action.move_to_location(int(px), int(py)).click()
+        ab.perform()
+        _wait(driver, """const v = window.__view('ns_trace');
+            return v && v.model.renderers.some(r => r.data_source && r.data_source.name == 'ns_trace_data');""",
+              timeout=120, what="trace")
+        print(f"click -> instance panel and trace re-simulated ({old is None and 'first' or 'next'} click): "
+              f"{time.perf_counter() - t0:.2f} s")
         rss, hwm = mem(p.pid)
         print(f"server memory: RSS {rss:.0f} MiB, peak {hwm:.0f} MiB "
               f"(database file {os.path.getsize(db) / 2**20:.0f} MiB)")
@@ -138,6 +153,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--grid", default=os.path.join(REPO, "out", "p03short.h5"))
     ap.add_argument("--sampled", default=os.path.join(REPO, "out", "random_short.h5"))
+    ap.add_argument("--sampled-20m", default=os.path.join(REPO, "out", "random_20m.h5"),
+                    help="20,000,000 random Izhikevich neurons (random_20m.json); built only with --build-20m "
+                         "(about 15-50 min on 2 cores), else measured when present")
+    ap.add_argument("--build-20m", action="store_true")
     ap.add_argument("--binary", default=os.path.join(REPO, "build", "neurosweep"))
     a = ap.parse_args()
     os.makedirs(os.path.dirname(a.grid), exist_ok=True)
@@ -150,6 +169,10 @@ def main():
         driver.quit()
     build(a.binary, os.path.join(HERE, "random_short.json"), a.sampled)
     bench_density(a.binary, a.sampled)
+    if a.build_20m:
+        build(a.binary, os.path.join(HERE, "random_20m.json"), a.sampled_20m)
+    if os.path.exists(a.sampled_20m):
+        bench_density(a.binary, a.sampled_20m)
 
 
 if __name__ == "__main__":
