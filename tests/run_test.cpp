@@ -23,22 +23,14 @@
 #include <nlohmann/json.hpp>
 
 #include "test_util.hpp"
+#include "cli_fixture.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using Result = nstest::CliResult;
+using nstest::slurp;
 
 // Starts `neurosweep run SPEC -o DB -q --chunk 3 --threads 1 [--force]` in a child process (its
 // stderr into err_file when given), waits until DB.parts holds at least n_chunks chunk files (at
@@ -67,28 +59,9 @@ int run_and_signal(const fs::path& spec, const fs::path& db, int n_chunks, int s
   return st;
 }
 
-class RunTest : public ::testing::Test {
+class RunTest : public nstest::CliTest {
  protected:
-  fs::path dir;
-  void SetUp() override {
-    dir = fs::temp_directory_path() /
-          ("ns_run_" + std::to_string(::getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
-
-  Result cli(const std::string& args) {
-    const std::string o = (dir / "stdout.txt").string(), e = (dir / "stderr.txt").string();
-    const std::string cmd = std::string(NS_CLI_PATH) + " " + args + " >" + o + " 2>" + e;
-    const int rc = std::system(cmd.c_str());
-    return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(o), slurp(e)};
-  }
-  fs::path write(const std::string& name, const std::string& text) {
-    const fs::path p = dir / name;
-    std::ofstream(p) << text;
-    return p;
-  }
+  RunTest() : CliTest("ns_run_") {}
   std::string csv(const fs::path& db) {
     const auto r = cli("query " + db.string() + " --format csv");
     EXPECT_EQ(r.code, 0) << r.err;

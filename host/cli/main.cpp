@@ -152,6 +152,8 @@ int cmd_simulate(const SimulateArgs& a) {
 
 }  // namespace
 
+void add_explore_command(CLI::App& app);  // cmd_explore.cpp
+
 int main(int argc, char** argv) {
   CLI::App app{"neurosweep: ensemble simulator for neuron-model parameter sweeps"};
   app.set_version_flag("--version", std::string(ns::kVersion) + " (" + ns::kGitRevision + ")");
@@ -229,6 +231,7 @@ int main(int argc, char** argv) {
   merge->add_flag("--force", merge_force, "Overwrite an existing output");
 
   const auto refine_cmd = ns::add_refine_command(app);
+  add_explore_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

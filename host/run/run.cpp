@@ -244,8 +244,23 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
   StoreSchema schema = make_schema(spec, *stage);
   if (probe)
     for (auto& col : probe->columns(*stage)) schema.columns.push_back(col);
+  TraceChoice trace_choice;  // output.traces.per_label / where, checked before anything runs
+  if (spec.traces_by_predicate()) {
+    trace_choice.per_label = spec.trace_per_label;
+    trace_choice.where = spec.trace_where;
+    trace_choice.max = spec.trace_max;
+    trace_choice.seed = spec.seed;
+    trace_choice.exclude = spec.trace_instances;
+    try {
+      if (!spec.trace_where.empty()) check_trace_choice(schema, {0, spec.trace_where, 1, 0, {}}, opt.spec_path + ": output.traces.where");
+      if (spec.trace_per_label) check_trace_choice(schema, {spec.trace_per_label, "", 0, 0, {}}, opt.spec_path + ": output.traces.per_label");
+    } catch (const DatabaseError& e) {
+      throw SpecError(e.what());
+    }
+  }
 
   std::map<std::string, AttrValue> attrs;
+  if (spec.traces_by_predicate()) attrs["trace_choice"] = trace_choice_json(trace_choice);  // for merge_shards
   attrs["seed"] = static_cast<int64_t>(spec.seed);
   attrs["model"] = m.name;
   attrs["name"] = spec.name;
@@ -325,6 +340,25 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
   double t_first_chunk = -1, t_first_chunk_unix = -1;
   const int np = static_cast<int>(m.params.size()), nstate = static_cast<int>(m.state.size());
   const auto swept = spec.sweep.swept_params();
+  // The stored trace of instance ti (parameters p, start state st or null): the analysis window
+  // of the build's integration, sampled every output.traces.every.
+  auto take_trace = [&](uint64_t ti, const std::vector<double>& p, const std::vector<double>* st) {
+    const Trace tr = simulate_trace(rs, p, st, spec.trace_every_steps, &m);
+    TraceData td;
+    td.instance = ti;
+    for (size_t c2 = 1; c2 < tr.names.size(); ++c2) {
+      td.names.push_back(tr.names[c2]);
+      td.units.push_back(tr.units[c2]);
+      td.values.emplace_back();
+    }
+    for (size_t r = 0; r < tr.columns[0].size(); ++r) {
+      const double t = tr.columns[0][r] - spec.transient_ms;
+      if (t < -1e-9) continue;  // the stored trace covers the analysis window
+      td.t.push_back(t);
+      for (size_t c2 = 1; c2 < tr.names.size(); ++c2) td.values[c2 - 1].push_back(tr.columns[c2][r]);
+    }
+    return td;
+  };
   // Two chunk slots: on the GPU, chunk k+1 is integrated (another host thread waiting on the
   // device) while chunk k is classified and written; expansion stays on this thread (thermalised
   // and warm starts read HDF5, which is not thread-safe). Each chunk is computed exactly as without
@@ -459,21 +493,7 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
       std::vector<double> st;
       if (init_ptr)
         for (int k = 0; k < nstate; ++k) st.push_back(init[static_cast<size_t>(k) * n + (ti - first)]);
-      const Trace tr = simulate_trace(rs, p, init_ptr ? &st : nullptr, spec.trace_every_steps, &m);
-      TraceData td;
-      td.instance = ti;
-      for (size_t c2 = 1; c2 < tr.names.size(); ++c2) {
-        td.names.push_back(tr.names[c2]);
-        td.units.push_back(tr.units[c2]);
-        td.values.emplace_back();
-      }
-      for (size_t r = 0; r < tr.columns[0].size(); ++r) {
-        const double t = tr.columns[0][r] - spec.transient_ms;
-        if (t < -1e-9) continue;  // the stored trace covers the analysis window
-        td.t.push_back(t);
-        for (size_t c2 = 1; c2 < tr.names.size(); ++c2) td.values[c2 - 1].push_back(tr.columns[c2][r]);
-      }
-      data.traces.push_back(std::move(td));
+      data.traces.push_back(take_trace(ti, p, init_ptr ? &st : nullptr));
     }
     t_classify += seconds_since(t0) - (probe ? t_probe - t_probe_before : 0.0);
 
@@ -496,6 +516,38 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
     stop_message(std::string("interrupted by ") + strsignal(sig));
     return 128 + sig;
   }
+  // Trace pass (output.traces.per_label / where): labels exist only now, so the chosen instances
+  // (store/database.hpp, choose_traces: a rule independent of chunking and threads) are integrated
+  // again from the same parameters and start state, exactly as an explicitly requested trace. Its
+  // result is one atomic file beside the chunks: a build killed here redoes only this pass on --resume.
+  double t_traces = 0;
+  if (spec.traces_by_predicate() && !store.has_late_traces()) {
+    const auto tt = Clock::now();
+    const std::vector<uint64_t> chosen = choose_traces(store.parts_dir(), trace_choice);
+    if (!opt.quiet)
+      std::cerr << "neurosweep: tracing " << chosen.size() << " instance(s) chosen by output.traces\n";
+    std::vector<TraceData> traces;
+    for (uint64_t ti : chosen) {
+      std::vector<double> p(np), st;
+      spec.sweep.fill(ti, 1, p.data());
+      if (spec.initial_kind == InitialKind::kExplicit) {
+        st = spec.initial_state;
+      } else if (warm) {
+        warm->read(ti, 1, st);
+      } else if (thermal) {
+        st.resize(static_cast<size_t>(nstate));
+        thermal->fill(m.name, p.data(), 1, st.data());
+      }
+      traces.push_back(take_trace(ti, p, st.empty() ? nullptr : &st));
+      traces.back().chosen = true;
+      if (const int sig = StopSignals::received()) {
+        stop_message(std::string("interrupted by ") + strsignal(sig) + " while taking traces");
+        return 128 + sig;
+      }
+    }
+    store.write_late_traces(traces);
+    t_traces = seconds_since(tt);
+  }
   const auto t0 = Clock::now();
   nlohmann::json timings = {{"wall_s", seconds_since(t_start)},
                             {"expand_s", t_expand},
@@ -503,6 +555,7 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
                             {"classify_s", t_classify},
                             {"write_s", t_write},
                             {"probe_s", t_probe},
+                            {"traces_s", t_traces},
                             {"instances_this_run", shard_pending},
                             {"instances_per_s", t_integrate > 0 ? double(shard_pending) / (seconds_since(t_start)) : 0.0},
                             {"neuron_steps_per_s", t_integrate > 0 ? double(shard_pending) * double(spec.n_transient + spec.n_analysis) / t_integrate : 0.0},

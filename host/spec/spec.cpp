@@ -213,16 +213,37 @@ RunSpec parse_spec(const json& j, const std::string& source) {
                                              "the number of spike times kept per instance"));
     if (o.contains("traces")) {
       const json& t = c.object("output.traces", o["traces"]);
-      c.keys("output.traces", t, {"instances", "every"});
-      const json& in = c.array("output.traces.instances",
-                               c.require("output.traces", t, "instances", "instance indices to record"));
+      c.keys("output.traces", t, {"instances", "per_label", "where", "max", "every"});
+      if (!t.contains("instances") && !t.contains("per_label") && !t.contains("where"))
+        c.fail("output.traces", "give \"instances\" (indices), \"per_label\" (a count per label) or "
+                                "\"where\" (a query expression), or several of them");
       std::set<uint64_t> seen;
-      for (size_t q = 0; q < in.size(); ++q) {
-        const std::string p = ipath("output.traces.instances", q);
-        const uint64_t i = c.uint(p, in[q], 0, std::numeric_limits<uint64_t>::max(), "an instance index");
-        if (i >= r.sweep.size())
-          c.bad(p, in[q], "an instance index < " + std::to_string(r.sweep.size()) + " (the sweep size)");
-        if (!seen.insert(i).second) c.bad(p, in[q], "distinct instance indices");
+      if (t.contains("instances")) {
+        const json& in = c.array("output.traces.instances", t["instances"]);
+        for (size_t q = 0; q < in.size(); ++q) {
+          const std::string p = ipath("output.traces.instances", q);
+          const uint64_t i = c.uint(p, in[q], 0, std::numeric_limits<uint64_t>::max(), "an instance index");
+          if (i >= r.sweep.size())
+            c.bad(p, in[q], "an instance index < " + std::to_string(r.sweep.size()) + " (the sweep size)");
+          if (!seen.insert(i).second) c.bad(p, in[q], "distinct instance indices");
+        }
+      }
+      // Predicate traces: the columns and labels are checked against the database schema when the
+      // build starts (run.cpp), before any integration.
+      if (t.contains("per_label"))
+        r.trace_per_label = c.uint("output.traces.per_label", t["per_label"], 1, kMaxPredicateTraces,
+                                   "instances traced per label");
+      if (t.contains("where")) {
+        r.trace_where = c.str("output.traces.where", t["where"]);
+        if (r.trace_where.find_first_not_of(" \t\n") == std::string::npos)
+          c.bad("output.traces.where", t["where"], "a non-empty query expression such as \"label == bursting and gNa > 100\"");
+      }
+      if (t.contains("max")) {
+        if (!t.contains("where") || t.contains("per_label"))
+          c.fail("output.traces.max", "\"max\" caps the instances chosen by \"where\" alone (with \"per_label\" the cap is per label)");
+        r.trace_max = c.uint("output.traces.max", t["max"], 1, kMaxPredicateTraces, "instances traced");
+      } else if (!r.trace_where.empty() && r.trace_per_label == 0) {
+        r.trace_max = kDefaultPredicateTraces;
       }
       r.trace_instances.assign(seen.begin(), seen.end());
       if (t.contains("every")) {

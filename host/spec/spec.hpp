@@ -142,6 +142,13 @@ struct RunSpec {
   int64_t rate_bin_steps = 0;
   int out_spikes = 0;                     // spike times kept per instance (and potential)
   std::vector<uint64_t> trace_instances;  // ascending, unique, < sweep.size()
+  // Traces chosen by predicate after classification (run.cpp, "trace pass"): up to
+  // trace_per_label instances of each label and/or up to trace_max instances matching
+  // trace_where (the `query --where` language; empty: every row). 0: off.
+  uint64_t trace_per_label = 0;
+  std::string trace_where;
+  uint64_t trace_max = 0;
+  bool traces_by_predicate() const { return trace_per_label > 0 || !trace_where.empty(); }
   double trace_every_ms = 0;              // 0 when no traces
   int64_t trace_every_steps = 0;
   // The start states: one (the "initial" setting, default cold) or the entries of the start

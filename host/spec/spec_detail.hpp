@@ -31,6 +31,8 @@ using json = nlohmann::json;
 
 constexpr uint64_t kMaxStoredAxis = 10000000;  // values held in memory per explicit axis
 constexpr int kMaxSpikes = 100000;
+constexpr uint64_t kMaxPredicateTraces = 100000;  // output.traces.per_label / max
+constexpr uint64_t kDefaultPredicateTraces = 100;  // output.traces.where without max
 constexpr uint64_t kTagRandom = 0x52414e44ULL << 32;  // "RAND"
 constexpr uint64_t kTagSobol = 0x534f424cULL << 32;   // "SOBL"
 

@@ -66,7 +66,9 @@ void check_replaceable(const std::string& out) {
 namespace {
 // The files a build writes into its parts directory.
 bool own_parts_entry(const std::string& name) {
-  if (name == "lock" || name == "manifest.json" || name == "manifest.json.tmp" || name == "final.h5.tmp") return true;
+  if (name == "lock" || name == "manifest.json" || name == "manifest.json.tmp" || name == "final.h5.tmp" ||
+      name == kLateTraces || name == std::string(kLateTraces) + ".tmp")
+    return true;
   const std::string base = name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0 ? name.substr(0, name.size() - 4) : name;
   if (base.size() < 13 || base.rfind("chunk-", 0) != 0 || base.compare(base.size() - 3, 3, ".h5") != 0) return false;
   return std::all_of(base.begin() + 6, base.end() - 3, [](char c) { return c >= '0' && c <= '9'; });
@@ -435,6 +437,64 @@ std::pair<uint64_t, uint64_t> BuildStore::chunk_range(uint64_t chunk) const {
   return {std::max(chunk * chunk_size_, prefix_.n_rows), std::min(n_, (chunk + 1) * chunk_size_)};
 }
 
+namespace {
+// Traces of instances in [first, end): variables and lengths consistent.
+void check_traces(const std::vector<TraceData>& traces, uint64_t first, uint64_t end, const std::string& name) {
+  for (const auto& t : traces) {
+    if (t.instance < first || t.instance >= end) fail(name, "trace of instance " + std::to_string(t.instance) + " is outside the chunk");
+    if (t.values.size() != t.names.size() || (!t.units.empty() && t.units.size() != t.names.size()))
+      fail(name, "trace of instance " + std::to_string(t.instance) + ": names/units/values lengths differ");
+    for (size_t k = 0; k < t.values.size(); ++k)
+      if (t.values[k].size() != t.t.size() || t.names[k] == "t" || t.names[k].empty())
+        fail(name, "trace of instance " + std::to_string(t.instance) + ": variable '" + t.names[k] + "' is bad (length or name)");
+  }
+}
+
+// /traces/<instance>/{t, variables} of file f (being written as tmp; errors name `name`); no
+// group when there are no traces, unless always.
+void write_traces(hid_t f, const std::vector<TraceData>& traces, const std::string& tmp, const std::string& name,
+                  bool always = false) {
+  if (traces.empty() && !always) return;
+  Hid g = make_group(f, "traces", tmp);
+  for (const auto& t : traces) {
+    const std::string nm = std::to_string(t.instance);
+    if (link_exists(g, nm)) fail(name, "two traces for instance " + nm);
+    Hid tg = make_group(g, nm, tmp, true);
+    if (t.chosen) write_attr(tg, "chosen_by", std::string("predicate"), tmp);
+    write_plain(tg, "t", H5T_IEEE_F64LE, t.t.size(), t.t.data(), tmp, "ms", true);
+    for (size_t k = 0; k < t.names.size(); ++k)
+      write_plain(tg, t.names[k], H5T_IEEE_F64LE, t.t.size(), t.values[k].data(), tmp,
+                  t.units.empty() ? "" : t.units[k], true);
+  }
+}
+}  // namespace
+
+bool BuildStore::has_late_traces() const {
+  std::error_code ec;
+  return fs::exists(parts_ + "/" + kLateTraces, ec);
+}
+
+void BuildStore::write_late_traces(const std::vector<TraceData>& traces) {
+  quiet_hdf5();
+  const std::string final_name = parts_ + "/" + kLateTraces;
+  const uint64_t first = chunk_begin_ * chunk_size_, end = std::min(n_, chunk_end_ * chunk_size_);
+  check_traces(traces, first, end, final_name);
+  const std::string tmp = final_name + ".tmp";
+  {
+    Hid fapl = checksummed_fapl();
+    Hid f(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose);
+    if (!f.valid()) fail(tmp, "cannot create the trace file");
+    write_attr(f, "format", std::string("neurosweep-traces"), tmp);
+    write_attr(f, "spec_hash", hash_hex(spec_hash_), tmp);
+    write_traces(f, traces, tmp, final_name, true);  // the group even when nothing matched
+    if (f.close() < 0) fail(tmp, "cannot close the trace file (disk full?)");
+  }
+  fsync_path(tmp, false);
+  if (std::rename(tmp.c_str(), final_name.c_str()) != 0)
+    fail(final_name, std::string("cannot rename the trace file into place: ") + std::strerror(errno));
+  fsync_path(parts_, true);
+}
+
 void BuildStore::write_chunk(uint64_t chunk, const ChunkData& d) {
   quiet_hdf5();
   const std::string final_name = parts_ + "/" + chunk_file_name(chunk);
@@ -490,14 +550,7 @@ void BuildStore::write_chunk(uint64_t chunk, const ChunkData& d) {
   } else if (!d.rates.empty()) {
     fail(final_name, "rate series given but the schema has none");
   }
-  for (const auto& t : d.traces) {
-    if (t.instance < first || t.instance >= end) fail(final_name, "trace of instance " + std::to_string(t.instance) + " is outside the chunk");
-    if (t.values.size() != t.names.size() || (!t.units.empty() && t.units.size() != t.names.size()))
-      fail(final_name, "trace of instance " + std::to_string(t.instance) + ": names/units/values lengths differ");
-    for (size_t k = 0; k < t.values.size(); ++k)
-      if (t.values[k].size() != t.t.size() || t.names[k] == "t" || t.names[k].empty())
-        fail(final_name, "trace of instance " + std::to_string(t.instance) + ": variable '" + t.names[k] + "' is bad (length or name)");
-  }
+  check_traces(d.traces, first, end, final_name);
 
   const std::string tmp = final_name + ".tmp";
   {
@@ -535,16 +588,7 @@ void BuildStore::write_chunk(uint64_t chunk, const ChunkData& d) {
     }
     if (!d.traces.empty()) {
       Hid g = make_group(f, "traces", tmp);
-      for (const auto& t : d.traces) {
-        const std::string nm = std::to_string(t.instance);
-        if (link_exists(g, nm)) fail(final_name, "two traces for instance " + nm);
-        Hid tg = make_group(g, nm, tmp, true);
-        write_plain(tg, "t", H5T_IEEE_F64LE, t.t.size(), t.t.data(), tmp, "ms", true);
-        for (size_t k = 0; k < t.names.size(); ++k)
-          write_plain(tg, t.names[k], H5T_IEEE_F64LE, t.t.size(), t.values[k].data(), tmp,
-                      t.units.empty() ? "" : t.units[k], true);
-      }
-    }
+        write_traces(f, d.traces, tmp, final_name);
     if (f.close() < 0) fail(tmp, "cannot close chunk file (disk full?)");
   }
   fsync_path(tmp, false);
@@ -588,6 +632,19 @@ void BuildStore::finalize(const std::map<std::string, AttrValue>& extra_attrs) {
       } catch (const DatabaseError& e) {
         // A damaged chunk file (truncated, empty, altered bytes): it can be recomputed.
         throw DatabaseError(std::string(e.what()) + ". To recompute this chunk, delete " + cf +
+                            " and run the same command with --resume again");
+      }
+    }
+    if (has_late_traces()) {  // traces chosen by predicate (run.cpp's trace pass)
+      const std::string tf = parts_ + "/" + kLateTraces;
+      try {
+        Hid fapl = checksummed_fapl();
+        Hid f(H5Fopen(tf.c_str(), H5F_ACC_RDONLY, fapl), H5Fclose);
+        if (!f.valid()) fail(tf, "cannot open (truncated or corrupt)");
+        if (attr_string(f, "spec_hash", tf) != want_hash) fail(tf, "trace file does not match the manifest (spec hash)");
+        w.copy_traces(f, tf);
+      } catch (const DatabaseError& e) {
+        throw DatabaseError(std::string(e.what()) + ". To recompute these traces, delete " + tf +
                             " and run the same command with --resume again");
       }
     }

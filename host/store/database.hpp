@@ -18,6 +18,7 @@
 namespace ns {
 
 constexpr int kFormatVersion = 1;
+constexpr const char* kLateTraces = "traces.h5";  // in a parts directory: the trace pass's output
 // Axes with more values than this keep them out of the build manifest (which stays O(chunks
 // done)); the final database stores them all in /axes.
 constexpr uint64_t kManifestAxisValues = 1u << 16;
@@ -71,6 +72,9 @@ struct TraceData {
   std::vector<std::string> names;     // recorded variables
   std::vector<std::string> units;     // same length as names (or empty)
   std::vector<std::vector<double>> values;  // values[k] has t.size() samples
+  // Chosen by output.traces.per_label / where (attribute chosen_by = "predicate" on its group): a
+  // shard's trace pass keeps its own candidates, merge_shards keeps the global choice.
+  bool chosen = false;
 };
 
 // One chunk of instances [first, first + count).
@@ -143,6 +147,11 @@ class BuildStore {
   const std::string& out_path() const { return out_; }
 
   void write_chunk(uint64_t chunk, const ChunkData& data);  // atomic (temp file + rename)
+  // Traces chosen after classification (output.traces.per_label / where): written once, when
+  // every chunk is done, to parts_dir()/traces.h5 (atomic), and copied into /traces by finalize.
+  // Instances must lie in this shard and not be traced by a chunk already.
+  void write_late_traces(const std::vector<TraceData>& traces);
+  bool has_late_traces() const;
   // Streams the chunks into out_path atomically and removes the parts directory. extra_attrs
   // are added to (and override) the attributes given at create.
   void finalize(const std::map<std::string, AttrValue>& extra_attrs = {});
@@ -210,5 +219,29 @@ struct QueryOptions {
 };
 // Streams the rows (block by block) of a complete or unfinished database. Returns rows written.
 uint64_t query(const std::string& path, const QueryOptions& opt, std::ostream& out);
+
+// Instances whose traces are taken by predicate (output.traces.per_label / where, docs/SWEEP_SPEC.md).
+// Rule: among the rows matching `where` (every row when empty) and not in `exclude`, each row gets
+// the key mix64(mix64(seed) ^ index) (neurosweep/hash.hpp); per_label > 0 keeps, for each label
+// value (unclassified included), the per_label rows of smallest key, else the `max` rows of
+// smallest key. The result is ascending by index. It depends only on the rows, never on chunking,
+// threads or backend.
+struct TraceChoice {
+  uint64_t per_label = 0;
+  std::string where;
+  uint64_t max = 0;
+  uint64_t seed = 0;
+  std::vector<uint64_t> exclude;  // ascending (explicitly requested traces)
+};
+// Checks `where` and per_label against a schema before a build: unknown columns or labels, no
+// label column. Throws DatabaseError whose message starts with `context`.
+void check_trace_choice(const StoreSchema& s, const TraceChoice& c, const std::string& context);
+// Applies the rule to a complete or unfinished database (DB.h5 or DB.h5.parts).
+std::vector<uint64_t> choose_traces(const std::string& path, const TraceChoice& c);
+// The rule's key and its cap: a shard holds, per group, its cap smallest keys, a superset of the
+// sweep's choice in that shard; merge_shards keeps the cap smallest over every shard.
+uint64_t trace_key(uint64_t seed, uint64_t index);
+// The attribute "trace_choice" of a build with predicate traces: {"per_label": N, "max": M, "seed": S}.
+std::string trace_choice_json(const TraceChoice& c);
 
 }  // namespace ns

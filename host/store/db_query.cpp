@@ -7,10 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <queue>
 #include <sstream>
 
 #include "store/database.hpp"
 #include "store/db_internal.hpp"
+#include "neurosweep/hash.hpp"
 
 namespace fs = std::filesystem;
 
@@ -582,6 +584,69 @@ uint64_t query(const std::string& path, const QueryOptions& opt, std::ostream& o
   if (json_out) out << (written ? "\n]\n" : "]\n");
   if (!out) throw DatabaseError("query: cannot write the output (disk full or closed pipe?)");
   return written;
+}
+
+uint64_t trace_key(uint64_t seed, uint64_t index) { return mix64(mix64(seed) ^ index); }
+
+std::string trace_choice_json(const TraceChoice& c) {
+  return json{{"per_label", c.per_label}, {"max", c.max}, {"seed", c.seed}}.dump();
+}
+
+void check_trace_choice(const StoreSchema& s, const TraceChoice& c, const std::string& context) {
+  if (!c.where.empty()) Parser(c.where, s, context).parse();
+  if (c.per_label > 0) {
+    const int lc = find_column(s, "label");
+    if (lc < 0 || s.columns[lc].enum_names.empty())
+      throw DatabaseError(context + ": per_label needs a label column, and this model's classifier writes none (columns: " +
+                          column_list(s) + ")");
+  }
+}
+
+std::vector<uint64_t> choose_traces(const std::string& path, const TraceChoice& c) {
+  DbView v = open_view(path);
+  const StoreSchema& s = v.schema;
+  check_trace_choice(s, c, path);
+  std::unique_ptr<Node> expr;
+  std::vector<int> need;
+  const int ic = find_column(s, "index");
+  if (ic < 0 || s.columns[ic].dtype != "u8") fail(path, "no u8 index column (corrupt file)");
+  need.push_back(ic);
+  const int lc = c.per_label > 0 ? find_column(s, "label") : -1;
+  if (lc >= 0) need.push_back(lc);
+  if (!c.where.empty()) {
+    expr = Parser(c.where, s, path).parse();
+    collect_cols(expr.get(), need);
+  }
+  std::sort(need.begin(), need.end());
+  need.erase(std::unique(need.begin(), need.end()), need.end());
+  std::vector<int> slot(s.columns.size(), -1);
+  for (size_t k = 0; k < need.size(); ++k) slot[need[k]] = static_cast<int>(k);
+  const uint64_t cap = c.per_label > 0 ? c.per_label : c.max;
+  using Item = std::pair<uint64_t, uint64_t>;  // (key, index): a max-heap keeps the cap smallest
+  std::map<int64_t, std::priority_queue<Item>> best;  // per label code (one group without per_label)
+  BlockReader(v, need).run([&](const std::vector<ColBlock>& b, uint64_t m) {
+    for (uint64_t r = 0; r < m; ++r) {
+      if (expr && !eval(expr.get(), b, slot, r)) continue;
+      uint64_t idx;
+      std::memcpy(&idx, b[slot[ic]].raw.data() + r * 8, 8);
+      if (std::binary_search(c.exclude.begin(), c.exclude.end(), idx)) continue;
+      const int64_t group = lc >= 0 ? static_cast<int64_t>(b[slot[lc]].get(r)) : 0;
+      auto& h = best[group];
+      const Item it{trace_key(c.seed, idx), idx};
+      if (h.size() < cap) {
+        h.push(it);
+      } else if (it < h.top()) {
+        h.pop();
+        h.push(it);
+      }
+    }
+    return true;
+  });
+  std::vector<uint64_t> out;
+  for (auto& [g, h] : best)
+    for (; !h.empty(); h.pop()) out.push_back(h.top().second);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace ns

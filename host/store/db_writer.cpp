@@ -179,9 +179,59 @@ void merge_shards(const std::vector<std::string>& shards, const std::string& out
   const int fd = ::mkstemp(tmp.data());
   if (fd < 0) fail(out, std::string("cannot create a temporary file next to the output: ") + std::strerror(errno));
   ::close(fd);
+  // Traces chosen by predicate (output.traces.per_label / where): each shard traced its own
+  // candidates; keep the sweep's choice, the cap smallest keys per label over every shard.
+  std::vector<std::set<uint64_t>> drop(sh.size());
+  if (auto tc = attrs.find("trace_choice"); tc != attrs.end() && std::holds_alternative<std::string>(tc->second)) {
+    const json c = json::parse(std::get<std::string>(tc->second), nullptr, false);
+    if (c.is_discarded() || !c.is_object()) fail(sh.front().rf.path, "corrupt trace_choice attribute");
+    const uint64_t per_label = c.value("per_label", uint64_t(0)), cap = per_label ? per_label : c.value("max", uint64_t(0));
+    const uint64_t seed = c.value("seed", uint64_t(0));
+    const bool has_label = std::any_of(schema.columns.begin(), schema.columns.end(),
+                                       [](const ColumnSpec& col) { return col.name == "label"; });
+    struct Cand {
+      uint64_t key, index;
+      size_t shard;
+      bool operator<(const Cand& o) const { return key != o.key ? key < o.key : index < o.index; }
+    };
+    std::map<int64_t, std::vector<Cand>> groups;
+    for (size_t k = 0; k < sh.size(); ++k) {
+      const RowFile& r = sh[k].rf;
+      if (!link_exists(r.file, "traces")) continue;
+      Hid g = open_group(r.file, "traces", r.path);
+      std::vector<std::string> names;
+      auto cb = [](hid_t, const char* nm, const H5L_info_t*, void* d) -> herr_t {
+        static_cast<std::vector<std::string>*>(d)->push_back(nm);
+        return 0;
+      };
+      if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &names) < 0) fail(r.path, "cannot list /traces");
+      for (const auto& nm : names) {
+        Hid tg = open_group(g, nm, r.path);
+        if (!read_attr(tg, "chosen_by", r.path)) continue;  // requested by index: always kept
+        if (nm.empty() || nm.find_first_not_of("0123456789") != std::string::npos)
+          fail(r.path, "/traces/" + nm + " is not an instance index (corrupt file)");
+        const uint64_t i = std::stoull(nm);
+        if (i < r.first_index || i >= r.first_index + r.n_rows) fail(r.path, "trace of instance " + nm + " is outside the shard");
+        int64_t group = 0;
+        if (per_label && has_label) {
+          Hid inst = open_group(r.file, "instances", r.path);
+          Hid ds = open_dataset(inst, "label", r.path);
+          int8_t code = 0;
+          read_rows(ds, i - r.first_index, 1, &code, r.path, "column 'label'");
+          group = code;
+        }
+        groups[group].push_back({trace_key(seed, i), i, k});
+      }
+    }
+    for (auto& [g, v] : groups) {
+      std::sort(v.begin(), v.end());
+      for (size_t j = static_cast<size_t>(std::min<uint64_t>(cap, v.size())); j < v.size(); ++j)
+        drop[v[j].shard].insert(v[j].index);
+    }
+  }
   try {
     FinalWriter w(tmp, schema, n);
-    for (const auto& s : sh) w.append(s.rf);
+    for (size_t k = 0; k < sh.size(); ++k) w.append(sh[k].rf, {}, &drop[k]);
     w.finish(attrs);
   } catch (...) {
     fs::remove(tmp, ec);

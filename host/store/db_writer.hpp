@@ -4,6 +4,7 @@
 // Internal to the database layer (database.cpp, db_writer.cpp).
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -168,7 +169,9 @@ class FinalWriter {
   }
 
   // given: columns taken from these bytes (n_rows x element size each) instead of the file.
-  void append(const RowFile& src, const std::map<std::string, std::vector<uint8_t>>& given = {}) {
+  // drop: instances whose /traces group is left out (merge_shards: predicate candidates).
+  void append(const RowFile& src, const std::map<std::string, std::vector<uint8_t>>& given = {},
+              const std::set<uint64_t>* drop = nullptr) {
     const std::string& sp = src.path;
     const uint64_t n = src.n_rows;
     Hid inst = open_group(src.file, "instances", sp);
@@ -258,23 +261,28 @@ class FinalWriter {
         rates_->append(v.data(), m);
       }
     }
-    if (link_exists(src.file, "traces")) {
-      Hid g = open_group(src.file, "traces", sp);
-      if (!traces_.valid()) traces_ = make_group(root_, "traces", path_);
-      std::vector<std::string> names;
-      auto cb = [](hid_t, const char* nm, const H5L_info_t*, void* d) -> herr_t {
-        static_cast<std::vector<std::string>*>(d)->push_back(nm);
-        return 0;
-      };
-      if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &names) < 0) fail(sp, "cannot list /traces");
-      for (const auto& nm : names) {
-        if (link_exists(traces_, nm)) fail(sp, "trace of instance " + nm + " appears twice");
-        verify_group(g, nm, sp);  // H5Ocopy copies stored chunks as they are: check them first
-        if (H5Ocopy(g, nm.c_str(), traces_, nm.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0)
-          fail(sp, "cannot copy /traces/" + nm);
-      }
-    }
+    copy_traces(src.file, sp, drop);
     rows_ += n;
+  }
+
+  // Copies the /traces groups of file (a chunk file, or the trace pass's traces.h5) into the output.
+  void copy_traces(hid_t file, const std::string& sp, const std::set<uint64_t>* drop = nullptr) {
+    if (!link_exists(file, "traces")) return;
+    Hid g = open_group(file, "traces", sp);
+    if (!traces_.valid()) traces_ = make_group(root_, "traces", path_);
+    std::vector<std::string> names;
+    auto cb = [](hid_t, const char* nm, const H5L_info_t*, void* d) -> herr_t {
+      static_cast<std::vector<std::string>*>(d)->push_back(nm);
+      return 0;
+    };
+    if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &names) < 0) fail(sp, "cannot list /traces");
+    for (const auto& nm : names) {
+      if (drop && nm.find_first_not_of("0123456789") == std::string::npos && drop->count(std::stoull(nm))) continue;
+      if (link_exists(traces_, nm)) fail(sp, "trace of instance " + nm + " appears twice");
+      verify_group(g, nm, sp);  // H5Ocopy copies stored chunks as they are: check them first
+      if (H5Ocopy(g, nm.c_str(), traces_, nm.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0)
+        fail(sp, "cannot copy /traces/" + nm);
+    }
   }
 
   // Reads every dataset of group loc/name in full, so that a checksum failure is reported.

@@ -24,10 +24,19 @@ from .simulate import Trace, find_binary, resimulate
 
 __version__ = "0.1.0"
 
+
+def explore(db, **kw):
+    """The web explorer of a database on localhost (neurosweep.explorer.explore; needs panel,
+    bokeh, datashader: scripts/requirements/explorer.txt)."""
+    from .explorer import explore as _explore
+
+    return _explore(db, **kw)
+
+
 __all__ = [
     "open", "Database", "Axis", "KNOWN_FORMAT_VERSION", "Engine",
     "plot_map", "plot_fractions", "plot_feature", "plot_trace", "LABEL_COLOURS", "label_colour",
-    "resimulate", "Trace", "find_binary", "models", "model_info",
+    "resimulate", "Trace", "find_binary", "models", "model_info", "explore",
     "NeurosweepError", "DatabaseNotFoundError", "NotADatabaseError", "FormatVersionError",
     "CorruptDatabaseError", "NotAGridError", "InstanceNotAvailableError", "SimulateError",
     "UnfinishedDatabaseWarning",

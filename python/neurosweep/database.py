@@ -444,6 +444,23 @@ class Database:
             self._cache[name] = arr
         return self._cache[name]
 
+    def _cell(self, name: str, r: int):
+        """Column `name` at row r: from the cached column when loaded, else one element read from
+        its file (a row of a huge database without loading whole columns)."""
+        if name in self._cache:
+            return self._cache[name][r]
+        if name not in self._colspec:
+            raise KeyError(f"{self.path}: no column '{name}' (columns: {', '.join(self.columns)})")
+        base = 0
+        for s in self._sources:
+            if r < base + s.n:
+                with self._h5(s.path) as f:
+                    v = _read(f, s.path, f"instances/{name}", r - base)
+                dt = _DTYPES.get(self._colspec[name]["dtype"])
+                return dt(v) if dt is not None else v
+            base += s.n
+        raise IndexError(f"{self.path}: row {r} out of range ({self.n_rows} rows)")
+
     def enum_names(self, name: str) -> List[str]:
         """Names of the values of an enum column ([] for a plain column)."""
         return list(self._colspec[name].get("enum_names") or [])
@@ -472,7 +489,7 @@ class Database:
         r = self._row_of(i)
         out: Dict[str, Any] = {}
         for c in self.columns:
-            v = self.column(c)[r]
+            v = self._cell(c, r)
             names = self.enum_names(c)
             if names:
                 out[c] = names[int(v)] if 0 <= int(v) < len(names) else (
@@ -888,7 +905,7 @@ class Database:
             names = [c for c in self.columns
                      if self._colspec[c]["dtype"] == "f8" and not self.enum_names(c)]
         for c in names:
-            out[c] = float(self.column(c)[r])
+            out[c] = float(self._cell(c, r))
         return out
 
 
