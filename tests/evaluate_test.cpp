@@ -186,7 +186,7 @@ TEST(Evaluate, ErrorsNameTheProblem) {
   EXPECT_EQ(empty.n, 0u);
   EXPECT_EQ(empty.data.columns.at("label").size(), 0u);
   ns::RunSpec db = spec;
-  db.initial_kind = ns::InitialKind::kDatabase;
+  db.starts.at(0).kind = ns::InitialKind::kDatabase;
   EXPECT_THROW(ns::Evaluator(db, eo), ns::SpecError);
   eo.backend = "tpu";
   EXPECT_ANY_THROW(ns::Evaluator(spec, eo));

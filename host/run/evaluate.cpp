@@ -12,26 +12,11 @@
 #include "errors.hpp"
 #include "run/probe.hpp"
 #include "run/run.hpp"
+#include "run/starts.hpp"
 #include "spec/circuit.hpp"
 #include "spec/validate.hpp"
 
 namespace ns {
-
-const double* chunk_initial_states(const RunSpec& spec, ThermalCache* thermal, const double* params, size_t n,
-                                   std::vector<double>& init) {
-  const size_t nstate = spec.model->state.size();
-  if (spec.initial_kind == InitialKind::kExplicit) {
-    init.resize(nstate * n);
-    for (size_t k = 0; k < nstate; ++k) std::fill_n(init.begin() + static_cast<long>(k * n), n, spec.initial_state[k]);
-    return init.data();
-  }
-  if (thermal) {  // circuits: each distinct cell thermalised once per build (circuit.hpp)
-    init.resize(nstate * n);
-    thermal->fill(spec.model->name, params, n, init.data());
-    return init.data();
-  }
-  return nullptr;
-}
 
 void append_spike_trains(const ChunkOutput& result, size_t slots, int keep, ChunkData& data) {
   const size_t n = result.n;
@@ -52,7 +37,10 @@ std::mutex g_eval_mu;  // one evaluation at a time per process: each uses every 
 }
 
 Evaluator::Evaluator(const RunSpec& spec, const EvalOptions& opt) : spec_(spec), opt_(opt) {
-  if (spec_.initial_kind == InitialKind::kDatabase)
+  if (spec_.start_axis >= 0)
+    throw SpecError(spec_.source + ": a start axis: not available to the engine (evaluate() takes the rows "
+                    "to run; give one \"initial\" setting)");
+  if (spec_.starts.at(0).kind == InitialKind::kDatabase)
     throw SpecError(spec_.source + ": initial.from_database: not available to the engine (a database's rows "
                     "are its sweep's instances; evaluate() takes any parameters); use \"cold\", explicit "
                     "states or \"thermalized\"");
@@ -63,8 +51,7 @@ Evaluator::Evaluator(const RunSpec& spec, const EvalOptions& opt) : spec_(spec),
   rs_ = run_settings(spec_, std::max(stage_->spikes_needed(), opt_.spikes), opt_.threads);
   rs_.want_final_state = false;
   probe_ = Probe::make(spec_, rs_);
-  if (spec_.initial_kind == InitialKind::kThermalized)
-    thermal_ = std::make_unique<ThermalCache>(rs_, spec_.thermal_ms, backend_.get());
+  starts_ = std::make_unique<StartStates>(spec_, rs_, backend_.get());
   if (is_circuit_model(spec_.model->name)) spike_cells_ = network_cells(spec_);
 }
 
@@ -185,7 +172,8 @@ EvalResult Evaluator::evaluate(const std::vector<std::string>& names, const doub
     S.in.n = len;
     S.in.first_index = index[r0];
     S.in.params = S.params.data();
-    S.in.init_state = chunk_initial_states(spec_, thermal_.get(), S.params.data(), len, S.init);
+    // One start for every row (no start axis, no database start): the index does not matter.
+    S.in.init_state = starts_->fill(0, len, S.params.data(), S.init);
   };
   // A few rows need no thread team (a team of idle threads costs milliseconds on a busy machine);
   // each row is integrated on its own, so the results are the same.

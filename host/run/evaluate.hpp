@@ -24,14 +24,9 @@
 
 namespace ns {
 
-class ThermalCache;
+class StartStates;
 class Probe;
 
-// Initial states of a chunk as the run pipeline makes them (explicit or thermalised starts);
-// returns the pointer to pass as ChunkInput::init_state (null: cold start). initial.from_database
-// is the caller's (run.cpp reads it from the other database by instance index).
-const double* chunk_initial_states(const RunSpec& spec, ThermalCache* thermal, const double* params, size_t n,
-                                   std::vector<double>& init);
 
 // The spike trains of a chunk's result as the database stores them: `slots` trains per instance
 // (instance-major), at most `keep` times each, appended to data.spike_counts / spike_times.
@@ -93,7 +88,7 @@ class Evaluator {
   std::unique_ptr<Backend> backend_;
   RunSettings rs_;
   std::unique_ptr<Probe> probe_;
-  std::unique_ptr<ThermalCache> thermal_;
+  std::unique_ptr<StartStates> starts_;
   std::vector<std::string> spike_cells_;
 };
 

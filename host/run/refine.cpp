@@ -1,3 +1,4 @@
+#include <algorithm>
 // `neurosweep refine` (run/refine.hpp): refinement of a grid database where labels change.
 // Positions are integers on the finest lattice (2^depth steps per grid spacing), so a point's
 // level and its neighbours are exact; a point's parameters are those a grid 2^depth times finer
@@ -89,8 +90,8 @@ int run_refine(const RefineOptions& o) {
     throw SpecError(head + "its spec names a parameter_file, which refine does not support yet (put the values in 'fixed')");
   const json raw = json::parse(text);
   const RunSpec spec = parse_spec(raw, o.db);
-  if (spec.initial_kind == InitialKind::kDatabase)
-    throw SpecError(head + "starts from another database's final states (initial.from_database), which refine cannot "
+  if (std::any_of(spec.starts.begin(), spec.starts.end(), [](const StartSpec& st) { return st.kind == InitialKind::kDatabase; }))
+    throw SpecError(head + "starts from another database's final states (initial.from_database or a database start on a start axis), which refine cannot "
                            "give the new points");
   if (spec.sweep.combine() != Combine::kProduct || spec.sweep.axes().empty())
     throw SpecError(head + "is not a grid database (combine \"sample\" or no axes); refine needs grid axes");

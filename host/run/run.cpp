@@ -530,15 +530,8 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
     for (uint64_t ti : chosen) {
       std::vector<double> p(np), st;
       spec.sweep.fill(ti, 1, p.data());
-      if (spec.initial_kind == InitialKind::kExplicit) {
-        st = spec.initial_state;
-      } else if (warm) {
-        warm->read(ti, 1, st);
-      } else if (thermal) {
-        st.resize(static_cast<size_t>(nstate));
-        thermal->fill(m.name, p.data(), 1, st.data());
-      }
-      traces.push_back(take_trace(ti, p, st.empty() ? nullptr : &st));
+      const double* ip = starts.fill(ti, 1, p.data(), st);  // the instance's own start
+      traces.push_back(take_trace(ti, p, ip ? &st : nullptr));
       traces.back().chosen = true;
       if (const int sig = StopSignals::received()) {
         stop_message(std::string("interrupted by ") + strsignal(sig) + " while taking traces");

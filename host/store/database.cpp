@@ -586,9 +586,7 @@ void BuildStore::write_chunk(uint64_t chunk, const ChunkData& d) {
       Hid ds = make_rates(f, schema_, n, false, &ch, tmp);
       write_rows(ds, 0, n, d.rates.data(), tmp, "rates/values");
     }
-    if (!d.traces.empty()) {
-      Hid g = make_group(f, "traces", tmp);
-        write_traces(f, d.traces, tmp, final_name);
+    write_traces(f, d.traces, tmp, final_name);
     if (f.close() < 0) fail(tmp, "cannot close chunk file (disk full?)");
   }
   fsync_path(tmp, false);
