@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_fixture.hpp"
+#include "test_util.hpp"
 #include "neurosweep/hash.hpp"
 
 namespace fs = std::filesystem;
@@ -32,16 +33,10 @@ namespace {
 // 35 STG neurons over gCaS x gKd: every one of the five labels occurs (7 silent, 3 tonic,
 // 17 bursting, 5 irregular bursting, 3 irregular).
 std::string grid_spec(const std::string& traces) {
-  return R"({
-  "model": "stg", "dt": "0.05 ms", "transient": "1 s", "analysis": "4 s", "seed": 7,
-  "fixed": {"gNa": 100, "gCaT": 2.5, "gA": 50, "gKCa": 5, "gH": 0.01, "gleak": 0},
-  "axes": [
-    {"kind": "grid", "param": "gCaS", "linspace": {"start": 0, "stop": 10, "count": 5}},
-    {"kind": "grid", "param": "gKd", "values": [25, 50, 75, 100, 125, 150, 175]}
-  ],
-  "classifier": {"slowest_period_ms": 1000},
-  "output": {"traces": )" + traces + R"(}
-})";
+  std::string spec = nstest::kGridSpec;  // test_util.hpp, with the output replaced by the traces
+  const std::string out = R"("output": {"final_state": true, "spikes": 20})";
+  spec.replace(spec.find(out), out.size(), R"("output": {"traces": )" + traces + "}");
+  return spec;
 }
 
 // Names of /traces/* (instance indices), ascending.

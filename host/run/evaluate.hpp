@@ -27,7 +27,6 @@ namespace ns {
 class StartStates;
 class Probe;
 
-
 // The spike trains of a chunk's result as the database stores them: `slots` trains per instance
 // (instance-major), at most `keep` times each, appended to data.spike_counts / spike_times.
 void append_spike_trains(const ChunkOutput& result, size_t slots, int keep, ChunkData& data);

@@ -19,7 +19,6 @@ common/NeuronClass.jinja2).
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 import tempfile
@@ -159,18 +158,6 @@ def _cpp_ident(name: str) -> str:
 
 def _camel(name: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in re.split(r"_+", name) if w) or "Model"
-
-
-def _cpp_double(x: float) -> str:
-    if x != x:
-        return "std::numeric_limits<double>::quiet_NaN()"
-    if math.isinf(x):
-        return ("-" if x < 0 else "") + "std::numeric_limits<double>::infinity()"
-    return repr(float(x))
-
-
-def _cpp_str(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
 # The NESTCodeGenerator import is deferred (module import must not require pynestml).
