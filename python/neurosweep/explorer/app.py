@@ -329,12 +329,7 @@ class Explorer:
     def _on_tap(self, event) -> None:  # density maps: the nearest selected instance
         x, y = self.w_x.value, self.w_y.value
         xr, yr = self._ranges
-        best, bi = np.inf, None
-        for b in self.d.blocks([x, y], self.sel):
-            dist = ((b[x] - event.x) / (xr[1] - xr[0])) ** 2 + ((b[y] - event.y) / (yr[1] - yr[0])) ** 2
-            k = int(np.nanargmin(dist)) if len(dist) else None
-            if k is not None and dist[k] < best:
-                best, bi = dist[k], int(b["__index__"][k])
+        bi = self.d.nearest(x, y, event.x, event.y, xr, yr, self.sel)
         if bi is not None:
             self.show_instance(bi)
 
@@ -402,6 +397,11 @@ def make_app(db_path: str, binary: Optional[str] = None, export_dir: Optional[st
     db = Database(db_path)
     data = ExplorerData(db, binary)
     export_dir = export_dir or os.getcwd()
+    if not data.grid and len(data.params) >= 1:
+        # the first page's density columns into the column cache while the server starts
+        import threading
+        first = data.params[:2] + (["label"] if "label" in db.columns else [])
+        threading.Thread(target=data.prefetch, args=(first,), daemon=True, name="ns-prefetch").start()
 
     def page():
         e = Explorer(data, export_dir)

@@ -13,6 +13,8 @@ import io
 import json
 import os
 import subprocess
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -46,7 +48,8 @@ class Selection:
 class ExplorerData:
     """Read-only views of one database for the explorer (thread-safe: nothing stays open)."""
 
-    def __init__(self, db: Database, binary: Optional[str] = None):
+    def __init__(self, db: Database, binary: Optional[str] = None, use_cache: bool = True,
+                 cache_root: Optional[str] = None):
         if db.state == "unfinished":
             raise ExplorerError(f"{db.path}: the build is unfinished ({db.chunks_done} of "
                                 f"{db.chunks_total} chunks); finish it (neurosweep run --resume) first")
@@ -62,6 +65,58 @@ class ExplorerData:
                      and not any(a.kind in ("random", "sobol") for a in db.axes))
         self.features = [c for c in db.columns if c not in self.params and c not in ("index",)
                          and not db.enum_names(c)]
+        # sampled databases: densities, nearest-instance picks, fractions and histograms read the
+        # columns from memory-mapped float32 copies (explorer/cache.py) instead of the gzip'd file
+        self._cache = None
+        self._cache_failed = use_cache is False or self.grid
+        self._cache_lock = threading.Lock()
+        self._aggs: "OrderedDict[tuple, tuple]" = OrderedDict()  # last aggregates (each w x h x labels)
+        self.cache_root = cache_root
+
+    def column_cache(self):
+        """The ColumnCache of this database, or None (grid maps; cache disabled or not writable)."""
+        with self._cache_lock:
+            if self._cache is None and not self._cache_failed:
+                from .cache import ColumnCache
+                try:
+                    c = ColumnCache(self.db, self.cache_root)
+                    c._prepare_dir()
+                    self._cache = c
+                except (OSError, ValueError):
+                    self._cache_failed = True
+            return self._cache
+
+    def prefetch(self, names: Sequence[str]) -> None:
+        """Copies columns into the cache now (a background thread at server start)."""
+        c = self.column_cache()
+        if c is None:
+            return
+        for n in names:
+            try:
+                if n == "label":
+                    c.codes(n)
+                elif n in self.db._colspec:
+                    c.values(n)
+            except OSError:
+                self._cache_failed = True
+                return
+
+    def _cached(self, name: str, sel: Optional["Selection"]):
+        """Column `name` from the cache over every row or the selection's rows (None: no cache)."""
+        c = self.column_cache()
+        if c is None:
+            return None
+        if name not in self.db._colspec:
+            raise ExplorerError(f"{self.db.path}: no column '{name}' (columns: {', '.join(self.db.columns)})")
+        try:
+            v = c.codes(name) if self.db.enum_names(name) else c.values(name)
+        except OSError:
+            self._cache_failed = True
+            self._cache = None
+            return None
+        if sel is None or sel.all:
+            return v
+        return v[sel.index.astype(np.int64) - int(self.db.first_index)]
 
     # ---- raw reads -----------------------------------------------------------------------------
     def read_rows(self, name: str, index: np.ndarray) -> np.ndarray:
@@ -137,7 +192,9 @@ class ExplorerData:
         if "label" not in self.db._colspec:
             return {}
         counts = np.zeros(len(self.label_names) + 1, dtype=np.int64)
-        for b in self.blocks(["label"], sel):
+        cached = self._cached("label", sel)
+        blocks = self.blocks(["label"], sel) if cached is None else [{"label": cached}]
+        for b in blocks:
             c = b["label"].astype(np.int64)
             c = np.where((c >= 0) & (c < len(self.label_names)), c, len(self.label_names))
             counts += np.bincount(c, minlength=len(counts))
@@ -148,8 +205,15 @@ class ExplorerData:
 
     def histograms(self, feature: str, sel: Selection, bins: int = 40):
         """(edges, {label: counts}) of a feature over the selection, per label (finite values)."""
+        cached = self._cached(feature, sel)
+        if cached is not None:
+            lab = self._cached("label", sel) if "label" in self.db._colspec else None
+            single = [{feature: cached, **({"label": lab} if lab is not None else {})}]
+            blocks = lambda cols, sel: single  # noqa: E731
+        else:
+            blocks = self.blocks
         lo, hi = np.inf, -np.inf
-        for b in self.blocks([feature], sel):
+        for b in blocks([feature], sel):
             v = b[feature][np.isfinite(b[feature])]
             if len(v):
                 lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
@@ -161,7 +225,7 @@ class ExplorerData:
         names = self.label_names + ["unclassified"]
         out = {n: np.zeros(bins, dtype=np.int64) for n in names}
         cols = [feature] + (["label"] if "label" in self.db._colspec else [])
-        for b in self.blocks(cols, sel):
+        for b in blocks(cols, sel):
             v = b[feature]
             lab = b["label"].astype(np.int64) if "label" in b else np.zeros(len(v), np.int64)
             lab = np.where((lab >= 0) & (lab < len(self.label_names)), lab, len(self.label_names))
@@ -195,9 +259,102 @@ class ExplorerData:
 
     def density(self, x: str, y: str, colour: str, sel: Selection, width: int = 400, height: int = 400,
                 x_range: Optional[Tuple[float, float]] = None, y_range: Optional[Tuple[float, float]] = None):
-        """Server-side aggregation (datashader) of every selected row over parameters x, y, in
-        blocks: colour 'label' -> counts per label (xarray with a 'label' dimension), else the mean
-        of feature `colour` per pixel. Returns (aggregate, x_range, y_range)."""
+        """Server-side aggregation of every selected row over parameters x, y: colour 'label' ->
+        counts per label (xarray with a 'label' dimension, as datashader's count_cat), else the
+        mean of feature `colour` per pixel. Returns (aggregate, x_range, y_range). From the
+        column cache (explorer/cache.py: float32 memory maps, compiled kernel binning as
+        datashader) when there is one, else streamed from the file through datashader."""
+        if self.column_cache() is not None:
+            try:
+                return self._density_cached(x, y, colour, sel, width, height, x_range, y_range)
+            except OSError:
+                self._cache_failed, self._cache = True, None
+        return self.density_streamed(x, y, colour, sel, width, height, x_range, y_range)
+
+    @staticmethod
+    def _fix_range(lo, hi) -> Tuple[float, float]:
+        if lo is None or not np.isfinite(lo):
+            lo, hi = 0.0, 1.0
+        if hi <= lo:
+            hi = lo + 1.0
+        return float(lo), float(hi)
+
+    def _template(self, x: str, y: str, colour: str, width: int, height: int, x_range, y_range):
+        """An empty datashader aggregate of the right dims and coordinates, filled by the kernel."""
+        import datashader as ds
+        import pandas as pd
+
+        cvs = ds.Canvas(plot_width=width, plot_height=height, x_range=x_range, y_range=y_range)
+        e = np.zeros(0, np.float32)
+        if colour == "label":
+            names = self.label_names + ["unclassified"]
+            df = pd.DataFrame({x: e, y: e, "label": pd.Categorical([], categories=names)})
+            return cvs.points(df, x, y, agg=ds.count_cat("label"))
+        return cvs.points(pd.DataFrame({x: e, y: e}), x, y, agg=ds.count())
+
+    def _density_cached(self, x, y, colour, sel, width, height, x_range, y_range):
+        key = (x, y, colour, sel.where, width, height, x_range and tuple(x_range), y_range and tuple(y_range))
+        with self._cache_lock:
+            hit = self._aggs.get(key)
+            if hit is not None:
+                self._aggs.move_to_end(key)
+                return hit
+        out = self._aggregate_cached(x, y, colour, sel, width, height, x_range, y_range)
+        with self._cache_lock:  # the last few views (a reset or a colour switched back: no pass)
+            self._aggs[key] = out
+            while len(self._aggs) > 8:
+                self._aggs.popitem(last=False)
+        return out
+
+    def _aggregate_cached(self, x, y, colour, sel, width, height, x_range, y_range):
+        from . import cache as C
+
+        xs, ys = self._cached(x, sel), self._cached(y, sel)
+        if x_range is None or y_range is None:
+            if sel.all:
+                rx, ry = self.column_cache().range(x), self.column_cache().range(y)
+            else:
+                rx, ry = [(float(np.nanmin(v)), float(np.nanmax(v))) if np.isfinite(v).any() else (None, None)
+                          for v in (xs, ys)]
+            x_range = x_range or self._fix_range(*rx)
+            y_range = y_range or self._fix_range(*ry)
+        tmpl = self._template(x, y, colour, width, height, x_range, y_range)
+        if colour == "label":
+            cats = (self._cached("label", sel) if "label" in self.db._colspec
+                    else np.zeros(len(xs), np.int8))
+            counts = C.count_cat(xs, ys, cats, len(self.label_names) + 1, x_range, y_range, width, height)
+            return tmpl.copy(data=counts), x_range, y_range
+        vs = self._cached(colour, sel)
+        S, N = C.sum_count(xs, ys, vs, x_range, y_range, width, height)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(N > 0, S / np.maximum(N, 1), np.nan)
+        return tmpl.copy(data=mean), x_range, y_range
+
+    def nearest(self, x: str, y: str, px: float, py: float, x_range, y_range, sel: Selection) -> Optional[int]:
+        """Instance index of the selected row nearest to (px, py) in the view's scaled units."""
+        wx, wy = x_range[1] - x_range[0], y_range[1] - y_range[0]
+        xs, ys = self._cached(x, sel), self._cached(y, sel)
+        if xs is not None:
+            if len(xs) == 0:
+                return None
+            d = ((xs - np.float32(px)) / np.float32(wx)) ** 2 + ((ys - np.float32(py)) / np.float32(wy)) ** 2
+            if not np.isfinite(d).any():
+                return None
+            k = int(np.nanargmin(d))
+            return int(k + int(self.db.first_index)) if sel.all else int(sel.index[k])
+        best, bi = np.inf, None
+        for b in self.blocks([x, y], sel):
+            dist = ((b[x] - px) / wx) ** 2 + ((b[y] - py) / wy) ** 2
+            k = int(np.nanargmin(dist)) if len(dist) else None
+            if k is not None and dist[k] < best:
+                best, bi = dist[k], int(b["__index__"][k])
+        return bi
+
+    def density_streamed(self, x: str, y: str, colour: str, sel: Selection, width: int = 400, height: int = 400,
+                         x_range: Optional[Tuple[float, float]] = None,
+                         y_range: Optional[Tuple[float, float]] = None):
+        """The aggregation streamed from the file in blocks of BLOCK rows through datashader
+        (without a cache; and the benchmark's reference)."""
         import datashader as ds
         import pandas as pd
 
@@ -278,6 +435,7 @@ class ExplorerData:
                     "params": {p: [float(v) for v in df[p]] for p in params}}
         spec["axes"] = [axis]
         spec.pop("combine", None)
+        spec.pop("search", None)  # a search result: the selected candidates become a sweep
         out = spec.get("output")
         if isinstance(out, dict) and isinstance(out.get("traces"), dict):
             out["traces"].pop("instances", None)
