@@ -247,6 +247,32 @@ class Engine:
         da.coords["time"].attrs["units"] = "ms"
         return da
 
+    def trace(self, params: Mapping[str, float], every_ms: Optional[float] = None, keep_transient: bool = False):
+        """The state trace of one parameter vector (a dict name -> value; the others keep the
+        settings' values), sampled every ``every_ms`` (rounded to whole steps; default dt), as a
+        neurosweep.Trace (``t`` in ms from the start of the analysis window, ``values``,
+        ``units``). In memory, on one thread: the path of ``neurosweep simulate`` (the reference
+        integration, from the settings' initial state), so the same numbers as
+        ``neurosweep.resimulate`` without a process and an HDF5 file in between."""
+        from .simulate import Trace
+
+        cols = [str(k) for k in params]
+        vals = np.ascontiguousarray(np.array([[float(params[k])] for k in params], dtype=np.float64).reshape(len(cols), 1))
+        dt = float(self.resolved.get("dt_ms") or 0.0)
+        if not dt:
+            raise RuntimeError("Engine.trace: the compiled engine is older than this package; rebuild it")
+        steps = 1 if every_ms is None else max(1, int(round(float(every_ms) / dt)))
+        raw = self._eng.trace(cols, vals, steps)
+        data = {n: np.frombuffer(b, dtype="<f8").copy() for n, b in zip(raw["names"], raw["columns"])}
+        units = dict(zip(raw["names"], raw["units"]))
+        tr_ms = float(self.resolved["transient_ms"])
+        t = data.pop("t") - tr_ms
+        keep = slice(None) if keep_transient else (t >= -1e-9 * max(1.0, tr_ms))
+        values = {k: v[keep] for k, v in data.items()}
+        settings = dict(self.resolved, model=self.model, every_ms=steps * dt)
+        return Trace(-1, t[keep], values, {k: units[k] for k in values}, {k: float(params[k]) for k in params},
+                     settings, ["neurosweep.Engine.trace"])
+
     def check(self, params: Any, names: Optional[Sequence[str]] = None) -> None:
         """The checks of ``evaluate`` (names, shapes, types, ranges, rules) without running."""
         cols, block, _ = self._block(params, names)

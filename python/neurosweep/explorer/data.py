@@ -49,7 +49,7 @@ class ExplorerData:
     """Read-only views of one database for the explorer (thread-safe: nothing stays open)."""
 
     def __init__(self, db: Database, binary: Optional[str] = None, use_cache: bool = True,
-                 cache_root: Optional[str] = None):
+                 cache_root: Optional[str] = None, use_engine: bool = True):
         if db.state == "unfinished":
             raise ExplorerError(f"{db.path}: the build is unfinished ({db.chunks_done} of "
                                 f"{db.chunks_total} chunks); finish it (neurosweep run --resume) first")
@@ -70,8 +70,41 @@ class ExplorerData:
         self._cache = None
         self._cache_failed = use_cache is False or self.grid
         self._cache_lock = threading.Lock()
+        self._engine = None
+        self._engine_failed = not use_engine
+        self.engine_error = ""
         self._aggs: "OrderedDict[tuple, tuple]" = OrderedDict()  # last aggregates (each w x h x labels)
         self.cache_root = cache_root
+
+    def engine(self):
+        """The in-process engine with the build's settings (neurosweep.Engine(spec=the database's
+        spec), one thread), or None when the compiled engine is missing or refuses the spec (start
+        axes, starts from another database): the instance panel then runs `neurosweep simulate`."""
+        with self._cache_lock:
+            if self._engine is None and not self._engine_failed:
+                try:
+                    from ..engine import Engine
+                    eng = Engine(spec=self.db.spec, backend="cpu", threads=1)
+                    if not eng.resolved or not hasattr(eng._eng, "trace"):
+                        raise RuntimeError("the compiled engine predates Engine.trace; rebuild it")
+                    self._engine = eng
+                except Exception as e:  # noqa: BLE001 (any reason: fall back to the command)
+                    self._engine_failed = True
+                    self.engine_error = str(e)
+            return self._engine
+
+    def trace(self, i: int, every_ms: Optional[float] = None):
+        """Instance i re-simulated with the build's settings: through the in-process engine when
+        it is there (Engine.trace), else `neurosweep simulate` (neurosweep.resimulate)."""
+        from ..simulate import resimulate
+
+        eng = self.engine()
+        if eng is not None:
+            params = self.db.params_of(int(i), model_params=eng.param_names)
+            tr = eng.trace(params, every_ms=every_ms)
+            tr.instance = int(i)
+            return tr
+        return resimulate(self.db, int(i), binary=self.binary, every_ms=every_ms)
 
     def column_cache(self):
         """The ColumnCache of this database, or None (grid maps; cache disabled or not writable)."""
