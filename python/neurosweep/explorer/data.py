@@ -313,17 +313,21 @@ class ExplorerData:
         return float(lo), float(hi)
 
     def _template(self, x: str, y: str, colour: str, width: int, height: int, x_range, y_range):
-        """An empty datashader aggregate of the right dims and coordinates, filled by the kernel."""
-        import datashader as ds
-        import pandas as pd
+        """An empty aggregate with datashader's dims and coordinates (pixel centres
+        (k + 0.5 - t) / s with s = n / (hi - lo), t = -lo * s, as datashader's axis computes
+        them), filled by the kernel; built here, not by datashader, whose first call compiles."""
+        import xarray as xr
 
-        cvs = ds.Canvas(plot_width=width, plot_height=height, x_range=x_range, y_range=y_range)
-        e = np.zeros(0, np.float32)
+        def centres(lo, hi, n):
+            s = n / (hi - lo)
+            t = -lo * s
+            return (np.arange(n) + 0.5 - t) / s
+        coords = {y: centres(*y_range, height), x: centres(*x_range, width)}
         if colour == "label":
             names = self.label_names + ["unclassified"]
-            df = pd.DataFrame({x: e, y: e, "label": pd.Categorical([], categories=names)})
-            return cvs.points(df, x, y, agg=ds.count_cat("label"))
-        return cvs.points(pd.DataFrame({x: e, y: e}), x, y, agg=ds.count())
+            coords["label"] = names
+            return xr.DataArray(np.zeros((height, width, len(names)), np.uint32), coords=coords, dims=(y, x, "label"))
+        return xr.DataArray(np.zeros((height, width), np.float64), coords=coords, dims=(y, x))
 
     def _density_cached(self, x, y, colour, sel, width, height, x_range, y_range):
         key = (x, y, colour, sel.where, width, height, x_range and tuple(x_range), y_range and tuple(y_range))
