@@ -158,3 +158,42 @@ def test_cache_files_follow_the_database_and_fall_back(tmp_path):
     assert int(agg4.values.sum()) == 6000
     assert {n: int(v) for n, v in zip(agg4.label.values, agg4.sum(dim=[agg4.dims[0], agg4.dims[1]]).values)} == {
         n: int(np.sum(np.where((lab2 >= 0) & (lab2 < 3), lab2, 3) == k)) for k, n in enumerate(LABELS + ["unclassified"])}
+
+
+def test_instance_panel_draws_the_stored_rates(tmp_path):
+    """A database with population rates (/rates, docs/FORMAT.md 1.5): a click shows the instance's
+    stored series, one line per population, the values Database.rates() reads (written here in
+    the documented layout with values from a closed form, as test_rates.py does)."""
+    pytest.importorskip("panel")
+    import h5py
+
+    from neurosweep.explorer.app import Explorer
+
+    p = tmp_path / "net.h5"
+    n, series, nb = 50, ["E", "I"], 20
+    rng = np.random.default_rng(0)
+    cols = [{"name": "index", "dtype": "u8"}, {"name": "g", "dtype": "f8"}, {"name": "eta", "dtype": "f8"},
+            {"name": "status", "dtype": "u1", "enum_names": ["ok", "nonfinite", "diverged"]},
+            {"name": "label", "dtype": "i1", "enum_names": ["AI", "SR"]}]
+    write_table(str(p), cols, {"index": np.arange(n, dtype=np.uint64), "g": rng.uniform(3, 8, n),
+                               "eta": rng.uniform(1, 4, n), "status": np.zeros(n, np.uint8),
+                               "label": rng.integers(0, 2, n).astype(np.int8)},
+                spec=json.dumps({"model": "net"}), spec_hash="00000000000000aa", attrs={"model": "net"})
+    vals = np.array([[100.0 * i + 10.0 * s + 0.5 * b for s in range(2) for b in range(nb)] for i in range(n)],
+                    dtype=np.float32)
+    with h5py.File(p, "a") as f:
+        schema = json.loads(f.attrs["schema"])
+        schema["rates"] = {"series": series, "n_bins": nb, "bin_ms": 5.0, "t0_ms": 0.0}
+        f.attrs["schema"] = json.dumps(schema)
+        d = f.create_dataset("rates/values", data=vals)
+        d.attrs.update({"series": json.dumps(series), "n_bins": nb, "bin_ms": 5.0, "t0_ms": 0.0, "units": "Hz"})
+    d = ExplorerData(ns.open(p), cache_root=str(tmp_path / "cache"), use_engine=False)
+    e = Explorer(d, str(tmp_path))
+    assert not e.rfig.visible
+    e.show_instance(7)  # the trace fails (no such model to simulate) and says so; the rates are shown
+    assert e.rfig.visible and len(e.rfig.renderers) == 2
+    src = e.rfig.renderers[0].data_source
+    np.testing.assert_array_equal(src.data["t"], 5.0 * np.arange(nb))
+    np.testing.assert_array_equal(src.data["s0"], vals[7, :nb])
+    np.testing.assert_array_equal(src.data["s1"], vals[7, nb:])
+    assert "instance 7" in e.rfig.title.text and "trace:" in e.instance.object
