@@ -169,12 +169,34 @@ class ExplorerData:
         out[order] = vals[inv]
         return out
 
-    def blocks(self, names: Sequence[str], sel: Optional[Selection] = None) -> Iterator[Dict[str, np.ndarray]]:
-        """Blocks of `names` (plus "__index__") over every row, or over the selection's rows."""
+    def blocks(self, names: Sequence[str], sel: Optional[Selection] = None,
+               cached: bool = True) -> Iterator[Dict[str, np.ndarray]]:
+        """Blocks of `names` (plus "__index__") over every row, or over the selection's rows: views
+        of the column cache when there is one (float32 / int8 values), else read from the file."""
         for n in names:
             if n not in self.db._colspec:
                 raise ExplorerError(f"{self.db.path}: no column '{n}' (columns: {', '.join(self.db.columns)})")
         first, n_rows = int(self.db.first_index), int(self.db.n_rows)
+        maps = None
+        if cached and self.column_cache() is not None:
+            maps = {n: self._cached(n, None) for n in names}
+            if any(v is None for v in maps.values()):
+                maps = None
+        if maps is not None:
+            for a in range(0, n_rows, BLOCK):
+                b = min(n_rows, a + BLOCK)
+                keep = None
+                if sel is not None and not sel.all:
+                    lo, hi = np.searchsorted(sel.index, [first + a, first + b])
+                    if lo == hi:
+                        continue
+                    keep = sel.index[lo:hi].astype(np.int64) - (first + a)
+                idx = np.arange(first + a, first + b, dtype=np.uint64)
+                out = {"__index__": idx if keep is None else idx[keep]}
+                for nme in names:
+                    out[nme] = maps[nme][a:b] if keep is None else maps[nme][a:b][keep]
+                yield out
+            return
         with h5py.File(self.path, "r") as f:
             for a in range(0, n_rows, BLOCK):
                 b = min(n_rows, a + BLOCK)
@@ -225,9 +247,7 @@ class ExplorerData:
         if "label" not in self.db._colspec:
             return {}
         counts = np.zeros(len(self.label_names) + 1, dtype=np.int64)
-        cached = self._cached("label", sel)
-        blocks = self.blocks(["label"], sel) if cached is None else [{"label": cached}]
-        for b in blocks:
+        for b in self.blocks(["label"], sel):
             c = b["label"].astype(np.int64)
             c = np.where((c >= 0) & (c < len(self.label_names)), c, len(self.label_names))
             counts += np.bincount(c, minlength=len(counts))
@@ -238,15 +258,8 @@ class ExplorerData:
 
     def histograms(self, feature: str, sel: Selection, bins: int = 40):
         """(edges, {label: counts}) of a feature over the selection, per label (finite values)."""
-        cached = self._cached(feature, sel)
-        if cached is not None:
-            lab = self._cached("label", sel) if "label" in self.db._colspec else None
-            single = [{feature: cached, **({"label": lab} if lab is not None else {})}]
-            blocks = lambda cols, sel: single  # noqa: E731
-        else:
-            blocks = self.blocks
         lo, hi = np.inf, -np.inf
-        for b in blocks([feature], sel):
+        for b in self.blocks([feature], sel):
             v = b[feature][np.isfinite(b[feature])]
             if len(v):
                 lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
@@ -258,7 +271,7 @@ class ExplorerData:
         names = self.label_names + ["unclassified"]
         out = {n: np.zeros(bins, dtype=np.int64) for n in names}
         cols = [feature] + (["label"] if "label" in self.db._colspec else [])
-        for b in blocks(cols, sel):
+        for b in self.blocks(cols, sel):
             v = b[feature]
             lab = b["label"].astype(np.int64) if "label" in b else np.zeros(len(v), np.int64)
             lab = np.where((lab >= 0) & (lab < len(self.label_names)), lab, len(self.label_names))
@@ -370,20 +383,13 @@ class ExplorerData:
     def nearest(self, x: str, y: str, px: float, py: float, x_range, y_range, sel: Selection) -> Optional[int]:
         """Instance index of the selected row nearest to (px, py) in the view's scaled units."""
         wx, wy = x_range[1] - x_range[0], y_range[1] - y_range[0]
-        xs, ys = self._cached(x, sel), self._cached(y, sel)
-        if xs is not None:
-            if len(xs) == 0:
-                return None
-            d = ((xs - np.float32(px)) / np.float32(wx)) ** 2 + ((ys - np.float32(py)) / np.float32(wy)) ** 2
-            if not np.isfinite(d).any():
-                return None
-            k = int(np.nanargmin(d))
-            return int(k + int(self.db.first_index)) if sel.all else int(sel.index[k])
         best, bi = np.inf, None
         for b in self.blocks([x, y], sel):
             dist = ((b[x] - px) / wx) ** 2 + ((b[y] - py) / wy) ** 2
-            k = int(np.nanargmin(dist)) if len(dist) else None
-            if k is not None and dist[k] < best:
+            if not len(dist) or not np.isfinite(dist).any():
+                continue
+            k = int(np.nanargmin(dist))
+            if dist[k] < best:
                 best, bi = dist[k], int(b["__index__"][k])
         return bi
 
@@ -397,7 +403,7 @@ class ExplorerData:
 
         if x_range is None or y_range is None:
             r = {x: [np.inf, -np.inf], y: [np.inf, -np.inf]}
-            for b in self.blocks([x, y], sel):
+            for b in self.blocks([x, y], sel, cached=False):
                 for c in (x, y):
                     v = b[c][np.isfinite(b[c])]
                     if len(v):
@@ -413,7 +419,7 @@ class ExplorerData:
         total = None
         names = self.label_names + ["unclassified"]
         if colour == "label":
-            for b in self.blocks([x, y, "label"], sel):
+            for b in self.blocks([x, y, "label"], sel, cached=False):
                 lab = b["label"].astype(np.int64)
                 lab = np.where((lab >= 0) & (lab < len(self.label_names)), lab, len(self.label_names))
                 df = pd.DataFrame({x: b[x], y: b[y], "label": pd.Categorical.from_codes(lab, names)})
@@ -421,7 +427,7 @@ class ExplorerData:
                 total = a if total is None else total + a
         else:
             s = n = None
-            for b in self.blocks([x, y, colour], sel):
+            for b in self.blocks([x, y, colour], sel, cached=False):
                 df = pd.DataFrame({x: b[x], y: b[y], "v": b[colour].astype(np.float64)})
                 a = cvs.points(df, x, y, agg=ds.summary(s=ds.sum("v"), n=ds.count("v")))
                 s = a["s"] if s is None else s + a["s"]
