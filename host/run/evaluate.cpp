@@ -122,7 +122,8 @@ std::vector<double> Evaluator::check(const std::vector<std::string>& names, cons
   return params;
 }
 
-Trace Evaluator::trace(const std::vector<std::string>& names, const double* values, int64_t every_steps) const {
+Trace Evaluator::trace(const std::vector<std::string>& names, const double* values, int64_t every_steps,
+                       uint64_t index) const {
   const std::vector<double> params = check(names, values, 1);  // one row: every parameter, checked
   std::vector<double> buf;
   const double* init = starts_->fill(0, 1, params.data(), buf);
@@ -131,7 +132,7 @@ Trace Evaluator::trace(const std::vector<std::string>& names, const double* valu
   RunSettings one = rs_;
   one.threads = 1;
   std::lock_guard<std::mutex> lock(g_eval_mu);
-  return simulate_trace(one, params, init ? &init_state : nullptr, every_steps, spec_.model);
+  return simulate_trace(one, params, init ? &init_state : nullptr, every_steps, spec_.model, index);
 }
 
 EvalResult Evaluator::evaluate(const std::vector<std::string>& names, const double* values, size_t n,

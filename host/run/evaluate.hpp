@@ -88,9 +88,11 @@ class Evaluator {
   EvalResult evaluate(const std::vector<std::string>& names, const double* values, size_t n,
                       const uint64_t* indices = nullptr, uint64_t index_offset = 0) const;
   // One row's state trace, sampled every `every_steps` steps (t = 0 included, the transient too),
-  // from the settings' initial state: `neurosweep simulate`'s path (simulate_trace, one thread,
-  // instance index 0), so equal to what `simulate` writes for the same parameters and settings.
-  Trace trace(const std::vector<std::string>& names, const double* values, int64_t every_steps) const;
+  // from the settings' initial state: `neurosweep simulate`'s path (simulate_trace, one thread), so
+  // equal to what `simulate` writes for the same parameters and settings; `index` keys the random
+  // input of the models that draw one (`simulate` uses 0; a build's instance i used i).
+  Trace trace(const std::vector<std::string>& names, const double* values, int64_t every_steps,
+              uint64_t index = 0) const;
   // The checks of evaluate() alone: returns the full parameter matrix [k * n + r] or throws.
   std::vector<double> check(const std::vector<std::string>& names, const double* values, size_t n) const;
 

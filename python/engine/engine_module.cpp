@@ -80,14 +80,15 @@ class PyEngine {
 
   // One row's state trace (Evaluator::trace): names, units and one float64 buffer per column.
   nb::dict trace(const std::vector<std::string>& names,
-                 nb::ndarray<const double, nb::ndim<2>, nb::c_contig, nb::device::cpu> values, int64_t every_steps) {
+                 nb::ndarray<const double, nb::ndim<2>, nb::c_contig, nb::device::cpu> values, int64_t every_steps,
+                 uint64_t index) {
     if (values.shape(0) != names.size() || values.shape(1) != 1)
       throw ns::SpecError("trace: one value per name (got " + std::to_string(values.shape(0)) + " x " +
                           std::to_string(values.shape(1)) + " for " + std::to_string(names.size()) + " names)");
     ns::Trace tr;
     {
       nb::gil_scoped_release release;
-      tr = ev_->trace(names, values.data(), every_steps);
+      tr = ev_->trace(names, values.data(), every_steps, index);
     }
     nb::dict out;
     out["names"] = tr.names;
@@ -164,7 +165,8 @@ NB_MODULE(_engine, m) {
       .def("evaluate", &PyEngine::evaluate, nb::arg("names"), nb::arg("values"), nb::arg("index").none(),
            nb::arg("index_offset") = 0)
       .def("check", &PyEngine::check, nb::arg("names"), nb::arg("values"))
-      .def("trace", &PyEngine::trace, nb::arg("names"), nb::arg("values"), nb::arg("every_steps"))
+      .def("trace", &PyEngine::trace, nb::arg("names"), nb::arg("values"), nb::arg("every_steps"),
+           nb::arg("index") = 0)
       .def("columns", &PyEngine::columns)
       .def("params", &PyEngine::params)
       .def("settings", &PyEngine::settings)

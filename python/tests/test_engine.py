@@ -269,3 +269,32 @@ def test_rates_refused_for_a_model_without_rate_series():
     assert eng.rate_series == []
     with pytest.raises(ValueError, match="no population rate series"):
         eng.evaluate({"I_e": [400.0]}, rates=True)
+
+
+def test_trace_of_a_noisy_instance_is_keyed_by_its_index(binary, tmp_path):
+    """Poisson input (keyed by seed, instance index, step): the explorer's in-process trace of
+    instance i is integrated with key i, as the build was, so its spikes are the instance's stored
+    spike count; the same parameters with key 0 (what `neurosweep simulate` uses) give another
+    train."""
+    import json
+
+    from conftest import run_cli
+    from neurosweep.explorer.data import ExplorerData
+
+    spec = {"model": "iaf_psc_exp", "dt": "0.1 ms", "transient": "0 ms", "analysis": "500 ms", "seed": 11,
+            "fixed": {"rate_ex": 8000.0, "weight_ex": 30.0}, "classifier": {"slowest_period_ms": 100},
+            "axes": [{"kind": "list", "param": "I_e", "values": [0.0, 0.0, 0.0, 0.0]}]}
+    (tmp_path / "n.json").write_text(json.dumps(spec))
+    db_path = str(tmp_path / "n.h5")
+    run_cli(binary, "run", str(tmp_path / "n.json"), "-o", db_path, "-q")
+    db = ns.open(db_path)
+    stored = db.to_pandas()["n_spikes"].to_numpy()
+    assert len(set(stored.tolist())) > 1  # the noise differs per instance
+    d = ExplorerData(db, binary)
+    assert d.engine() is not None, d.engine_error
+    for i in range(4):
+        tr = d.trace(i)
+        assert int(tr.values["spike"].sum()) == int(stored[i]), i
+    key0 = d.engine().trace({"I_e": 0.0}, index=0)
+    assert int(key0.values["spike"].sum()) == int(stored[0])
+    assert not np.array_equal(key0.values["V_m"], d.trace(1).values["V_m"])
