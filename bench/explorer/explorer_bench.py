@@ -197,6 +197,23 @@ def bench_density(binary, db, repeats=3):
     w0 = time.perf_counter()
     d.density(x, y, "label", sel, 400, 400, xr, yr)
     print(f"  the same view again (kept aggregate): {(time.perf_counter() - w0) * 1000:.2f} ms")
+    # the explorer's whole server-side redraw of a zoom: aggregate + shade (eq_hist) + image update
+    try:
+        from neurosweep.explorer.app import Explorer
+        e = Explorer(d, tempfile.gettempdir())
+        e.w_x.value, e.w_y.value = x, y
+        ws = []
+        for k in range(repeats):
+            d._aggs.clear()
+            f = 0.5 + 0.1 * k
+            rng = ((xr[0], xr[0] + f * (xr[1] - xr[0])), (yr[0], yr[0] + f * (yr[1] - yr[0])))
+            w0 = time.perf_counter()
+            e._draw_density(rng)
+            ws.append(time.perf_counter() - w0)
+        print(f"  explorer redraw of a zoom (aggregate, shade, image), {repeats} zooms: median "
+              f"{sorted(ws)[len(ws) // 2]:.2f} s, min {min(ws):.2f} s (load average {os.getloadavg()[0]:.1f})")
+    except ImportError as ex:
+        print(f"  explorer redraw not measured: {ex}")
     m = _proc_mem()
     print(f"  this process: anonymous memory {base['RssAnon']:.0f} MiB after the imports, "
           f"{after_cached['RssAnon']:.0f} MiB after the cached aggregations (file-backed "

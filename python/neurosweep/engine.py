@@ -247,13 +247,16 @@ class Engine:
         da.coords["time"].attrs["units"] = "ms"
         return da
 
-    def trace(self, params: Mapping[str, float], every_ms: Optional[float] = None, keep_transient: bool = False):
+    def trace(self, params: Mapping[str, float], every_ms: Optional[float] = None, keep_transient: bool = False,
+              index: int = 0):
         """The state trace of one parameter vector (a dict name -> value; the others keep the
         settings' values), sampled every ``every_ms`` (rounded to whole steps; default dt), as a
         neurosweep.Trace (``t`` in ms from the start of the analysis window, ``values``,
         ``units``). In memory, on one thread: the path of ``neurosweep simulate`` (the reference
         integration, from the settings' initial state), so the same numbers as
-        ``neurosweep.resimulate`` without a process and an HDF5 file in between."""
+        ``neurosweep.resimulate`` without a process and an HDF5 file in between. ``index``: the
+        instance index keying the random input of models that draw one (Poisson input); 0 is what
+        ``neurosweep simulate`` uses, instance i of a build was integrated with i."""
         from .simulate import Trace
 
         cols = [str(k) for k in params]
@@ -262,7 +265,7 @@ class Engine:
         if not dt:
             raise RuntimeError("Engine.trace: the compiled engine is older than this package; rebuild it")
         steps = 1 if every_ms is None else max(1, int(round(float(every_ms) / dt)))
-        raw = self._eng.trace(cols, vals, steps)
+        raw = self._eng.trace(cols, vals, steps, int(index))
         data = {n: np.frombuffer(b, dtype="<f8").copy() for n, b in zip(raw["names"], raw["columns"])}
         units = dict(zip(raw["names"], raw["units"]))
         tr_ms = float(self.resolved["transient_ms"])

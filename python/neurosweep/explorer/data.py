@@ -101,7 +101,8 @@ class ExplorerData:
         eng = self.engine()
         if eng is not None:
             params = self.db.params_of(int(i), model_params=eng.param_names)
-            tr = eng.trace(params, every_ms=every_ms)
+            # keyed by the instance index, as the build integrated it (random input: Poisson)
+            tr = eng.trace(params, every_ms=every_ms, index=int(i))
             tr.instance = int(i)
             return tr
         return resimulate(self.db, int(i), binary=self.binary, every_ms=every_ms)
