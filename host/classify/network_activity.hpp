@@ -35,6 +35,10 @@ struct PopFeatures {
   // extras
   double sync_corr = 0;       // (n chi^2 - 1) / (n - 1): mean pairwise covariance / mean variance,
                               // chi corrected for the number n of sampled neurons
+  double sync_kappa = 0;      // c / mu^2 from the whole population's rate: the squared CV of the
+                              // population rate in excess of the finite-size noise of N
+                              // independent neurons (0 for asynchronous firing, any N)
+  double sync_kappa_se = 0;   // its standard error for independent neurons
   double osc_peak_ratio = 0;  // largest peak-over-floor ratio of a spectral peak in the band
   int n_cv = 0;               // sampled neurons that entered cv_isi
   int n_sampled = 0;          // sampled neurons
@@ -45,8 +49,14 @@ struct NetActivitySettings {
   // Labels (docs/CLASSIFIER.md "Network activity": each value with its calibration).
   double quiescent_rate_hz = 0.1;   // population rate below this: quiescent
   double runaway_fraction = 0.8;    // rate >= this / t_ref: runaway (saturation)
-  double regular_cv = 0.5;          // mean CV below this: regular
-  double sync_corr_min = 0.05;      // sync_corr at or above this: synchronous
+  double regular_cv = 0.3;          // mean CV below this: regular
+  // Synchronous: sync_kappa >= sync_z sync_kappa_se (excess variance beyond finite-size noise)
+  // and either sync_kappa >= sync_kappa_min (strong global fluctuation) or a sharp oscillation
+  // (osc_peak_ratio >= sync_peak_ratio with sync_kappa >= sync_kappa_osc_min).
+  double sync_kappa_min = 1.0;
+  double sync_peak_ratio = 15.0;
+  double sync_kappa_osc_min = 0.1;
+  double sync_z = 3.0;
   double si_fast_min_hz = 65.0;     // synchronous irregular with osc_freq >= this: SI_fast
   // Features.
   int cv_min_spikes = 5;            // spikes a sampled neuron needs to enter cv_isi
