@@ -54,7 +54,7 @@ struct NetActivitySettings {
   // and either sync_kappa >= sync_kappa_min (strong global fluctuation) or a sharp oscillation
   // (osc_peak_ratio >= sync_peak_ratio with sync_kappa >= sync_kappa_osc_min).
   double sync_kappa_min = 1.0;
-  double sync_peak_ratio = 15.0;
+  double sync_peak_ratio = 12.0;
   double sync_kappa_osc_min = 0.1;
   double sync_z = 3.0;
   double si_fast_min_hz = 65.0;     // synchronous irregular with osc_freq >= this: SI_fast
