@@ -233,6 +233,25 @@ TEST(NetworkActivity, ModulatedPoissonIsSISlowOrFast) {
   }
 }
 
+TEST(NetworkActivity, LabelIndexAndColumns) {
+  const auto& names = ns::network_activity_label_names();
+  ASSERT_EQ(names.size(), 7u);
+  for (size_t i = 0; i < names.size(); ++i) EXPECT_EQ(ns::network_activity_label_index(names[i]), int(i));
+  EXPECT_EQ(ns::network_activity_label_index("unclassified"), -1);
+  PopFeatures f{1, 2, 3, 7, 8};
+  f.sync_corr = 4;
+  f.sync_kappa = 5;
+  f.sync_kappa_se = 6;
+  f.osc_peak_ratio = 9;
+  f.n_cv = 10;
+  f.n_sampled = 11;
+  const auto& cols = ns::network_activity_feature_columns();
+  ASSERT_EQ(cols.size(), 11u);
+  std::vector<double> v(cols.size());
+  ns::network_activity_feature_values(f, v.data());
+  for (size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i], double(i + 1)) << cols[i].first;
+}
+
 TEST(NetworkActivity, SettingsFromSpecAndErrors) {
   const nlohmann::json j = {{"regular_cv", 0.4}, {"cv_min_spikes", 7}};
   const auto s = NetActivitySettings::from_json(j, "spec.json", "classifier.activity");

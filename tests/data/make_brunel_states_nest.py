@@ -202,11 +202,15 @@ def oscillation(rate, bin_ms, st):
 
 
 def simulate_all():
-    """Run NEST for every state and seed; write the .bin and the JSON without features."""
+    """Run NEST for every state and seed; write the .bin and the JSON without features.
+    Held-out checks (not the test data): BRUNEL_SEEDS=3,4 BRUNEL_OUT_DIR=/tmp/x runs other seeds."""
     words = []  # uint16 chunks
     offset = 0
     runs = []
+    seeds_env = os.environ.get("BRUNEL_SEEDS")
     for name, label, g, eta, seeds, t_ms in STATES:
+        if seeds_env:
+            seeds = [int(x) for x in seeds_env.split(",")]
         for seed in seeds:
             t_wall = time.time()
             senders, times, ex, inh = simulate(g, eta, seed, t_ms)
