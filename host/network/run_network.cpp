@@ -416,6 +416,8 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
     f[0] = n > 0 && t_an_s > 0 ? double(total[p]) / n / t_an_s : 0.0;
     f[1] = cv_n ? cv_sum / double(cv_n) : std::numeric_limits<double>::quiet_NaN();
     f[spiking_feature_size_index()] = n;
+    const int kt = net.pops[p].desc->param_index("t_ref");
+    f[spiking_feature_tref_index()] = kt >= 0 ? q[net.pops[p].param0 + kt] : 0.0;
   }
 }
 
@@ -430,7 +432,7 @@ void NetworkRunner::run(const ChunkInput& in, ChunkOutput& out) {
   out.resize(in.n, net.total_sample(), rs_.sim.max_spikes, 0, false);
   if (rs_.rate_bins() > 0 || !rs_.rate_series.empty()) out.resize_rates(static_cast<int>(np), rs_.rate_bins());
   out.n_series = static_cast<int>(np);
-  out.n_series_features = spiking_feature_size_index() + 1;
+  out.n_series_features = spiking_feature_tref_index() + 1;
   out.series_features.assign(in.n * np * static_cast<size_t>(out.n_series_features), 0.0);
   if (in.n == 0) return;
   const size_t nparam = net.model.params.size();

@@ -56,8 +56,10 @@ inline const std::vector<std::pair<std::string, std::string>>& spiking_feature_c
   };
   return c;
 }
-// After the columns above, each population's realised size (neurons), for the classifier.
+// After the columns above, each population's realised size (neurons) and refractory period t_ref
+// (ms; 0 for models without one), for the classifier.
 inline int spiking_feature_size_index() { return static_cast<int>(spiking_feature_columns().size()); }
+inline int spiking_feature_tref_index() { return spiking_feature_size_index() + 1; }
 
 class NetworkRunner {
  public:
