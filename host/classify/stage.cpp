@@ -2,6 +2,7 @@
 
 #include "spec/circuit.hpp"
 #include "classify/stage_network.hpp"
+#include "network/stage_spiking.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -107,7 +108,7 @@ std::unique_ptr<ClassifierStage> make_classifier_stage(const RunSpec& spec) {
     case ModelKind::kCircuit: return make_network_stage(spec);
     case ModelKind::kPointNeuron:
     case ModelKind::kConductanceNeuron: return make_single_neuron_stage(spec);
-    case ModelKind::kNetwork:
+    case ModelKind::kNetwork: return make_spiking_network_stage(spec);
     case ModelKind::kPopulation: break;
   }
   throw SpecError(spec.source + ": model \"" + spec.model->name + "\" is of kind " + kind_name(spec.model->kind) +

@@ -40,7 +40,7 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   check_finite(c, "", j);
   c.keys("", j, {"name", "description", "model", "dt", "transient", "analysis", "seed", "precision",
                  "gating", "integration", "constants", "probe", "parameter_file", "fixed", "initial", "axes", "combine", "classifier", "output",
-                 "circuit"});
+                 "circuit", "network"});
   r.raw = j;
   r.canonical = j.dump();
   r.hash = fnv1a64(r.canonical.data(), r.canonical.size());
@@ -48,7 +48,25 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   // model
   const json& mv = c.require("", j, "model", "one of: " + join(model_names()));
   const std::string mname = c.str("model", mv);
-  r.model = find_model(mname);
+  std::shared_ptr<NetworkDesc> network;
+  if (mname == "network" || j.contains("network")) {  // a spiking network (spec/network_parse.cpp)
+    if (mname != "network")
+      c.bad("network", j["network"], "no \"network\" object with \"model\": \"" + mname +
+                                         "\" (a network object needs \"model\": \"network\")");
+    if (!j.contains("network"))
+      c.fail("network", "missing required key \"network\" (\"model\": \"network\" runs the network it describes: "
+                        "docs/NETWORKS.md)");
+    for (const char* key : {"initial", "probe", "parameter_file", "gating"})
+      if (j.contains(key)) c.bad(key, j[key], std::string("no \"") + key + "\" for a network (not supported for networks yet)");
+    const double dt = duration(c, "dt", c.require("", j, "dt", "the time step, e.g. \"0.1 ms\""));
+    if (!(dt > 0)) c.bad("dt", j["dt"], "a positive time step");
+    network = parse_network(c, j["network"], dt);
+    r.network = network;
+    r.model = &network->model;
+    for (const auto& pop : network->pops) r.rate_series.push_back(pop.name);
+  } else {
+    r.model = find_model(mname);
+  }
   if (!r.model) c.bad("model", mv, "a registered model" + did_you_mean(mname, model_names()) + ": " + join(model_names()));
   if (j.contains("circuit")) {
     if (mname != StgCircuitModel::kName)
@@ -159,6 +177,11 @@ RunSpec parse_spec(const json& j, const std::string& source) {
               std::to_string(axes[0].size) + " like axes[0].count (\"sample\" zips axes of equal count)");
     }
   }
+  if (network) {  // references are overridden where a parameter is fixed or swept
+    if (P.start_axis >= 0) c.fail("axes", "no start axis for a network (networks start cold)");
+    network->overridden.assign(m.params.size(), false);
+    for (const auto& [k, owner] : P.owners.by_param) network->overridden[static_cast<size_t>(k)] = true;
+  }
   r.sweep = Sweep(P.base, std::move(axes), combine, r.seed);
   // Every value against the model's ranges and rules, before any work (spec/validate.hpp).
   {
@@ -256,6 +279,9 @@ RunSpec parse_spec(const json& j, const std::string& source) {
       }
     }
   }
+  if (network && (r.out_final_state || !r.trace_instances.empty() || r.traces_by_predicate()))
+    c.fail("output", "no \"final_state\" or \"traces\" for a network (its outputs: rates, sampled spikes, features; "
+                     "docs/NETWORKS.md)");
   if (!r.rate_series.empty() && r.rate_bin_steps == 0) {  // default bin: 1 ms (or one step if dt > 1 ms)
     r.rate_bin_steps = std::max<int64_t>(1, static_cast<int64_t>(std::llround(r.rate_bin_ms / r.dt_ms)));
     r.rate_bin_ms = static_cast<double>(r.rate_bin_steps) * r.dt_ms;

@@ -116,6 +116,8 @@ struct StartSpec {
   std::string label;          // its name: the start axis's label, the "initial" attribute
 };
 
+struct NetworkDesc;  // network/network.hpp
+
 struct RunSpec {
   std::string source;      // file path (or "<string>")
   nlohmann::json raw;      // verbatim (comments dropped)
@@ -123,6 +125,8 @@ struct RunSpec {
   uint64_t hash = 0;       // FNV-1a 64 of canonical
   const ModelDesc* model = nullptr;        // for a "circuit": circuit->model (user names)
   std::shared_ptr<const CircuitDesc> circuit;  // the "circuit" object (model stg_circuit), or null
+  // The "network" object ("model": "network"; docs/NETWORKS.md), or null. Its view is `model`.
+  std::shared_ptr<const NetworkDesc> network;
   double dt_ms = 0, transient_ms = 0, analysis_ms = 0;
   int64_t n_transient = 0, n_analysis = 0;  // steps
   uint64_t seed = 0;
