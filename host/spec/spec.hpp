@@ -116,6 +116,8 @@ struct StartSpec {
   std::string label;          // its name: the start axis's label, the "initial" attribute
 };
 
+struct PopulationDesc;  // host/population/population_spec.hpp
+
 struct RunSpec {
   std::string source;      // file path (or "<string>")
   nlohmann::json raw;      // verbatim (comments dropped)
@@ -123,6 +125,7 @@ struct RunSpec {
   uint64_t hash = 0;       // FNV-1a 64 of canonical
   const ModelDesc* model = nullptr;        // for a "circuit": circuit->model (user names)
   std::shared_ptr<const CircuitDesc> circuit;  // the "circuit" object (model stg_circuit), or null
+  std::shared_ptr<const PopulationDesc> populations;  // the "populations" object (dipde_network), or null
   double dt_ms = 0, transient_ms = 0, analysis_ms = 0;
   int64_t n_transient = 0, n_analysis = 0;  // steps
   uint64_t seed = 0;
