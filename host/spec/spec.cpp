@@ -22,6 +22,7 @@
 #include "spec/sobol.hpp"
 #include "spec/validate.hpp"
 #include "spec/spec_detail.hpp"
+#include "population/population_spec.hpp"
 
 namespace ns {
 using namespace spec_detail;
@@ -40,7 +41,7 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   check_finite(c, "", j);
   c.keys("", j, {"name", "description", "model", "dt", "transient", "analysis", "seed", "precision",
                  "gating", "integration", "constants", "probe", "parameter_file", "fixed", "initial", "axes", "combine", "classifier", "output",
-                 "circuit", "network"});
+                 "circuit", "network", "populations"});
   r.raw = j;
   r.canonical = j.dump();
   r.hash = fnv1a64(r.canonical.data(), r.canonical.size());
@@ -76,7 +77,18 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     r.circuit = parse_circuit(c, j["circuit"]);
     r.model = &r.circuit->model;
   }
+  // time first: the populations object checks its delays against dt
+  r.dt_ms = duration(c, "dt", c.require("", j, "dt", "the time step, e.g. \"0.05 ms\""));
+  if (!(r.dt_ms > 0)) c.bad("dt", j["dt"], "a positive time step");
+  if (j.contains("populations")) {
+    if (mname != DensityNetworkModel::kName)
+      c.bad("populations", j["populations"], std::string("no \"populations\" object with \"model\": \"") + mname +
+                                                 "\" (it describes a \"" + DensityNetworkModel::kName + "\" network)");
+    r.populations = parse_populations(source, j["populations"], r.dt_ms);
+    r.model = &r.populations->model;
+  }
   const ModelDesc& m = *r.model;
+  r.rate_series = m.rate_series;  // population kinds: one /rates series per population
 
   // time
   r.dt_ms = duration(c, "dt", c.require("", j, "dt", "the time step, e.g. \"0.05 ms\""));
@@ -86,7 +98,10 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   r.analysis_ms = duration(c, "analysis", c.require("", j, "analysis", "the analysed window, e.g. \"10 s\""));
   if (!(r.analysis_ms >= kMinAnalysisMs))
     c.bad("analysis", j["analysis"], "an analysis window of at least " + fmt_num(kMinAnalysisMs) + " ms");
-  if (const std::string v = dt_violation(r.dt_ms, r.analysis_ms); !v.empty()) c.bad("dt", j["dt"], v);
+  // Spike detectors need fine sampling; population models are classified from binned rates (the
+  // rate classifier checks its bins) and DiPDE's own steps are ~1 ms.
+  if (m.kind != ModelKind::kPopulation)
+    if (const std::string v = dt_violation(r.dt_ms, r.analysis_ms); !v.empty()) c.bad("dt", j["dt"], v);
   r.n_transient = steps_of(c, "transient", j["transient"], r.transient_ms, r.dt_ms);
   r.n_analysis = steps_of(c, "analysis", j["analysis"], r.analysis_ms, r.dt_ms);
 
