@@ -19,6 +19,7 @@
 #include "neurosweep/backend.hpp"
 #include "neurosweep/cpu_tiles.hpp"
 #include "neurosweep/models.hpp"
+#include "models/plugin.hpp"
 
 namespace ns {
 namespace {
@@ -46,7 +47,9 @@ class CpuBackend final : public Backend {
     const bool ok = dispatch_model_precision(s.model, s.precision == Precision::Double, [&](auto* m, auto* t) {
       run_typed<std::remove_pointer_t<decltype(m)>, std::remove_pointer_t<decltype(t)>>(s, in, out);
     });
-    if (!ok) throw BackendError("cpu backend: unknown model '" + s.model + "'");
+    if (ok) return;
+    if (run_plugin_cpu(s, in, out)) return;  // the same tiles, instantiated inside the plugin
+    throw BackendError("cpu backend: unknown model '" + s.model + "'");
   }
 };
 
@@ -74,7 +77,9 @@ void run_reference(const RunSettings& s, const ChunkInput& in, ChunkOutput& out)
       }
     }
   });
-  if (!ok) throw BackendError("reference: unknown model '" + s.model + "'");
+  if (ok) return;
+  if (run_plugin_reference(s, in, out)) return;
+  throw BackendError("reference: unknown model '" + s.model + "'");
 }
 
 }  // namespace ns

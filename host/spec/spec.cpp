@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "neurosweep/backend.hpp"
+#include "models/plugin.hpp"
 #include "spec/sobol.hpp"
 #include "spec/validate.hpp"
 #include "spec/spec_detail.hpp"
@@ -40,15 +41,39 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   check_finite(c, "", j);
   c.keys("", j, {"name", "description", "model", "dt", "transient", "analysis", "seed", "precision",
                  "gating", "integration", "constants", "probe", "parameter_file", "fixed", "initial", "axes", "combine", "classifier", "output",
-                 "circuit"});
+                 "circuit", "nestml"});
   r.raw = j;
   r.canonical = j.dump();
   r.hash = fnv1a64(r.canonical.data(), r.canonical.size());
 
   // model
   const json& mv = c.require("", j, "model", "one of: " + join(model_names()));
-  const std::string mname = c.str("model", mv);
-  r.model = find_model(mname);
+  std::string mname = c.str("model", mv);
+  std::string nestml_key;  // the plugin's cache key (models/plugin.hpp)
+  if (is_nestml_path(mname)) {
+    // A NESTML model (docs/NESTML.md): path relative to the spec file; generated, compiled (unless
+    // cached) and registered as a plugin (models/plugin.hpp).
+    PluginOptions po;
+    if (j.contains("nestml")) {
+      c.keys("nestml", j["nestml"], {"numeric_solver"});
+      if (j["nestml"].contains("numeric_solver"))
+        po.numeric_solver = c.choice("nestml.numeric_solver", j["nestml"]["numeric_solver"], {"rk45", "forward-Euler"});
+    }
+    std::filesystem::path fp = mname;
+    if (fp.is_relative() && !source.empty() && source[0] != '<') fp = std::filesystem::path(source).parent_path() / fp;
+    PluginBuild pb;
+    try {
+      r.model = load_nestml_model(fp.string(), po, &pb);
+    } catch (const PluginError& e) {
+      c.fail("model", e.what());
+    }
+    mname = r.model->name;
+    nestml_key = pb.key;
+  } else if (j.contains("nestml")) {
+    c.fail("nestml", "options of a NESTML model; \"model\" is not a .nestml file");
+  } else {
+    r.model = find_model(mname);
+  }
   if (!r.model) c.bad("model", mv, "a registered model" + did_you_mean(mname, model_names()) + ": " + join(model_names()));
   if (j.contains("circuit")) {
     if (mname != StgCircuitModel::kName)
@@ -259,6 +284,11 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   if (!r.rate_series.empty() && r.rate_bin_steps == 0) {  // default bin: 1 ms (or one step if dt > 1 ms)
     r.rate_bin_steps = std::max<int64_t>(1, static_cast<int64_t>(std::llround(r.rate_bin_ms / r.dt_ms)));
     r.rate_bin_ms = static_cast<double>(r.rate_bin_steps) * r.dt_ms;
+  }
+  if (!nestml_key.empty()) {
+    // A changed model file is another spec (resume refuses it); the stored spec stays JSON.
+    const std::string keyed = r.canonical + "\nnestml:" + nestml_key;
+    r.hash = fnv1a64(keyed.data(), keyed.size());
   }
   return r;
 }
