@@ -20,6 +20,7 @@
 #include "neurosweep/cpu_tiles.hpp"
 #include "neurosweep/models.hpp"
 #include "population/run_rates.hpp"
+#include "models/plugin.hpp"
 
 namespace ns {
 namespace {
@@ -52,7 +53,9 @@ class CpuBackend final : public Backend {
       else
         run_typed<M, T>(s, in, out);
     });
-    if (!ok) throw BackendError("cpu backend: unknown model '" + s.model + "'");
+    if (ok) return;
+    if (run_plugin_cpu(s, in, out)) return;  // the same tiles, instantiated inside the plugin
+    throw BackendError("cpu backend: unknown model '" + s.model + "'");
   }
 };
 
@@ -82,7 +85,9 @@ void run_reference(const RunSettings& s, const ChunkInput& in, ChunkOutput& out)
       }
     }
   });
-  if (!ok) throw BackendError("reference: unknown model '" + s.model + "'");
+  if (ok) return;
+  if (run_plugin_reference(s, in, out)) return;
+  throw BackendError("reference: unknown model '" + s.model + "'");
 }
 
 }  // namespace ns

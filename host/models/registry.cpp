@@ -7,6 +7,7 @@
 #include <iterator>
 #include <string>
 
+#include "models/plugin.hpp"
 #include "spec/circuit.hpp"
 #include "neurosweep/population/rate_engine.hpp"
 #include "population/population_spec.hpp"
@@ -194,12 +195,13 @@ std::vector<double> ModelDesc::defaults() const {
 const ModelDesc* find_model(const std::string& name) {
   for (const auto& m : registry())
     if (m.name == name) return &m;
-  return nullptr;
+  return find_plugin_model(name);  // models loaded at run time (plugin.hpp)
 }
 
 std::vector<std::string> model_names() {
   std::vector<std::string> v;
   for (const auto& m : registry()) v.push_back(m.name);
+  for (auto& n : plugin_model_names()) v.push_back(std::move(n));  // loaded plugins
   return v;
 }
 
