@@ -133,6 +133,30 @@ TEST(DensityDipde, PopNetTutorialSteadyState) {
   std::printf("[density] tutorial at 600 ms: E %.6f Hz, I %.6f Hz\n", st.rate(0), st.rate(1));
 }
 
+// The tutorial network's whole time course (transient included) against the dense NumPy
+// implementation of DiPDE's update (bench/peers/dipde_dense.py --reference, which reproduces
+// DiPDE's own test values and the reference's tutorial numbers; DiPDE is not on PyPI):
+// tests/data/dipde_reference.json, 'approx' to 1e-12, dt 1 ms, 300 steps. Tolerance 1e-9 relative
+// + 1e-12 Hz: the two differ in rounding only (units mV/ms here, V/s there; banded vs dense sums).
+TEST(DensityDipde, TutorialTimeCourseEqualsDenseDipde) {
+  std::ifstream f(std::string(NS_SOURCE_DIR) + "/tests/data/dipde_reference.json");
+  ASSERT_TRUE(f.good()) << "tests/data/dipde_reference.json";
+  const json ref = json::parse(f)["tutorial_approx_dt1ms"];
+  const ns::RunSpec spec = ns::parse_spec(tutorial(), "t.json");
+  Stepper st(spec);
+  double worst = 0;
+  ASSERT_EQ(ref["E"].size(), 300u);
+  for (int k = 0; k < 300; ++k) {
+    st.step(k);
+    for (int q = 0; q < 2; ++q) {
+      const double want = ref[q == 0 ? "E" : "I"][k].get<double>();
+      ASSERT_NEAR(st.rate(q), want, 1e-9 * std::fabs(want) + 1e-12) << (q ? "I" : "E") << " at t = " << k + 1 << " ms";
+      worst = std::max(worst, std::fabs(st.rate(q) - want) / std::max(std::fabs(want), 1e-300));
+    }
+  }
+  std::printf("[density] tutorial time course vs dense DiPDE: worst relative difference %.2e\n", worst);
+}
+
 class DensityCli : public nstest::CliTest {
  protected:
   DensityCli() : CliTest("ns_density_") {}
