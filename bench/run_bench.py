@@ -399,7 +399,7 @@ def agreement(args, py, ns_exe, peer_recs, log):
         ref, ref_name, labels = reference(dur, dt)
         if ns_exe and not args.no_ns_agreement:
             cnt, errs = ns_counts(ns_exe, args.ns_simulate, model, k, dur, dt, log)
-            if any(c is not None for c in cnt):
+            if ref is not None and any(c is not None for c in cnt):  # no NEST run: no reference
                 res = compare(model, ref_name, ref, "neurosweep", cnt, dur, labels)
                 res["cli_errors"] = errs[:3]
                 out.append(res)
