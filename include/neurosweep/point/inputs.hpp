@@ -191,6 +191,22 @@ NS_HD double add_rn(double a, double b) {
 // uniform u in [0, 1). Branch-free; the result is a whole number in [0, kPoissonFastK] (double,
 // so that the SIMD lanes stay in one register type).
 NS_HD double poisson_fast(double u, double lam, double p0) {
+#if defined(__CUDA_ARCH__)
+  // On the device the same recursion with an early exit (a thread runs alone; unrolled, the 17
+  // double iterations of two trains cost the point kernels 30-50 registers). F is non-decreasing,
+  // so the first j with u <= F(j) (capped at K) is the count below; 1.0 / j is correctly rounded
+  // at run time as at compile time: the same values.
+  double p = p0, f = p0;
+  int k = 0;
+  while (k < kPoissonFastK && u > f) {
+    ++k;
+    if (k < kPoissonFastK) {
+      p = mul_rn(mul_rn(p, lam), 1.0 / double(k));
+      f = add_rn(f, p);
+    }
+  }
+  return double(k);
+#else
   double p = p0, f = p0;
   double k = u > f ? 1.0 : 0.0;
   NS_UNROLL
@@ -200,6 +216,7 @@ NS_HD double poisson_fast(double u, double lam, double p0) {
     k += u > f ? 1.0 : 0.0;
   }
   return k;
+#endif
 }
 
 // The remaining parts: n_chunks Poisson(lam_chunk) counts by sequential search (p0 =
