@@ -49,17 +49,44 @@ struct DeviceBuffer {
   }
 };
 
+// Models whose derived constants stay out of registers and local memory: the 16-cell circuit
+// (stg_circuit: 644 derived constants, 272 state variables per network; with both per thread,
+// ptxas kept 3.8 KB (float) / 7.8 KB (double) of stack per thread). The kernel derives them into a
+// global scratch array, column-major (constant k of instance i at [k * n + i]: consecutive threads
+// read consecutive words), and the step reads them from there: stack 1.2 KB (float) / 2.6 KB
+// (double). The pyloric network (83 derived) keeps them local: in global memory ptxas hoisted the
+// loads out of the time loop and used more registers (241 against 219), so its register use comes
+// from the step itself (issue 19: one cell per thread is the remaining fix).
+template <class Model>
+constexpr bool kDerivedInGlobal = Model::kNumDerived > 128;
+
+template <class Model, class T, class Tab>
+__device__ __forceinline__ void integrate_one(const SimConfig& c, const double* params,
+                                              const double* init, size_t n, size_t i,
+                                              uint64_t first, const Tab& tab, T* scratch,
+                                              const OutputView& out) {
+  if constexpr (kDerivedInGlobal<Model>) {
+    const Strided<T> d{scratch + i, n};
+    model_derive<Model, T>(Strided<const double>{params + i, n}, d, c);
+    run_instance_derived<Model, T>(c, d, init, n, i, first, tab, out);
+  } else {
+    (void)scratch;
+    run_instance<Model, T>(c, params, init, n, i, first, tab, out);
+  }
+}
+
 template <class Model, class T>
 __global__ void integrate_direct(SimConfig c, const double* params, const double* init, size_t n,
-                                 uint64_t first, OutputView out) {
+                                 uint64_t first, T* scratch, OutputView out) {
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
   if (i >= n) return;
-  run_instance<Model, T>(c, params, init, n, i, first, Direct{}, out);
+  integrate_one<Model, T>(c, params, init, n, i, first, Direct{}, scratch, out);
 }
 
 template <class Model, class T>
 __global__ void integrate_table(SimConfig c, const double* params, const double* init, size_t n,
-                                uint64_t first, TableView<T> tab, int stage, OutputView out) {
+                                uint64_t first, TableView<T> tab, int stage, T* scratch,
+                                OutputView out) {
   extern __shared__ unsigned char smem_raw[];
   if (stage) {  // stage the table into shared memory, shared by every thread of the block
     T* sm = reinterpret_cast<T*>(smem_raw);
@@ -70,7 +97,7 @@ __global__ void integrate_table(SimConfig c, const double* params, const double*
   }
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
   if (i >= n) return;
-  run_instance<Model, T>(c, params, init, n, i, first, tab, out);
+  integrate_one<Model, T>(c, params, init, n, i, first, tab, scratch, out);
 }
 
 // Population models (kKind = kPopulation): one instance per thread, rates binned on the device by
@@ -110,6 +137,7 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
   ov.final_state = out.final_state.empty() ? nullptr : d_final.p;
   ov.status = d_status.p;
   const double* init = in.init_state ? d_init.p : nullptr;
+  DeviceBuffer<T> d_scratch(kDerivedInGlobal<Model> ? n * Model::kNumDerived : 0);
 
   int block = 0, min_grid = 0;
   // Models without table lookups (the point models: table_keys == 0) ignore the gating argument:
@@ -135,7 +163,7 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
               "cudaFuncSetAttribute");
       check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, smem, 0), "occupancy");
       const unsigned grid = static_cast<unsigned>((n + block - 1) / block);
-      kern<<<grid, block, smem>>>(s.sim, d_params.p, init, n, in.first_index, tv, stage, ov);
+      kern<<<grid, block, smem>>>(s.sim, d_params.p, init, n, in.first_index, tv, stage, d_scratch.p, ov);
       check(cudaGetLastError(), "kernel launch (table)");
       check(cudaDeviceSynchronize(), "kernel execution (table)");
       done = true;
@@ -156,7 +184,7 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
     auto kern = integrate_direct<Model, T>;
     check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, 0, 0), "occupancy");
     const unsigned grid = static_cast<unsigned>((n + block - 1) / block);
-    kern<<<grid, block>>>(s.sim, d_params.p, init, n, in.first_index, ov);
+    kern<<<grid, block>>>(s.sim, d_params.p, init, n, in.first_index, d_scratch.p, ov);
     check(cudaGetLastError(), "kernel launch (direct)");
     check(cudaDeviceSynchronize(), "kernel execution (direct)");
   }

@@ -301,6 +301,64 @@ TEST(Circuit, GeneralModelWithPyloricTopologyEqualsPyloricModel) {
   }
 }
 
+// The CUDA kernel of stg_circuit keeps the derived constants in a global column-major scratch
+// array (kernels/cuda_backend.cu, kDerivedInGlobal) and runs run_instance_derived on that view;
+// the same code run here on the host over such an array (3 networks, float and double, table
+// gating) equals the reference path (local derived array) bit for bit.
+TEST(Circuit, DerivedConstantsInColumnMajorScratchEqualLocal) {
+  const auto p = pyloric("ABPD1", "LP2", "PY1", {30, 30, 10, 3, 30, 1, 30});
+  const auto* g = ns::find_model("stg_circuit");
+  const auto& m = pyl();
+  std::vector<std::vector<double>> rows;
+  for (int r = 0; r < 3; ++r) {
+    std::vector<double> q = g->defaults();
+    const char* cn[3] = {"ABPD", "LP", "PY"};
+    for (int c = 0; c < 3; ++c)
+      for (const auto& pi : StgModel::kParams)
+        q[g->param_index("cell" + std::to_string(c) + "." + pi.name)] = p[m.param_index(std::string(cn[c]) + "." + pi.name)];
+    for (int j = 0; j < 7; ++j) {
+      const std::string js = "syn" + std::to_string(j);
+      q[g->param_index("g_" + js)] = 10.0 + 5.0 * r + j;
+      q[g->param_index("pre_" + js)] = ns::PyloricTopology::pre(j);
+      q[g->param_index("post_" + js)] = ns::PyloricTopology::post(j);
+      q[g->param_index("type_" + js)] = ns::PyloricTopology::type(j);
+    }
+    q[g->param_index("n_cells")] = 3;
+    q[g->param_index("n_synapses")] = 7;
+    rows.push_back(q);
+  }
+  const auto cols = nstest::columns(rows);
+  using M = ns::StgCircuitModel;
+  auto run = [&](auto tag, ns::Precision pr) {
+    using T = decltype(tag);
+    auto s = circuit_settings("stg_circuit", pr, 0.05, 0, 2000);
+    s.gating = ns::Gating::Table;
+    ns::ChunkInput in;
+    in.n = rows.size();
+    in.params = cols.data();
+    in.first_index = 3;
+    ns::ChunkOutput ref, scr;
+    ns::run_reference(s, in, ref);
+    scr.resize(in.n, M::kNumObs, s.sim.max_spikes, M::kNumState, s.want_final_state);
+    const ns::OutputView ov = scr.view();
+    ns::HostTable<T> table;
+    ns::model_build_table<M, T>(table, s.sim, s.table_v_min, s.table_v_max, s.table_dv);
+    std::vector<T> scratch(in.n * M::kNumDerived);
+    for (size_t i = 0; i < in.n; ++i) {
+      const ns::Strided<T> d{scratch.data() + i, in.n};
+      ns::model_derive<M, T>(ns::Strided<const double>{in.params + i, in.n}, d, s.sim);
+      ns::run_instance_derived<M, T>(s.sim, d, nullptr, in.n, i, in.first_index, table.view(), ov);
+    }
+    EXPECT_EQ(ref.n_spikes, scr.n_spikes);
+    EXPECT_EQ(ref.spike_times, scr.spike_times);
+    EXPECT_EQ(ref.final_state, scr.final_state);
+    EXPECT_EQ(ref.v_mean, scr.v_mean);
+    EXPECT_GT(ref.n_spikes[0], 0u);
+  };
+  run(float{}, ns::Precision::Float);
+  run(double{}, ns::Precision::Double);
+}
+
 // ---- the P04 Fig. 2e network -----------------------------------------------------------------
 // AB/PD 2, LP 4, PY 1; (ABLP, PDLP, ABPY, PDPY, LPPM, LPPY, PYLP) = (30, 30, 10, 3, 30, 1, 30) nS:
 // pyloric-like, period 1.2-2.2 s (reference section 7: about 1.7-1.9 s at dt = 0.025 ms), and the

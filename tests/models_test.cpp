@@ -430,10 +430,10 @@ TEST(NegativeWeights, PscModelsTurnNegativeWeightsIntoNegativeJumps) {
   // Closed form: V - V0 = 0.5 mV x the number of spikes of the train (tau_m = 1e9 ms: the leak over
   // 1 s is below 1e-2 mV), the count drawn here from the same counter-based stream.
   uint64_t count = 0;
-  const double lam = 10000.0 * 0.1 * 1e-3;  // rate x dt: mean spikes per step (one chunk)
+  const double lam = 10000.0 * 0.1 * 1e-3;  // rate x dt: mean spikes per step
   for (int k = 0; k < n; ++k) {
     ns::point::CounterRng rng(ns::StepContext{7, 0, k}, ns::point::kStreamEx);
-    count += ns::point::poisson(rng, lam, ns::fexp(-lam), 1);
+    count += static_cast<uint64_t>(ns::point::poisson_count(rng, ns::point::poisson_split(lam)));
   }
   EXPECT_NEAR(up, 0.5 * double(count), 1e-2);
   // A negative excitatory weight is a negative jump of the same size (same spike counts).

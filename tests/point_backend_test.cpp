@@ -307,6 +307,48 @@ TEST(PointBackend, CpuTileEqualsReferenceBitForBit) {
   }
 }
 
+// The CPU tile runs its step with the Poisson draws its lanes need (StepContext::input_mode:
+// none, the fixed-cost part only, or all): 48 instances = 3 float tiles (6 double tiles) of
+// iaf_psc_exp and izhikevich: without Poisson input, with rates below 10 kHz (dt 0.1 ms: mean <= 1
+// per step), and with some lanes at 25-60 kHz (the chunked remainder). Each equals the reference
+// (which always makes every draw) bit for bit, and the high-rate lanes receive more input.
+TEST(PointBackend, CpuTileInputModesEqualReference) {
+  for (const std::string model : {"iaf_psc_exp", "izhikevich"}) {
+    std::vector<std::vector<double>> rows;
+    for (int i = 0; i < 48; ++i) {
+      auto p = defaults_of(model);
+      const bool lif = model == "iaf_psc_exp";
+      set(p, model, "I_e", lif ? 300 + 10 * i : 3 + 0.2 * i);
+      const int tile = i / 16;
+      const double rate = tile == 0 ? 0.0 : tile == 1 ? 500.0 * (i % 16 + 1) : (i % 5 == 0 ? 25000.0 + 1000 * i : 4000.0);
+      set(p, model, "rate_ex", rate);
+      set(p, model, "weight_ex", lif ? 2.0 : 0.05);
+      set(p, model, "rate_in", tile == 0 ? 0.0 : rate / 4);
+      set(p, model, "weight_in", lif ? 2.0 : 0.05);
+      rows.push_back(p);
+    }
+    const auto cols = nstest::columns(rows);
+    for (auto prec : {ns::Precision::Float, ns::Precision::Double}) {
+      const std::string what = model + "/" + ns::to_string(prec);
+      SCOPED_TRACE(what);
+      auto s = point_settings(model, prec, 0.1, 20, 200);
+      ns::ChunkInput in;
+      in.n = rows.size();
+      in.params = cols.data();
+      in.first_index = 5;
+      ns::ChunkOutput cpu, ref;
+      ns::make_cpu_backend()->run(s, in, cpu);
+      ns::run_reference(s, in, ref);
+      expect_same(cpu, ref, what);
+      // iaf_psc_exp's state 1 is I_syn_ex: zero without input, larger at higher rates.
+      if (model == "iaf_psc_exp") {
+        EXPECT_EQ(cpu.final_state[1 * in.n + 0], 0.0);
+        EXPECT_GT(cpu.final_state[1 * in.n + 40], cpu.final_state[1 * in.n + 41]);  // 65 vs 4 kHz
+      }
+    }
+  }
+}
+
 // ---- thread count and chunking -------------------------------------------------------------------
 // 1 vs 2 threads, and one chunk of 40 vs chunks [0, 13) and [13, 40) with first_index 0 and 13:
 // identical bits (Poisson draws are keyed by (seed, global instance, step)). A different seed or a

@@ -26,6 +26,7 @@
 #include "neurosweep/engine.hpp"
 #include "neurosweep/gating_table.hpp"
 #include "neurosweep/model_concept.hpp"
+#include "neurosweep/point/inputs.hpp"
 
 namespace ns {
 namespace cpu_tiles {
@@ -248,19 +249,36 @@ void run_tile(const SimConfig& c, const ChunkInput& in, size_t i0, size_t nl, co
     if (rows->ncp > Rows::kMaxCols || rows->ncp - tab.width > HostTable<T>::kPad)
       throw BackendError("cpu backend: gating table too wide for a tile");
   }
-  auto step = [&](int64_t k) {
+  // Random draws the tile needs (point/inputs.hpp, model_input_mode): the step is instantiated per
+  // mode with a constant StepContext::input_mode, so a tile without random input (or with only
+  // low Poisson rates) runs a vectorised step without the other draws. Lanes draw what the
+  // reference draws.
+  int input_mode = kInputAll;
+  if constexpr (point::has_input_block<Model>::value) {
+    input_mode = kInputNone;
+    for (int l = 0; l < W; ++l)
+      input_mode = std::max(input_mode, point::model_input_mode<Model>(Lane<T, W>{dv, l}));
+  }
+  auto lanes = [&](int64_t k, auto mode) {
     if constexpr (kFetch) {
       rows->template fetch<Model>(tab, st);
 #pragma omp simd
       for (int l = 0; l < W; ++l)
         model_step<Model, T>(Lane<T, W>{st, l}, Lane<T, W>{dv, l}, TileTab<T, W, K>{rows, l},
-                             StepContext{c.seed, first + std::min<uint64_t>(l, nl - 1), k});
+                             StepContext{c.seed, first + std::min<uint64_t>(l, nl - 1), k, decltype(mode)::value});
     } else {
 #pragma omp simd
       for (int l = 0; l < W; ++l)
         model_step<Model, T>(Lane<T, W>{st, l}, Lane<T, W>{dv, l}, tab,
-                             StepContext{c.seed, first + std::min<uint64_t>(l, nl - 1), k});
+                             StepContext{c.seed, first + std::min<uint64_t>(l, nl - 1), k, decltype(mode)::value});
     }
+  };
+  auto step = [&](int64_t k) {
+    if constexpr (point::has_input_block<Model>::value) {
+      if (input_mode == kInputNone) return lanes(k, std::integral_constant<int, kInputNone>{});
+      if (input_mode == kInputFast) return lanes(k, std::integral_constant<int, kInputFast>{});
+    }
+    lanes(k, std::integral_constant<int, kInputAll>{});
   };
   for (int64_t k = 0; k < c.n_transient; ++k) step(k);
   alignas(64) Detector<Model, T, NO * W> det;  // slot o * W + l

@@ -130,10 +130,17 @@ NS_HD uint8_t classify_status(T v, const SimConfig& c) {
 
 // Identity of the current step, for models that draw random input (counter-based generators keyed
 // by seed, instance and step: results do not depend on backend, chunking or thread count).
+// input_mode: which random draws a point model's step makes (point/inputs.hpp,
+// model_input_mode): all of them (kInputAll, the default, on every path), or, on the CPU
+// backend's tiles only, none (kInputNone) or only the fixed-cost part of the Poisson counts
+// (kInputFast) when no lane of the tile needs more, so that the tile's vectorised step leaves out
+// work whose result would be zero anyway.
+enum InputMode : int { kInputNone = 0, kInputFast = 1, kInputAll = 2 };
 struct StepContext {
   uint64_t seed;
   uint64_t instance;  // global instance index (network neurons: a key of instance and neuron)
   int64_t step;       // 0-based index of the step being taken (transient steps included)
+  int input_mode = kInputAll;  // (see above; aggregate order: {seed, instance, step, input_mode})
   // Network input arriving in this step (spiking networks, docs/NETWORKS.md): the summed weights
   // of the spikes whose delay ends now, read from the neuron's ring buffers, on the excitatory
   // synapse and (a magnitude >= 0) on the inhibitory one, in the model's weight unit. Point models
@@ -263,17 +270,18 @@ struct NoProbe {
   NS_HD void operator()(int64_t, const T*) const {}
 };
 
-// Integrate instance i (global index first_index + i): derive constants, start (cold or given state), n_transient + n_analysis
-// steps with detectors on the analysis part, then write the summary. params/init are column-major
-// with stride `stride`; init may be null (cold start). The probe sees the state after each step.
-template <class Model, class T, class Tab, class Probe = NoProbe>
-NS_HD void run_instance(const SimConfig& c, const double* params, const double* init,
-                        size_t stride, size_t i, uint64_t first_index, const Tab& tab,
-                        const OutputView& out, Probe probe = Probe()) {
+// Integrate instance i (global index first_index + i) whose derived constants are in d (any
+// indexable view: a local array, or, in the CUDA kernels of the large circuit models, a column of a
+// global scratch array so that they do not take registers): start (cold or given state),
+// n_transient + n_analysis steps with detectors on the analysis part, then write the summary.
+// init is column-major with stride `stride`; it may be null (cold start). The probe sees the state
+// after each step.
+template <class Model, class T, class D, class Tab, class Probe = NoProbe>
+NS_HD void run_instance_derived(const SimConfig& c, D d, const double* init, size_t stride,
+                                size_t i, uint64_t first_index, const Tab& tab,
+                                const OutputView& out, Probe probe = Probe()) {
   StepContext ctx{c.seed, first_index + i, 0};
-  T d[Model::kNumDerived];
   T s[Model::kNumState];
-  model_derive<Model, T>(Strided<const double>{params + i, stride}, d, c);
   if (init) {
     for (int k = 0; k < Model::kNumState; ++k) s[k] = T(init[static_cast<size_t>(k) * stride + i]);
   } else {
@@ -298,6 +306,18 @@ NS_HD void run_instance(const SimConfig& c, const double* params, const double* 
       if (det.sample(o, s, o, thr)) det.record(out, c, i, o, o, k);
   }
   det.finish(out, c, i, 0, 1, s);
+}
+
+// Integrate instance i: derive its constants (params column-major with stride `stride`) into a
+// local array, then run_instance_derived.
+template <class Model, class T, class Tab, class Probe = NoProbe>
+NS_HD void run_instance(const SimConfig& c, const double* params, const double* init,
+                        size_t stride, size_t i, uint64_t first_index, const Tab& tab,
+                        const OutputView& out, Probe probe = Probe()) {
+  T d[Model::kNumDerived];
+  model_derive<Model, T>(Strided<const double>{params + i, stride}, d, c);
+  run_instance_derived<Model, T>(c, static_cast<T*>(d), init, stride, i, first_index, tab, out,
+                                 probe);
 }
 
 }  // namespace ns

@@ -91,6 +91,13 @@ struct IafPscExpModel : point::SpikeFlagNeuron<IafPscExpModel> {
     s[spike_flag] = T(0);
   }
 
+  // Random draws an instance needs (point/inputs.hpp, model_input_mode): all of them with escape
+  // noise, else those of its Poisson input.
+  template <class D>
+  NS_HD static int input_mode(D d) {
+    return d[dDelta] < decltype(+d[dDelta])(1e-10) ? point::input_mode(d, kIn) : kInputAll;
+  }
+
   // One grid step t_k -> t_{k+1} in NEST's update order (iaf_psc_exp.cpp update()).
   template <class T, class S, class D, class Tab>
   NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
@@ -110,15 +117,19 @@ struct IafPscExpModel : point::SpikeFlagNeuron<IafPscExpModel> {
     iex = d[dP11ex] * iex + w_ex;
     iin = d[dP11in] * iin - w_in;
     // 4. threshold
-    bool fire;
-    if (d[dDelta] < T(1e-10)) {
-      fire = v >= d[dVth];
-    } else {  // escape noise; like NEST, not gated by refractoriness
+    // fire as a T (0 or 1) from both rules: a bool selected between a T comparison and a double
+    // comparison is a mask of another width, which stops GCC 12 from vectorising the CPU tile.
+    const T fire_det = v >= d[dVth] ? T(1) : T(0);
+    T fire_esc = T(0);
+    // escape noise; like NEST, not gated by refractoriness. (CPU tiles whose lanes all have
+    // delta < 1e-10 run with a lower input mode and leave this code out: input_mode below.)
+    if (ctx.input_mode == kInputAll && d[dDelta] >= T(1e-10)) {
       point::CounterRng rng(ctx, point::kStreamEscape);
       const double p_fire =
           double(d[dRhoH]) * fexp(double(v - d[dVth]) / double(d[dDelta]));
-      fire = rng.uniform() < p_fire;
+      fire_esc = rng.uniform() < p_fire ? T(1) : T(0);
     }
+    const bool fire = (d[dDelta] < T(1e-10) ? fire_det : fire_esc) > T(0);
     if (fire) {
       r = d[dNref];
       v = d[dVreset];

@@ -4,11 +4,14 @@
 //     ramp, excitatory/inhibitory Poisson spike trains),
 //   * a counter-based random generator keyed by (seed, instance, step, stream), so random input
 //     does not depend on backend, chunking or thread count,
-//   * exact Poisson sampling (inversion, large means split into chunks),
+//   * exact Poisson sampling (inversion with a fixed-cost first part that vectorises, large means
+//     split into chunks),
 //   * NEST's exact-integration propagators (libnestutil/iaf_propagator.cpp, IAFPropagator),
 //   * small helpers (expm1, grid rounding, clamping of +-DBL_MAX for float).
 // Header-only, NS_HD, no CUDA headers.
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 
 #include "neurosweep/engine.hpp"
 #include "neurosweep/gating_table.hpp"
@@ -142,26 +145,126 @@ struct CounterRng {
   NS_HD double uniform() { return double(next_u64() >> 11) * (1.0 / 9007199254740992.0); }
 };
 
-// Poisson variate: mean lam_chunk per chunk, p0 = exp(-lam_chunk), n_chunks chunks (the sum of
-// independent Poisson variates is Poisson with the summed mean, so splitting a large mean into
-// chunks of at most kPoissonChunk keeps the inversion exact and its loop short). Inversion by
-// sequential search (Devroye 1986, Non-Uniform Random Variate Generation, sec. X.3.3).
+// ---- Poisson counts ---------------------------------------------------------------------------
+// A Poisson variate of mean lam is drawn as the sum of independent Poisson variates (the sum of
+// independent Poisson variates is Poisson with the summed mean): a first part of mean
+// a = min(lam, kPoissonFastMean) and, when lam > kPoissonFastMean, n_rest parts of mean
+// (lam - a) / n_rest <= kPoissonChunk. Each part is drawn by inversion (sequential search of the
+// CDF, Devroye 1986, Non-Uniform Random Variate Generation, sec. X.3.3): X = min{k : u <= F(k)}.
+//
+// The first part uses a FIXED number of comparisons, kPoissonFastK, without a data-dependent loop:
+// X = #{j < K : u > F(j)} (F is non-decreasing, so this count is the search's answer capped at K),
+// so the step of a SIMD tile vectorises (the CPU backend runs it for 8-16 instances per
+// instruction). The cap is below the resolution of the 53-bit uniform: P(X > 17 | mean 1) =
+// 6.1e-17 < 2^-53 = 1.1e-16, so a uniform u > F(17) occurs with probability below one part in
+// 2^53 (the same criterion as the sequential search's own cap kPoissonMaxK, below). Rates up to
+// kPoissonFastMean / dt (10 kHz at dt = 0.1 ms) draw only this part. The remaining parts use the
+// sequential search (a loop whose length depends on the uniform), in poisson_rest, which the CPU
+// tile runs only for tiles that need it (StepContext::input_mode).
+//
+// Rounding: the CDF recursion p(j) = p(j-1) lam (1/j), F(j) = F(j-1) + p(j) is written with
+// mul_rn/add_rn, which the CUDA compiler does not contract into fused multiply-adds (the host
+// build disables contraction), so the CPU tiles, the scalar reference and the CUDA kernel draw the
+// same counts bit for bit (tests/point_models_test.cpp: PointInputs.*).
+constexpr double kPoissonFastMean = 1.0;
+constexpr int kPoissonFastK = 17;
 constexpr double kPoissonChunk = 16.0;
 constexpr int kPoissonMaxK = 200;  // P(K > 200 | mean 16) < 1e-100
-NS_HD uint32_t poisson(CounterRng& rng, double lam_chunk, double p0, int n_chunks) {
-  uint32_t total = 0;
-  for (int c = 0; c < n_chunks; ++c) {
-    const double u = rng.uniform();
+
+// Products and sums that the CUDA compiler must not fuse (nvcc contracts a * b + c by default).
+NS_HD double mul_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+NS_HD double add_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+
+// The fixed-cost part: a Poisson(lam) count, lam <= kPoissonFastMean, p0 = exp(-lam), from the
+// uniform u in [0, 1). Branch-free; the result is a whole number in [0, kPoissonFastK] (double,
+// so that the SIMD lanes stay in one register type).
+NS_HD double poisson_fast(double u, double lam, double p0) {
+#if defined(__CUDA_ARCH__)
+  // On the device the same recursion with an early exit (a thread runs alone; unrolled, the 17
+  // double iterations of two trains cost the point kernels 30-50 registers). F is non-decreasing,
+  // so the first j with u <= F(j) (capped at K) is the count below; 1.0 / j is correctly rounded
+  // at run time as at compile time: the same values.
+  double p = p0, f = p0;
+  int k = 0;
+  while (k < kPoissonFastK && u > f) {
+    ++k;
+    if (k < kPoissonFastK) {
+      p = mul_rn(mul_rn(p, lam), 1.0 / double(k));
+      f = add_rn(f, p);
+    }
+  }
+  return double(k);
+#else
+  double p = p0, f = p0;
+  double k = u > f ? 1.0 : 0.0;
+  NS_UNROLL
+  for (int j = 1; j < kPoissonFastK; ++j) {
+    p = mul_rn(mul_rn(p, lam), 1.0 / double(j));  // 1/j: a constant once unrolled
+    f = add_rn(f, p);
+    k += u > f ? 1.0 : 0.0;
+  }
+  return k;
+#endif
+}
+
+// The remaining parts: n_chunks Poisson(lam_chunk) counts by sequential search (p0 =
+// exp(-lam_chunk)), from draws 2, 3, ... of the stream's key (draw 1 is the fixed-cost part's).
+// Its loops keep GCC from vectorising a step that contains it: the CPU tile runs it (input mode
+// kInputAll) only for tiles with a lane whose rate exceeds kPoissonFastMean / dt, as a scalar
+// loop over the lanes.
+NS_HD double poisson_rest(uint64_t key, double lam_chunk, double p0, double n_chunks) {
+  double total = 0.0;
+  const int n = static_cast<int>(n_chunks);
+  for (int c = 0; c < n; ++c) {
+    const double u = double(mix64(key + uint64_t(c + 2) * 0x9e3779b97f4a7c15ULL) >> 11) *
+                     (1.0 / 9007199254740992.0);
     double p = p0, f = p0;
     int k = 0;
     while (u > f && k < kPoissonMaxK) {
       ++k;
-      p *= lam_chunk / k;
-      f += p;
+      p = mul_rn(p, lam_chunk / k);
+      f = add_rn(f, p);
     }
-    total += static_cast<uint32_t>(k);
+    total += k;
   }
   return total;
+}
+
+// How a rate splits (derive time, double): mean of the fixed-cost part, exp(-it), and the mean,
+// exp(-mean) and number of the remaining parts.
+struct PoissonSplit {
+  double fast, p0_fast, rest, p0_rest, n_rest;
+};
+NS_HD PoissonSplit poisson_split(double lam) {
+  PoissonSplit s{0.0, 1.0, 0.0, 1.0, 0.0};
+  if (!(lam > 0.0)) return s;
+  s.fast = lam < kPoissonFastMean ? lam : kPoissonFastMean;
+  s.p0_fast = fexp(-s.fast);
+  const double r = lam - s.fast;
+  if (r > 0.0) {
+    s.n_rest = -ffloor(-(r / kPoissonChunk));  // ceil
+    s.rest = r / s.n_rest;
+    s.p0_rest = fexp(-s.rest);
+  }
+  return s;
+}
+
+// Poisson count of one stream at one step (the full draw: fixed-cost part plus the rest).
+NS_HD double poisson_count(const CounterRng& rng, const PoissonSplit& s) {
+  const double u = double(mix64(rng.key + 0x9e3779b97f4a7c15ULL) >> 11) * (1.0 / 9007199254740992.0);
+  return poisson_fast(u, s.fast, s.p0_fast) + poisson_rest(rng.key, s.rest, s.p0_rest, s.n_rest);
 }
 
 // ---- the input block -------------------------------------------------------------------------
@@ -192,8 +295,8 @@ enum InputParam {
 
 enum InputDerived {
   kDt, kStepAmp, kStepK0, kStepK1, kRampPerStep,
-  kLamEx, kP0Ex, kChunksEx, kWEx,
-  kLamIn, kP0In, kChunksIn, kWIn,
+  kLamEx, kP0Ex, kRestEx, kP0RestEx, kChunksEx, kWEx,  // poisson_split of rate_ex dt, weight
+  kLamIn, kP0In, kRestIn, kP0RestIn, kChunksIn, kWIn,
   kInputDerived
 };
 
@@ -207,15 +310,46 @@ NS_HD void derive_inputs(const P& p, int pbase, D d, int dbase, double dt) {
   for (int ch = 0; ch < 2; ++ch) {
     const double rate = double(p[pbase + (ch ? kRateIn : kRateEx)]);
     const double w = double(p[pbase + (ch ? kWeightIn : kWeightEx)]);
-    const double lam = rate > 0.0 ? rate * dt * 1e-3 : 0.0;
-    double chunks = lam > 0.0 ? ffloor(lam / kPoissonChunk) + 1.0 : 0.0;
-    const double lam_c = chunks > 0.0 ? lam / chunks : 0.0;
+    const PoissonSplit sp = poisson_split(rate > 0.0 ? rate * dt * 1e-3 : 0.0);
     const int o = ch ? (kLamIn - kLamEx) : 0;
-    d[dbase + kLamEx + o] = T(lam_c);
-    d[dbase + kP0Ex + o] = T(fexp(-lam_c));
-    d[dbase + kChunksEx + o] = T(chunks);
+    d[dbase + kLamEx + o] = T(sp.fast);
+    d[dbase + kP0Ex + o] = T(sp.p0_fast);
+    d[dbase + kRestEx + o] = T(sp.rest);
+    d[dbase + kP0RestEx + o] = T(sp.p0_rest);
+    d[dbase + kChunksEx + o] = T(sp.n_rest);
     d[dbase + kWEx + o] = T(ch ? (w < 0.0 ? -w : w) : w);  // weight_in: a magnitude
   }
+}
+
+// Which Poisson draws an instance needs (StepContext::input_mode): none (both rates 0), only the
+// fixed-cost part (rates below kPoissonFastMean / dt), or all. The CPU tile takes the largest over
+// its lanes and runs its step with that mode; every other caller runs kInputAll.
+template <class D>
+NS_HD int input_mode(D d, int dbase) {
+  if (double(d[dbase + kChunksEx]) > 0.0 || double(d[dbase + kChunksIn]) > 0.0) return kInputAll;
+  if (double(d[dbase + kLamEx]) > 0.0 || double(d[dbase + kLamIn]) > 0.0) return kInputFast;
+  return kInputNone;
+}
+
+// Models with the input block: a `kIn` entry in their Derived enum (every point model and the
+// NESTML-generated ones).
+template <class M, class = void>
+struct has_input_block : std::false_type {};
+template <class M>
+struct has_input_block<M, decltype(void(M::kIn))> : std::true_type {};
+
+// The input mode an instance needs: the model's own `input_mode(d)` when it has other random draws
+// (iaf_psc_exp's escape noise: kInputAll when it is on), else input_mode of its input block.
+template <class M, class D, class = void>
+struct has_own_input_mode : std::false_type {};
+template <class M, class D>
+struct has_own_input_mode<M, D, decltype(void(M::input_mode(std::declval<D>())))> : std::true_type {};
+template <class M, class D>
+NS_HD int model_input_mode(D d) {
+  if constexpr (has_own_input_mode<M, D>::value)
+    return M::input_mode(d);
+  else
+    return input_mode(d, M::kIn);
 }
 
 // Stimulus current of step k (t_k -> t_{k+1}), piecewise constant over the step.
@@ -241,23 +375,20 @@ NS_HD void poisson_input(D d, int dbase, const StepContext& ctx, T& w_ex, T& w_i
   // results unchanged.
   w_ex = T(ctx.syn_ex);
   w_in = T(ctx.syn_in);
-  T w_neg = T(0);
-  const int ce = static_cast<int>(d[dbase + kChunksEx]);
-  if (ce > 0) {
-    CounterRng rng(ctx, kStreamEx);
-    const uint32_t n = poisson(rng, double(d[dbase + kLamEx]), double(d[dbase + kP0Ex]), ce);
-    const T w = d[dbase + kWEx];
-    if (!kRouteBySign || w >= T(0))
-      w_ex = w_ex + T(n) * w;
-    else
-      w_neg = T(n) * (-w);
-  }
-  const int ci = static_cast<int>(d[dbase + kChunksIn]);
-  if (ci > 0) {
-    CounterRng rng(ctx, kStreamIn);
-    const uint32_t n = poisson(rng, double(d[dbase + kLamIn]), double(d[dbase + kP0In]), ci);
-    w_in = w_in + T(n) * d[dbase + kWIn];
-  }
+  if (ctx.input_mode == kInputNone) return;  // the tile has no Poisson input (CPU tiles only)
+  const PoissonSplit se{double(d[dbase + kLamEx]), double(d[dbase + kP0Ex]),
+                        double(d[dbase + kRestEx]), double(d[dbase + kP0RestEx]),
+                        ctx.input_mode == kInputAll ? double(d[dbase + kChunksEx]) : 0.0};
+  const PoissonSplit si{double(d[dbase + kLamIn]), double(d[dbase + kP0In]),
+                        double(d[dbase + kRestIn]), double(d[dbase + kP0RestIn]),
+                        ctx.input_mode == kInputAll ? double(d[dbase + kChunksIn]) : 0.0};
+  const T ne = T(poisson_count(CounterRng(ctx, kStreamEx), se));
+  const T ni = T(poisson_count(CounterRng(ctx, kStreamIn), si));
+  const T w = d[dbase + kWEx];
+  const bool to_ex = !kRouteBySign || w >= T(0);
+  w_ex = to_ex ? w_ex + ne * w : w_ex;
+  const T w_neg = to_ex ? T(0) : ne * (-w);
+  w_in = w_in + ni * d[dbase + kWIn];
   if (w_neg != T(0)) w_in = w_in + w_neg;
 }
 
