@@ -243,10 +243,11 @@ TEST(NetworkActivity, LabelIndexAndColumns) {
   f.sync_kappa = 5;
   f.sync_kappa_se = 6;
   f.osc_peak_ratio = 9;
-  f.n_cv = 10;
-  f.n_sampled = 11;
+  f.fast_share = 10;
+  f.n_cv = 11;
+  f.n_sampled = 12;
   const auto& cols = ns::network_activity_feature_columns();
-  ASSERT_EQ(cols.size(), 11u);
+  ASSERT_EQ(cols.size(), 12u);
   std::vector<double> v(cols.size());
   ns::network_activity_feature_values(f, v.data());
   for (size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i], double(i + 1)) << cols[i].first;
@@ -396,6 +397,7 @@ TEST(NetworkActivityNest, BrunelStatesAreLabelledAndFeaturesMatchNumpy) {
       near(f.osc_freq_hz, e["osc_freq_hz"], 1e-3, "osc_freq_hz");
       near(f.osc_power, e["osc_power"], 1e-4 * num(e["osc_power"]) + 1e-9, "osc_power");
       near(f.osc_peak_ratio, e["osc_peak_ratio"], 1e-4 * num(e["osc_peak_ratio"]) + 1e-9, "osc_peak_ratio");
+      near(f.fast_share, e["fast_share"], 1e-5, "fast_share");
     }
     const PopFeatures& fe = r.pops[0];
     // Brunel's AI state is the stationary state of his mean-field theory (eq. 21; root computed by
