@@ -10,7 +10,8 @@ nest-simulator wheel from PyPI):
 
 (--features-only: recompute the features from the stored files, without NEST.)
 
-Deterministic for a given NEST version (fixed rng seeds, one thread): a rerun reproduces both files.
+Fixed rng seeds and one thread, so a rerun with the same NEST version should reproduce both files
+(not checked: a full run takes about 25 minutes on the shared machine).
 
 Model A, reduced (Brunel 2000 section 2; parameters in shared/reference/networks-and-populations.md
 section 1.1): N_E = 5000 excitatory and N_I = N_E / 4 inhibitory iaf_psc_delta neurons (tau 20 ms,
