@@ -24,6 +24,7 @@ const SettingKey<S> kKeys[] = {
     {"sync_kappa_osc_min", false, 0, 1e9, false, "a number >= 0", nullptr, &S::sync_kappa_osc_min},
     {"sync_z", false, 0, 1e9, false, "a number >= 0", nullptr, &S::sync_z},
     {"si_fast_min_hz", false, 0, 1e9, true, "a number > 0", nullptr, &S::si_fast_min_hz},
+    {"si_fast_share", false, 0, 1, true, "a number in (0, 1]", nullptr, &S::si_fast_share},
     {"cv_min_spikes", true, 3, 1e6, false, "an integer >= 3", &S::cv_min_spikes, nullptr},
     {"sync_bin_ms", false, 0, 1e9, true, "a number > 0", nullptr, &S::sync_bin_ms},
     {"welch_segment_ms", false, 0, 1e9, true, "a number > 0", nullptr, &S::welch_segment_ms},
@@ -64,14 +65,14 @@ const std::vector<std::pair<std::string, std::string>>& network_activity_feature
   static const std::vector<std::pair<std::string, std::string>> v = {
       {"rate_hz", "Hz"},       {"cv_isi", "1"},    {"synchrony_chi", "1"}, {"sync_corr", "1"},
       {"sync_kappa", "1"},     {"sync_kappa_se", "1"}, {"osc_freq_hz", "Hz"}, {"osc_power", "1"},
-      {"osc_peak_ratio", "1"}, {"n_cv", "1"},      {"n_sampled", "1"}};
+      {"osc_peak_ratio", "1"}, {"fast_share", "1"}, {"n_cv", "1"}, {"n_sampled", "1"}};
   return v;
 }
 
 void network_activity_feature_values(const PopFeatures& f, double* out) {
   const double v[] = {f.rate_hz,    f.cv_isi,        f.synchrony_chi,  f.sync_corr,
                       f.sync_kappa, f.sync_kappa_se, f.osc_freq_hz,    f.osc_power,
-                      f.osc_peak_ratio, double(f.n_cv), double(f.n_sampled)};
+                      f.osc_peak_ratio, f.fast_share, double(f.n_cv), double(f.n_sampled)};
   std::copy(std::begin(v), std::end(v), out);
 }
 
@@ -290,6 +291,14 @@ PopFeatures network_pop_features(const PopActivity& p, const NetActivitySettings
     welch_psd(x, fs, nper, f, pw);
     double total = 0;
     for (size_t k = 1; k < pw.size(); ++k) total += pw[k];
+    // Where the fluctuation power lies: mean density above and below si_fast_min_hz.
+    double lo = 0, hi = 0;
+    int nlo = 0, nhi = 0;
+    for (size_t k = 1; k < f.size(); ++k) {
+      if (f[k] >= s.osc_min_hz && f[k] < s.si_fast_min_hz) lo += pw[k], ++nlo;
+      if (f[k] >= s.si_fast_min_hz && f[k] <= s.osc_max_hz) hi += pw[k], ++nhi;
+    }
+    if (nlo > 0 && nhi > 0 && lo + hi > 0) out.fast_share = (hi / nhi) / (lo / nlo + hi / nhi);
     const double oct = std::pow(2.0, s.osc_floor_octaves);
     std::vector<size_t> sig;  // significant peaks, ascending frequency
     double max_sig = 0;
@@ -341,7 +350,10 @@ std::string network_pop_label(const PopFeatures& f, double t_ref_ms, const NetAc
                                (f.sync_kappa >= s.sync_kappa_osc_min && f.osc_peak_ratio >= s.sync_peak_ratio));
   if (regular) return sync ? "SR" : "AR";
   if (!sync) return "AI";
-  return f.osc_freq_hz >= s.si_fast_min_hz ? "SI_fast" : "SI_slow";
+  // Fast or slow global oscillation (Brunel Fig. 8 B: ~180 Hz, D: ~20 Hz): by where the rate's
+  // spectral density is larger, not by the peak alone (a slow oscillation need not give a sharp
+  // peak, and a weak fast one can then be the only significant peak).
+  return f.fast_share >= s.si_fast_share ? "SI_fast" : "SI_slow";
 }
 
 NetActivityResult classify_network_activity(const std::vector<PopActivity>& pops, const NetActivitySettings& s) {

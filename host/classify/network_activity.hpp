@@ -8,6 +8,7 @@
 // tests/data/brunel_states_nest.*): docs/CLASSIFIER.md, section "Network activity".
 //
 // Host only, thread safe, deterministic.
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +42,9 @@ struct PopFeatures {
                               // independent neurons (0 for asynchronous firing, any N)
   double sync_kappa_se = 0;   // its standard error for independent neurons
   double osc_peak_ratio = 0;  // largest peak-over-floor ratio of a spectral peak in the band
+  double fast_share = NAN;    // d_fast / (d_slow + d_fast): mean spectral density of the rate in
+                              // [si_fast_min_hz, osc_max_hz] (d_fast) and [osc_min_hz,
+                              // si_fast_min_hz) (d_slow); 0.5 for a white spectrum
   int n_cv = 0;               // sampled neurons that entered cv_isi
   int n_sampled = 0;          // sampled neurons
   std::string label;          // this population's label (same vocabulary as the network's)
@@ -58,7 +62,8 @@ struct NetActivitySettings {
   double sync_peak_ratio = 12.0;
   double sync_kappa_osc_min = 0.1;
   double sync_z = 3.0;
-  double si_fast_min_hz = 65.0;     // synchronous irregular with osc_freq >= this: SI_fast
+  double si_fast_min_hz = 65.0;     // synchronous irregular: SI_fast when the rate's spectral
+  double si_fast_share = 0.5;       // density above this frequency is larger: fast_share >= this
   // Features.
   int cv_min_spikes = 5;            // spikes a sampled neuron needs to enter cv_isi
   double sync_bin_ms = 2.0;         // bin of the spike counts of the chi measure
@@ -86,7 +91,8 @@ const std::vector<std::string>& network_activity_label_names();  // index = stor
 int network_activity_label_index(const std::string& label);       // -1 for "unclassified"/unknown
 
 // Database columns of PopFeatures, (name, unit) in this order: rate_hz, cv_isi, synchrony_chi,
-// sync_corr, sync_kappa, sync_kappa_se, osc_freq_hz, osc_power, osc_peak_ratio, n_cv, n_sampled.
+// sync_corr, sync_kappa, sync_kappa_se, osc_freq_hz, osc_power, osc_peak_ratio, fast_share, n_cv,
+// n_sampled.
 const std::vector<std::pair<std::string, std::string>>& network_activity_feature_columns();
 void network_activity_feature_values(const PopFeatures& f, double* out);  // same order
 NetActivityResult classify_network_activity(const std::vector<PopActivity>&, const NetActivitySettings&);

@@ -10,7 +10,8 @@ nest-simulator wheel from PyPI):
 
 (--features-only: recompute the features from the stored files, without NEST.)
 
-Deterministic for a given NEST version (fixed rng seeds, one thread): a rerun reproduces both files.
+Fixed rng seeds and one thread, so a rerun with the same NEST version should reproduce both files
+(not checked: a full run takes about 25 minutes on the shared machine).
 
 Model A, reduced (Brunel 2000 section 2; parameters in shared/reference/networks-and-populations.md
 section 1.1): N_E = 5000 excitatory and N_I = N_E / 4 inhibitory iaf_psc_delta neurons (tau 20 ms,
@@ -80,6 +81,7 @@ SETTINGS = {
     "osc_floor_octaves": 1.0,
     "osc_halfwidth_hz": 10.0,
     "osc_peak_ratio": 4.0,
+    "si_fast_min_hz": 65.0,
 }
 
 STATES = [  # name, expected label, g, eta, seeds, analysis window (ms)
@@ -174,6 +176,10 @@ def oscillation(rate, bin_ms, st):
     f, p = scipy.signal.welch(rate, fs=fs, window="hann", nperseg=nseg, noverlap=nseg // 2,
                               detrend="linear", scaling="density")
     total = p[1:].sum()
+    lo = (f >= st["osc_min_hz"]) & (f < st["si_fast_min_hz"]) & (f > 0)
+    hi = (f >= st["si_fast_min_hz"]) & (f <= st["osc_max_hz"]) & (f > 0)
+    dlo, dhi = p[lo].mean(), p[hi].mean()
+    fast_share = float(dhi / (dlo + dhi))
     oct2 = 2.0 ** st["osc_floor_octaves"]
     sig, best_ratio = [], 0.0
     for k in range(1, len(f) - 1):
@@ -197,8 +203,8 @@ def oscillation(rate, bin_ms, st):
         delta = 0.5 * (a - c) / den if den < 0 else 0.0
         band = (f >= f[k] - st["osc_halfwidth_hz"]) & (f <= f[k] + st["osc_halfwidth_hz"])
         rel = p[band].sum() / total if total > 0 else 0.0
-        return float(f[k] + delta * (f[1] - f[0])), float(rel), float(best_ratio)
-    return float("nan"), 0.0, float(best_ratio)
+        return float(f[k] + delta * (f[1] - f[0])), float(rel), float(best_ratio), fast_share
+    return float("nan"), 0.0, float(best_ratio), fast_share
 
 
 def simulate_all():
@@ -302,12 +308,12 @@ def add_features():
             cv, n_cv = cv_mean(trains, SETTINGS["cv_min_spikes"])
             chi, corr = golomb_chi(trains, t0, t1, SETTINGS["sync_bin_ms"])
             kap, kap_se = rate_kappa(counts, pop["n_neurons"], trains, t0, t1, bin_ms)
-            f, rel, ratio = oscillation(rate, bin_ms, SETTINGS)
+            f, rel, ratio, fast = oscillation(rate, bin_ms, SETTINGS)
             pop["features"] = {
                 "rate_hz": float(rate.mean()), "cv_isi": cv, "n_cv": n_cv,
                 "synchrony_chi": chi, "sync_corr": corr, "sync_kappa": kap,
                 "sync_kappa_se": kap_se, "osc_freq_hz": f, "osc_power": rel,
-                "osc_peak_ratio": ratio,
+                "osc_peak_ratio": ratio, "fast_share": fast,
             }
         fe = run["pops"][0]["features"]
         print(f"{run['state']:10s} seed {run['seed']}: E rate {fe['rate_hz']:.2f} Hz "
@@ -315,7 +321,7 @@ def add_features():
               f"CV {fe['cv_isi']:.3f}, chi {fe['synchrony_chi']:.3f}, corr {fe['sync_corr']:.4f}, "
               f"kappa {fe['sync_kappa']:.3f} +- {fe['sync_kappa_se']:.4f}, "
               f"peak {fe['osc_freq_hz']:.1f} Hz (power {fe['osc_power']:.3f}, ratio "
-              f"{fe['osc_peak_ratio']:.1f})")
+              f"{fe['osc_peak_ratio']:.1f}), fast share {fe['fast_share']:.3f}")
     def nan_to_null(x):  # JSON has no NaN
         if isinstance(x, float) and x != x:
             return None
