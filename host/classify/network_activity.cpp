@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 
@@ -50,6 +51,28 @@ nlohmann::json NetActivitySettings::to_json() const {
 const std::vector<std::string>& network_activity_label_names() {
   static const std::vector<std::string> v = {"quiescent", "AI", "AR", "SR", "SI_fast", "SI_slow", "runaway"};
   return v;
+}
+
+int network_activity_label_index(const std::string& label) {
+  const auto& v = network_activity_label_names();
+  for (size_t i = 0; i < v.size(); ++i)
+    if (v[i] == label) return static_cast<int>(i);
+  return -1;
+}
+
+const std::vector<std::pair<std::string, std::string>>& network_activity_feature_columns() {
+  static const std::vector<std::pair<std::string, std::string>> v = {
+      {"rate_hz", "Hz"},       {"cv_isi", "1"},    {"synchrony_chi", "1"}, {"sync_corr", "1"},
+      {"sync_kappa", "1"},     {"sync_kappa_se", "1"}, {"osc_freq_hz", "Hz"}, {"osc_power", "1"},
+      {"osc_peak_ratio", "1"}, {"n_cv", "1"},      {"n_sampled", "1"}};
+  return v;
+}
+
+void network_activity_feature_values(const PopFeatures& f, double* out) {
+  const double v[] = {f.rate_hz,    f.cv_isi,        f.synchrony_chi,  f.sync_corr,
+                      f.sync_kappa, f.sync_kappa_se, f.osc_freq_hz,    f.osc_power,
+                      f.osc_peak_ratio, double(f.n_cv), double(f.n_sampled)};
+  std::copy(std::begin(v), std::end(v), out);
 }
 
 namespace {

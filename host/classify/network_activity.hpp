@@ -9,6 +9,7 @@
 //
 // Host only, thread safe, deterministic.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -54,7 +55,7 @@ struct NetActivitySettings {
   // and either sync_kappa >= sync_kappa_min (strong global fluctuation) or a sharp oscillation
   // (osc_peak_ratio >= sync_peak_ratio with sync_kappa >= sync_kappa_osc_min).
   double sync_kappa_min = 1.0;
-  double sync_peak_ratio = 15.0;
+  double sync_peak_ratio = 12.0;
   double sync_kappa_osc_min = 0.1;
   double sync_z = 3.0;
   double si_fast_min_hz = 65.0;     // synchronous irregular with osc_freq >= this: SI_fast
@@ -81,7 +82,13 @@ struct NetActivityResult { std::string label; std::vector<PopFeatures> pops; };
 // Labels: "quiescent", "AI", "AR", "SR", "SI_fast", "SI_slow", "runaway"; "unclassified" when
 // there is no population. Invalid input (bin_ms <= 0, empty window, rate_hz not covering the
 // window) throws std::invalid_argument naming the population, the field and the value.
-const std::vector<std::string>& network_activity_label_names();
+const std::vector<std::string>& network_activity_label_names();  // index = stored label value
+int network_activity_label_index(const std::string& label);       // -1 for "unclassified"/unknown
+
+// Database columns of PopFeatures, (name, unit) in this order: rate_hz, cv_isi, synchrony_chi,
+// sync_corr, sync_kappa, sync_kappa_se, osc_freq_hz, osc_power, osc_peak_ratio, n_cv, n_sampled.
+const std::vector<std::pair<std::string, std::string>>& network_activity_feature_columns();
+void network_activity_feature_values(const PopFeatures& f, double* out);  // same order
 NetActivityResult classify_network_activity(const std::vector<PopActivity>&, const NetActivitySettings&);
 
 // The pieces, for tests and for callers with their own data.

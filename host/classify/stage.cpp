@@ -10,6 +10,7 @@
 
 #include "classify/classify.hpp"
 #include "classify/classify_point.hpp"
+#include "classify/classify_rate.hpp"
 #include "errors.hpp"
 
 namespace ns {
@@ -109,7 +110,7 @@ std::unique_ptr<ClassifierStage> make_classifier_stage(const RunSpec& spec) {
     case ModelKind::kPointNeuron:
     case ModelKind::kConductanceNeuron: return make_single_neuron_stage(spec);
     case ModelKind::kNetwork: return make_spiking_network_stage(spec);
-    case ModelKind::kPopulation: break;
+    case ModelKind::kPopulation: return make_rate_stage(spec);
   }
   throw SpecError(spec.source + ": model \"" + spec.model->name + "\" is of kind " + kind_name(spec.model->kind) +
                   ", which no classifier stage handles yet");

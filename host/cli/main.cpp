@@ -11,6 +11,7 @@
 #include "neurosweep/models.hpp"
 #include "neurosweep/version.hpp"
 #include "models/describe.hpp"
+#include "models/plugin.hpp"
 #include "store/database.hpp"
 #include "run/run.hpp"
 #include "run/simulate.hpp"
@@ -54,7 +55,9 @@ int cmd_simulate(const SimulateArgs& a) {
     si = ns::spec_instance(a.spec, a.instance, a.assignments, a.max_spikes);
     si.settings.sim.spike_threshold = static_cast<float>(a.threshold);
   }
-  const ns::ModelDesc* m = a.spec.empty() ? ns::find_model(a.model) : si.desc;
+  const ns::ModelDesc* m = !a.spec.empty()               ? si.desc
+                           : ns::is_nestml_path(a.model) ? ns::load_nestml_model(a.model)  // plugin
+                                                         : ns::find_model(a.model);
   if (!m) {
     std::string names;
     for (const auto& n : ns::model_names()) names += (names.empty() ? "" : ", ") + n;
@@ -62,13 +65,13 @@ int cmd_simulate(const SimulateArgs& a) {
   }
   if (!(a.dt > 0) || !std::isfinite(a.dt)) throw ns::SpecError("--dt " + std::to_string(a.dt) + ": must be > 0 ms");
   ns::RunSettings s;
-  s.model = a.model;
+  s.model = m->name;  // a NESTML file's model name
   s.precision = ns::parse_precision(a.precision);
   s.gating = ns::parse_gating(a.gating);
   s.sim.integration = ns::parse_integration(a.integration);
   s.sim.constants = ns::parse_constants(a.constants);
   if ((s.sim.integration != ns::kExpEuler || s.sim.constants != ns::kCodata2018) && a.spec.empty() &&
-      !ns::has_numerics_options(a.model))
+      !ns::has_numerics_options(m->name))
     throw ns::SpecError("--integration/--constants: model '" + a.model +
                         "' has no numerics options (only stg, pyloric and stg_circuit)");
   s.sim.dt = a.dt;
@@ -153,6 +156,7 @@ int cmd_simulate(const SimulateArgs& a) {
 }  // namespace
 
 void add_explore_command(CLI::App& app);  // cmd_explore.cpp
+void add_model_command(CLI::App& app);    // cmd_model.cpp
 
 int main(int argc, char** argv) {
   CLI::App app{"neurosweep: ensemble simulator for neuron-model parameter sweeps"};
@@ -219,7 +223,7 @@ int main(int argc, char** argv) {
   bool models_json = false;
   auto* models = app.add_subcommand("models", "List the models (name, kind, description), or one model's parameters, "
                                               "ranges, state and presets");
-  models->add_option("name", models_name, "A model name: its parameters (unit, default, range), state and presets");
+  models->add_option("name", models_name, "A model name or a .nestml file: its parameters (unit, default, range), state and presets");
   models->add_flag("--json", models_json, "Machine-readable JSON output");
 
   std::vector<std::string> merge_in;
@@ -232,6 +236,7 @@ int main(int argc, char** argv) {
 
   const auto refine_cmd = ns::add_refine_command(app);
   add_explore_command(app);
+  add_model_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -277,7 +282,8 @@ int main(int argc, char** argv) {
         std::cout << (models_json ? ns::models_json().dump(2) + "\n" : ns::models_text());
         return 0;
       }
-      const ns::ModelDesc* m = ns::find_model(models_name);
+      const ns::ModelDesc* m =
+          ns::is_nestml_path(models_name) ? ns::load_nestml_model(models_name) : ns::find_model(models_name);
       if (!m) {
         std::string names;
         for (const auto& n : ns::model_names()) names += (names.empty() ? "" : ", ") + n;

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "run/run.hpp"
+#include "models/plugin.hpp"
 #include "spec/circuit.hpp"
 #include "spec/nest_params.hpp"
 #include "errors.hpp"
@@ -101,7 +102,8 @@ std::vector<double> resolve_params(const ModelDesc& m, const std::string& preset
 }
 
 Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
-                     const std::vector<double>* init_state, int64_t every_steps, const ModelDesc* desc) {
+                     const std::vector<double>* init_state, int64_t every_steps, const ModelDesc* desc,
+                     uint64_t index) {
   Trace tr;
   const ModelDesc* m = desc ? desc : find_model(s.model);
   if (!m) throw SpecError("unknown model '" + s.model + "'");
@@ -117,7 +119,7 @@ Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
   }
   tr.columns.resize(tr.names.size());
   if (every_steps < 1) every_steps = 1;
-  dispatch_model_precision(s.model, s.precision == Precision::Double, [&](auto* mt, auto* t) {
+  const bool builtin = dispatch_model_precision(s.model, s.precision == Precision::Double, [&](auto* mt, auto* t) {
     using M = std::remove_pointer_t<decltype(mt)>;
     using T = std::remove_pointer_t<decltype(t)>;
     {
@@ -142,9 +144,9 @@ Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
       Recorder<T> rec{&tr, &recorded, every_steps, s.sim.dt};
       rec(0, s0);
       if (s.gating == Gating::Table)
-        run_instance<M, T>(s.sim, params.data(), init, 1, 0, 0, table.view(), ov, rec);
+        run_instance<M, T>(s.sim, params.data(), init, 1, 0, index, table.view(), ov, rec);
       else
-        run_instance<M, T>(s.sim, params.data(), init, 1, 0, 0, Direct{}, ov, rec);
+        run_instance<M, T>(s.sim, params.data(), init, 1, 0, index, Direct{}, ov, rec);
       if constexpr (reset_spikes<M>::value) {
         // Reset models stamp spikes on the grid, t = k dt; print them as NEST does, k steps of
         // whole tics (1 us): 48 x 0.1 ms -> 4.8 ms, not k * dt = 4.800000000000001.
@@ -154,6 +156,30 @@ Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
       }
     }
   });
+  if (!builtin) {  // a model plugin (models/plugin.hpp): the same steps inside the plugin
+    const PluginApi* api = find_plugin(s.model);
+    if (!api) throw SpecError("unknown model '" + s.model + "'");
+    tr.summary.resize(1, m->n_obs, s.sim.max_spikes, static_cast<int>(m->state.size()), true);
+    tr.spike_times_f64.assign(tr.summary.spike_times.size(), 0.0);
+    OutputView ov = tr.summary.view();
+    ov.spike_times_f64 = tr.spike_times_f64.data();
+    struct Ctx {
+      Trace* tr;
+      const std::vector<int>* recorded;
+      int64_t every;
+      double dt;
+    } ctx{&tr, &recorded, every_steps, s.sim.dt};
+    const PluginRecord rec = [](void* c, int64_t step, const double* st) {  // as Recorder
+      auto* x = static_cast<Ctx*>(c);
+      if (step % x->every) return;
+      x->tr->columns[0].push_back(double(step) * x->dt);
+      for (size_t k = 0; k < x->recorded->size(); ++k) x->tr->columns[k + 1].push_back(st[(*x->recorded)[k]]);
+    };
+    const bool grid = api->trace(s, params.data(), init_state ? init_state->data() : nullptr, ov, rec, &ctx);
+    const double step_tics = std::round(s.sim.dt * 1000.0);  // as for built-in reset models above
+    if (grid && step_tics >= 1.0 && std::fabs(s.sim.dt * 1000.0 - step_tics) < 1e-6)
+      for (double& t : tr.spike_times_f64) t = std::round(t / s.sim.dt) * step_tics / 1000.0;
+  }
   return tr;
 }
 

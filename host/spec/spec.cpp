@@ -19,9 +19,11 @@
 #include <utility>
 
 #include "neurosweep/backend.hpp"
+#include "models/plugin.hpp"
 #include "spec/sobol.hpp"
 #include "spec/validate.hpp"
 #include "spec/spec_detail.hpp"
+#include "population/population_spec.hpp"
 
 namespace ns {
 using namespace spec_detail;
@@ -40,14 +42,15 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   check_finite(c, "", j);
   c.keys("", j, {"name", "description", "model", "dt", "transient", "analysis", "seed", "precision",
                  "gating", "integration", "constants", "probe", "parameter_file", "fixed", "initial", "axes", "combine", "classifier", "output",
-                 "circuit", "network"});
+                 "circuit", "network", "populations", "nestml"});
   r.raw = j;
   r.canonical = j.dump();
   r.hash = fnv1a64(r.canonical.data(), r.canonical.size());
 
   // model
   const json& mv = c.require("", j, "model", "one of: " + join(model_names()));
-  const std::string mname = c.str("model", mv);
+  std::string mname = c.str("model", mv);
+  std::string nestml_key;  // the plugin's cache key (models/plugin.hpp)
   std::shared_ptr<NetworkDesc> network;
   if (mname == "network" || j.contains("network")) {  // a spiking network (spec/network_parse.cpp)
     if (mname != "network")
@@ -64,6 +67,27 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     r.network = network;
     r.model = &network->model;
     for (const auto& pop : network->pops) r.rate_series.push_back(pop.name);
+  } else if (is_nestml_path(mname)) {
+    // A NESTML model (docs/NESTML.md): path relative to the spec file; generated, compiled (unless
+    // cached) and registered as a plugin (models/plugin.hpp).
+    PluginOptions po;
+    if (j.contains("nestml")) {
+      c.keys("nestml", j["nestml"], {"numeric_solver"});
+      if (j["nestml"].contains("numeric_solver"))
+        po.numeric_solver = c.choice("nestml.numeric_solver", j["nestml"]["numeric_solver"], {"rk45", "forward-Euler"});
+    }
+    std::filesystem::path fp = mname;
+    if (fp.is_relative() && !source.empty() && source[0] != '<') fp = std::filesystem::path(source).parent_path() / fp;
+    PluginBuild pb;
+    try {
+      r.model = load_nestml_model(fp.string(), po, &pb);
+    } catch (const PluginError& e) {
+      c.fail("model", e.what());
+    }
+    mname = r.model->name;
+    nestml_key = pb.key;
+  } else if (j.contains("nestml")) {
+    c.fail("nestml", "options of a NESTML model; \"model\" is not a .nestml file");
   } else {
     r.model = find_model(mname);
   }
@@ -76,17 +100,29 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     r.circuit = parse_circuit(c, j["circuit"]);
     r.model = &r.circuit->model;
   }
-  const ModelDesc& m = *r.model;
-
-  // time
+  // time first: the populations object checks its delays against dt
   r.dt_ms = duration(c, "dt", c.require("", j, "dt", "the time step, e.g. \"0.05 ms\""));
   if (!(r.dt_ms > 0)) c.bad("dt", j["dt"], "a positive time step");
+  if (j.contains("populations")) {
+    if (mname != DensityNetworkModel::kName)
+      c.bad("populations", j["populations"], std::string("no \"populations\" object with \"model\": \"") + mname +
+                                                 "\" (it describes a \"" + DensityNetworkModel::kName + "\" network)");
+    r.populations = parse_populations(source, j["populations"], r.dt_ms);
+    r.model = &r.populations->model;
+  }
+  const ModelDesc& m = *r.model;
+  if (!r.network) r.rate_series = m.rate_series;  // population kinds: one /rates series per population
+
+  // time (dt is read above)
   r.transient_ms = duration(c, "transient", c.require("", j, "transient", "the discarded warm-up, e.g. \"10 s\"; \"0 ms\" for none"));
   if (r.transient_ms < 0) c.bad("transient", j["transient"], "a duration >= 0");
   r.analysis_ms = duration(c, "analysis", c.require("", j, "analysis", "the analysed window, e.g. \"10 s\""));
   if (!(r.analysis_ms >= kMinAnalysisMs))
     c.bad("analysis", j["analysis"], "an analysis window of at least " + fmt_num(kMinAnalysisMs) + " ms");
-  if (const std::string v = dt_violation(r.dt_ms, r.analysis_ms); !v.empty()) c.bad("dt", j["dt"], v);
+  // Spike detectors need fine sampling; population models are classified from binned rates (the
+  // rate classifier checks its bins) and DiPDE's own steps are ~1 ms.
+  if (m.kind != ModelKind::kPopulation)
+    if (const std::string v = dt_violation(r.dt_ms, r.analysis_ms); !v.empty()) c.bad("dt", j["dt"], v);
   r.n_transient = steps_of(c, "transient", j["transient"], r.transient_ms, r.dt_ms);
   r.n_analysis = steps_of(c, "analysis", j["analysis"], r.analysis_ms, r.dt_ms);
 
@@ -285,6 +321,11 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   if (!r.rate_series.empty() && r.rate_bin_steps == 0) {  // default bin: 1 ms (or one step if dt > 1 ms)
     r.rate_bin_steps = std::max<int64_t>(1, static_cast<int64_t>(std::llround(r.rate_bin_ms / r.dt_ms)));
     r.rate_bin_ms = static_cast<double>(r.rate_bin_steps) * r.dt_ms;
+  }
+  if (!nestml_key.empty()) {
+    // A changed model file is another spec (resume refuses it); the stored spec stays JSON.
+    const std::string keyed = r.canonical + "\nnestml:" + nestml_key;
+    r.hash = fnv1a64(keyed.data(), keyed.size());
   }
   return r;
 }

@@ -117,6 +117,7 @@ struct StartSpec {
 };
 
 struct NetworkDesc;  // network/network.hpp
+struct PopulationDesc;  // host/population/population_spec.hpp
 
 struct RunSpec {
   std::string source;      // file path (or "<string>")
@@ -127,6 +128,7 @@ struct RunSpec {
   std::shared_ptr<const CircuitDesc> circuit;  // the "circuit" object (model stg_circuit), or null
   // The "network" object ("model": "network"; docs/NETWORKS.md), or null. Its view is `model`.
   std::shared_ptr<const NetworkDesc> network;
+  std::shared_ptr<const PopulationDesc> populations;  // the "populations" object (dipde_network), or null
   double dt_ms = 0, transient_ms = 0, analysis_ms = 0;
   int64_t n_transient = 0, n_analysis = 0;  // steps
   uint64_t seed = 0;

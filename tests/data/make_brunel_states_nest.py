@@ -13,17 +13,22 @@ nest-simulator wheel from PyPI):
 Deterministic for a given NEST version (fixed rng seeds, one thread): a rerun reproduces both files.
 
 Model A, reduced (Brunel 2000 section 2; parameters in shared/reference/networks-and-populations.md
-section 1.1): N_E excitatory and N_I = N_E / 4 inhibitory iaf_psc_delta neurons (tau 20 ms,
+section 1.1): N_E = 5000 excitatory and N_I = N_E / 4 inhibitory iaf_psc_delta neurons (tau 20 ms,
 theta 20 mV, V_r 10 mV, t_ref 2 ms, E_L 0, C_m 1 so that weights are PSP jumps in mV), each with
 C_E = 0.1 N_E excitatory and C_I = C_E / 4 inhibitory inputs (NEST fixed_indegree), weights J and
 -g J, delay D = 1.5 ms, and independent Poisson input of rate C_E nu_ext with weight J.
-The network is reduced as Brunel describes (his section 5 / Fig. 2 scaling): C_E J is kept at
-the full model's 1000 x 0.1 mV = 100 mV, so nu_thr = theta / (J C_E tau) = 10 Hz and the mean
-input of every state is unchanged.
+The network is reduced keeping C_E J at the full model's 1000 x 0.1 mV = 100 mV, so nu_thr =
+theta / (J C_E tau) = 10 Hz and the mean input of every state is unchanged (J = 0.2 mV; the input
+fluctuations grow by sqrt(2)). Size: N_E = 2000 (J = 0.5 mV) does not keep the states: there AI
+(g 5, eta 2) and SI fast (6, 4) have the same excess variance (kappa 0.23 and 0.15) and similar
+weak spectral peaks (ratio 5 and 8 at 137 and 165 Hz), and SI slow (4.5, 0.9) shows no slow
+oscillation (18 Hz rate, peak at 168 Hz). At N_E = 5000 SI fast has a sharp 175 Hz peak (ratio
+40) and SI slow a 29 Hz oscillation, as in NEST at full size (reference section 1.3: 187 and
+24 Hz). Full size (N_E = 10000) took over 15 minutes per state on the shared 2-core machine.
 
 States (Brunel Fig. 8, via the reference section 1.3): SR (g 3, eta 2), SI fast (6, 4), AI (5, 2),
-SI slow (4.5, 0.9); plus quiescent (5, 0.5: mean input 10 mV, 4.5 sigma below threshold) and
-runaway (3, 30: the external drive alone holds every neuron at its maximum rate 1/t_ref), each with
+SI slow (4.5, 0.9); plus quiescent (5, 0.5: mean input 10 mV, 7 sigma below threshold) and
+runaway (3, 30: the external drive alone holds every neuron near its maximum rate 1/t_ref), each with
 2 seeds (runaway: 1 seed, 300 ms, to keep the files small).
 
 Outputs:
@@ -33,7 +38,8 @@ Outputs:
   brunel_states_nest.json: the runs, offsets into the .bin, the classifier settings the features
     were computed with, and the features computed here with numpy/scipy, independently of the C++
     code (same definitions, docs/CLASSIFIER.md): rate, mean CV of ISIs, Golomb's chi and its
-    finite-size-corrected pairwise correlation, Welch peak of the population rate.
+    finite-size-corrected pairwise correlation, the excess variance kappa of the population rate,
+    the Welch peak of the population rate; and Brunel's mean-field rate of each state.
 """
 import json
 import os
@@ -196,11 +202,15 @@ def oscillation(rate, bin_ms, st):
 
 
 def simulate_all():
-    """Run NEST for every state and seed; write the .bin and the JSON without features."""
+    """Run NEST for every state and seed; write the .bin and the JSON without features.
+    Held-out checks (not the test data): BRUNEL_SEEDS=3,4 BRUNEL_OUT_DIR=/tmp/x runs other seeds."""
     words = []  # uint16 chunks
     offset = 0
     runs = []
+    seeds_env = os.environ.get("BRUNEL_SEEDS")
     for name, label, g, eta, seeds, t_ms in STATES:
+        if seeds_env:
+            seeds = [int(x) for x in seeds_env.split(",")]
         for seed in seeds:
             t_wall = time.time()
             senders, times, ex, inh = simulate(g, eta, seed, t_ms)
@@ -245,6 +255,31 @@ def simulate_all():
         json.dump(meta, fh, indent=1)
 
 
+def mean_field_rate(g, eta):
+    """Stationary rate of Brunel's (2000) model A in the diffusion approximation (his eq. 21, via
+    shared/reference/networks-and-populations.md section 1.2) for this reduced network (the
+    fluctuations sigma^2 = J^2 C_E tau (...) grow as 1/C_E at fixed C_E J)."""
+    from scipy.integrate import quad
+    from scipy.optimize import brentq
+    from scipy.special import erfcx
+    tau, tref, gam = TAU * 1e-3, T_REF * 1e-3, C_I / C_E
+    nu_ext = eta * NU_THR
+
+    def phi(nu):
+        mu = C_E * J * tau * (nu_ext + nu * (1 - g * gam))
+        sig = np.sqrt(J * J * C_E * tau * (nu_ext + nu * (1 + g * g * gam)))
+        lo, hi = (V_R - mu) / sig, (THETA - mu) / sig
+        integral = quad(lambda u: erfcx(-u), lo, hi, limit=200)[0]
+        return 1.0 / (tref + tau * np.sqrt(np.pi) * integral)
+
+    grid = np.linspace(0.0, 1 / tref - 1e-3, 400)
+    vals = [nu - phi(nu) for nu in grid]
+    for a, b, fa, fb in zip(grid[:-1], grid[1:], vals[:-1], vals[1:]):
+        if fa * fb <= 0:
+            return float(brentq(lambda nu: nu - phi(nu), a, b))
+    return float("nan")
+
+
 def add_features():
     """Features of every stored run, from the stored data (what the C++ test reads)."""
     with open(OUT_JSON) as fh:
@@ -254,6 +289,7 @@ def add_features():
     meta["settings"] = SETTINGS
     for run in meta["runs"]:
         t0, t1 = run["t_start_ms"], run["t_stop_ms"]
+        run["mean_field_rate_hz"] = mean_field_rate(run["g"], run["eta"])
         for pop in run["pops"]:
             o, nb = pop["counts_offset"], pop["n_bins"]
             counts = data[o:o + nb].astype(np.int64)
@@ -274,13 +310,23 @@ def add_features():
                 "osc_peak_ratio": ratio,
             }
         fe = run["pops"][0]["features"]
-        print(f"{run['state']:10s} seed {run['seed']}: E rate {fe['rate_hz']:.2f} Hz, "
+        print(f"{run['state']:10s} seed {run['seed']}: E rate {fe['rate_hz']:.2f} Hz "
+              f"(mean field {run['mean_field_rate_hz']:.2f}), "
               f"CV {fe['cv_isi']:.3f}, chi {fe['synchrony_chi']:.3f}, corr {fe['sync_corr']:.4f}, "
               f"kappa {fe['sync_kappa']:.3f} +- {fe['sync_kappa_se']:.4f}, "
               f"peak {fe['osc_freq_hz']:.1f} Hz (power {fe['osc_power']:.3f}, ratio "
               f"{fe['osc_peak_ratio']:.1f})")
+    def nan_to_null(x):  # JSON has no NaN
+        if isinstance(x, float) and x != x:
+            return None
+        if isinstance(x, dict):
+            return {k: nan_to_null(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [nan_to_null(v) for v in x]
+        return x
+
     with open(OUT_JSON, "w") as fh:
-        json.dump(meta, fh, indent=1)
+        json.dump(nan_to_null(meta), fh, indent=1, allow_nan=False)
         fh.write("\n")
     print(f"wrote {OUT_BIN} ({os.path.getsize(OUT_BIN)} bytes) and {OUT_JSON}")
 

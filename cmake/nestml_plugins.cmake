@@ -1,0 +1,19 @@
+# Model plugins (issue 15; host/models/plugin.cpp, docs/NESTML.md "Plugins"): a .nestml file is
+# generated into a model header and compiled at run time into a shared library with the compiler
+# and the flags that build neurosweep's host code, recorded here in
+# <build>/generated/neurosweep/plugin_config.hpp. The plugin sees the same headers (include/, host/
+# for host/models/plugin_entry.hpp). The generator runs in $NEUROSWEEP_PYTHON, else
+# <source>/.venv/bin/python, else python3, with <source>/python first on PYTHONPATH.
+string(TOUPPER "${CMAKE_BUILD_TYPE}" _ns_bt)
+set(_ns_plugin_flags "${CMAKE_CXX_FLAGS} ${CMAKE_CXX_FLAGS_${_ns_bt}}")
+string(JOIN " " _ns_host_flags ${NS_HOST_FLAGS})
+set(_ns_plugin_flags "${_ns_plugin_flags} -std=c++${CMAKE_CXX_STANDARD} ${_ns_host_flags} ${OpenMP_CXX_FLAGS} -fPIC -shared -fvisibility=hidden -fvisibility-inlines-hidden")
+string(REGEX REPLACE "  +" " " _ns_plugin_flags "${_ns_plugin_flags}")
+string(STRIP "${_ns_plugin_flags}" NS_PLUGIN_CXX_FLAGS)
+set(NS_PLUGIN_CXX "${CMAKE_CXX_COMPILER}")
+set(NS_PLUGIN_CXX_ID "${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION}")
+set(NS_PLUGIN_INCLUDES "${CMAKE_SOURCE_DIR}/include;${CMAKE_SOURCE_DIR}/host;${CMAKE_BINARY_DIR}/generated")
+set(NS_PLUGIN_SOURCE_DIR "${CMAKE_SOURCE_DIR}")
+configure_file(${CMAKE_CURRENT_LIST_DIR}/plugin_config.hpp.in ${CMAKE_BINARY_DIR}/generated/neurosweep/plugin_config.hpp @ONLY)
+target_link_libraries(neurosweep_core PUBLIC ${CMAKE_DL_LIBS})
+message(STATUS "neurosweep: model plugins compiled with ${NS_PLUGIN_CXX} ${NS_PLUGIN_CXX_FLAGS}")

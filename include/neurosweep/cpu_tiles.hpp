@@ -1,0 +1,315 @@
+#pragma once
+// The CPU backend's SIMD tile driver (moved here from host/backends/cpu_backend.cpp so that a
+// model compiled outside neurosweep, e.g. a NESTML plugin (host/models/plugin.hpp), instantiates
+// the very same tiles for its model type): run_typed<Model, T> integrates a chunk.
+//
+// Instances are processed in tiles of W lanes whose state and derived constants are stored
+// structure-of-arrays (element k of lane l at [k * W + l]). Each time step runs the model's step
+// for all lanes in one `#pragma omp simd` loop, so the compiler vectorises the very same
+// NS_HD model code that the CUDA kernel runs per thread. Every lane computes exactly the scalar
+// operations of the single-instance reference (run_instance in engine.hpp) in the same order, and
+// the build disables floating-point contraction (fused multiply-adds only where the source writes
+// ns::fmadd), so results are bit-for-bit identical to the
+// reference and independent of the thread count (each tile is independent; no reductions).
+#include <omp.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <type_traits>
+
+#include "neurosweep/backend.hpp"
+#include "neurosweep/engine.hpp"
+#include "neurosweep/gating_table.hpp"
+#include "neurosweep/model_concept.hpp"
+
+namespace ns {
+namespace cpu_tiles {
+
+template <class T, int W>
+struct Lane {
+  T* p;
+  int l;
+  T& operator[](int k) const { return p[k * W + l]; }
+};
+
+template <class T>
+constexpr int tile_width() {
+  return sizeof(T) == 4 ? 16 : 8;
+}
+
+// ---- table values fetched per tile ------------------------------------------------------------
+// Looking a gating table up lane by lane inside the SIMD step costs two gathers per table column
+// (44 per STG step), which dominate the step on x86. For models that declare their lookups
+// (table_keys in gating_table.hpp), each step of a tile first locates every lane's row (the same
+// TableView::locate), loads rows i and i+1 of each lane with contiguous vector loads, interpolates
+// them there (the expression of TableView::Row::at, x + f (y - x), on the same values, so results
+// stay bit-for-bit equal to the lane-by-lane lookup: tests/backend_test.cpp), and transposes the
+// interpolated values in registers into a column-major scratch block that the step reads as
+// ordinary vectors.
+
+template <class T>
+constexpr int col_block() {
+  return sizeof(T) == 4 ? 8 : 4;  // columns per transposed block (one AVX2 register of lanes)
+}
+template <class T>
+constexpr int padded_cols(int width) {
+  return (width + col_block<T>() - 1) / col_block<T>() * col_block<T>();
+}
+
+#if defined(__AVX2__)
+// f * d + x with the rounding of ns::fmadd (fused where the build has FMA3).
+inline __m256 fma8(__m256 f, __m256 d, __m256 x) {
+#if defined(__FMA__)
+  return _mm256_fmadd_ps(f, d, x);
+#else
+  return _mm256_add_ps(_mm256_mul_ps(f, d), x);
+#endif
+}
+inline __m256d fma4(__m256d f, __m256d d, __m256d x) {
+#if defined(__FMA__)
+  return _mm256_fmadd_pd(f, d, x);
+#else
+  return _mm256_add_pd(_mm256_mul_pd(f, d), x);
+#endif
+}
+#endif
+
+// Portable form of interpolate_rows (builds without AVX2).
+template <int W, class T>
+inline void interpolate_rows_scalar(const T* const* rows, const T* f, int width, int ncp, T* out) {
+  for (int c = 0; c < ncp; ++c)
+    for (int l = 0; l < W; ++l) {
+      const T x = rows[l][c], y = rows[l][width + c];
+      out[static_cast<size_t>(c) * W + l] = fmadd(f[l], y - x, x);
+    }
+}
+
+// out[c * W + l] = x + f[l] (y - x) with x = rows[l][c], y = rows[l][width + c], for c < ncp (a
+// multiple of col_block) and lanes l < W.
+template <int W>
+inline void interpolate_rows(const float* const* rows, const float* f, int width, int ncp, float* out) {
+#if defined(__AVX2__)
+  static_assert(W % 8 == 0, "float tiles are multiples of 8 lanes");
+  for (int g = 0; g < W; g += 8) {
+    for (int b = 0; b < ncp; b += 8) {
+      __m256 r[8];
+      for (int j = 0; j < 8; ++j) {
+        const float* p = rows[g + j] + b;
+        const __m256 x = _mm256_loadu_ps(p), y = _mm256_loadu_ps(p + width);
+        r[j] = fma8(_mm256_set1_ps(f[g + j]), _mm256_sub_ps(y, x), x);
+      }
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+      const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      float* o = out + static_cast<size_t>(b) * W + g;
+      _mm256_store_ps(o + 0 * W, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_store_ps(o + 1 * W, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_store_ps(o + 2 * W, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_store_ps(o + 3 * W, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_store_ps(o + 4 * W, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_store_ps(o + 5 * W, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_store_ps(o + 6 * W, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_store_ps(o + 7 * W, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+  }
+#else
+  interpolate_rows_scalar<W>(rows, f, width, ncp, out);
+#endif
+}
+template <int W>
+inline void interpolate_rows(const double* const* rows, const double* f, int width, int ncp, double* out) {
+#if defined(__AVX2__)
+  static_assert(W % 4 == 0, "double tiles are multiples of 4 lanes");
+  for (int g = 0; g < W; g += 4) {
+    for (int b = 0; b < ncp; b += 4) {
+      __m256d r[4];
+      for (int j = 0; j < 4; ++j) {
+        const double* p = rows[g + j] + b;
+        const __m256d x = _mm256_loadu_pd(p), y = _mm256_loadu_pd(p + width);
+        r[j] = fma4(_mm256_set1_pd(f[g + j]), _mm256_sub_pd(y, x), x);
+      }
+      const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+      const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+      double* o = out + static_cast<size_t>(b) * W + g;
+      _mm256_store_pd(o + 0 * W, _mm256_permute2f128_pd(t0, t2, 0x20));
+      _mm256_store_pd(o + 1 * W, _mm256_permute2f128_pd(t1, t3, 0x20));
+      _mm256_store_pd(o + 2 * W, _mm256_permute2f128_pd(t0, t2, 0x31));
+      _mm256_store_pd(o + 3 * W, _mm256_permute2f128_pd(t1, t3, 0x31));
+    }
+  }
+#else
+  interpolate_rows_scalar<W>(rows, f, width, ncp, out);
+#endif
+}
+
+// Interpolated table values of one tile for the K lookups of the next step: column c of lookup k,
+// lane l at v[(k * ncp + c) * W + l].
+template <class M, class = void>
+struct has_key_count : std::false_type {};
+template <class M>
+struct has_key_count<M, decltype(void(M::table_key_count(static_cast<const float*>(nullptr))))>
+    : std::true_type {};
+
+// Lookups used by the lanes of a tile (the largest count of any lane).
+template <class Model, class T, int W>
+int tile_key_count(const T* dv) {
+  constexpr int K = table_keys<Model>::value;
+  if constexpr (has_key_count<Model>::value) {
+    int kc = 0;
+    for (int l = 0; l < W; ++l) kc = std::max(kc, Model::table_key_count(Lane<T, W>{const_cast<T*>(dv), l}));
+    return std::min(std::max(kc, 0), K);
+  } else {
+    (void)dv;
+    return K;
+  }
+}
+
+template <class T, int W, int K>
+struct TileRows {
+  static constexpr int kMaxCols = 32;
+  int ncp = 0;
+  int kc = K;  // lookups fetched (tile_key_count)
+  alignas(64) T v[K * kMaxCols * W];
+
+  template <class Model>
+  void fetch(const TableView<T>& tab, const T* st) {
+    alignas(64) int idx[K * W];
+    alignas(64) T f[K * W];
+    for (int k = 0; k < kc; ++k) {
+#pragma omp simd
+      for (int l = 0; l < W; ++l) {
+        int i;
+        T fr;
+        tab.locate(Model::template table_key<T>(Lane<T, W>{const_cast<T*>(st), l}, k), i, fr);
+        idx[k * W + l] = i;
+        f[k * W + l] = fr;
+      }
+    }
+    for (int k = 0; k < kc; ++k) {
+      const T* rows[W];
+      for (int l = 0; l < W; ++l) rows[l] = tab.data + static_cast<size_t>(idx[k * W + l]) * tab.width;
+      interpolate_rows<W>(rows, f + k * W, tab.width, ncp, v + static_cast<size_t>(k) * ncp * W);
+    }
+  }
+};
+
+// What the model step sees in lane l: TableView's interface over the fetched values.
+template <class T, int W, int K>
+struct TileTab {
+  const TileRows<T, W, K>* r;
+  int l;
+  struct Row {
+    const T* a;  // column 0 of this lookup, lane l (stride W per column)
+    T at(int col) const { return a[col * W]; }
+  };
+  Row row(T /*v: fetched before the step*/, int key) const {
+    return Row{r->v + static_cast<size_t>(key) * r->ncp * W + l};
+  }
+};
+
+template <class Model, class T, class Tab>
+void run_tile(const SimConfig& c, const ChunkInput& in, size_t i0, size_t nl, const Tab& tab,
+              const OutputView& out) {
+  constexpr int W = tile_width<T>();
+  constexpr int NS = Model::kNumState, ND = Model::kNumDerived, NO = Model::kNumObs;
+  alignas(64) T st[NS * W];
+  alignas(64) T dv[ND * W];
+  const size_t n = in.n;
+  for (int l = 0; l < W; ++l) {
+    const size_t i = i0 + std::min<size_t>(l, nl - 1);  // idle lanes repeat the last instance
+    model_derive<Model, T>(Strided<const double>{in.params + i, n}, Lane<T, W>{dv, l}, c);
+    if (in.init_state) {
+      for (int k = 0; k < NS; ++k) st[k * W + l] = T(in.init_state[static_cast<size_t>(k) * n + i]);
+    } else {
+      Model::template init<T>(Lane<T, W>{dv, l}, Lane<T, W>{st, l});
+    }
+  }
+  const uint64_t first = in.first_index + i0;
+  // One step of every lane (step index k, for models with random input).
+  constexpr int K = table_keys<Model>::value;
+  constexpr bool kFetch = K > 0 && std::is_same_v<Tab, TableView<T>>;
+  using Rows = TileRows<T, W, (K > 0 ? K : 1)>;
+  Rows* rows = nullptr;
+  alignas(64) unsigned char rows_mem[kFetch ? sizeof(Rows) : 1];
+  if constexpr (kFetch) {
+    rows = new (rows_mem) Rows;  // trivially destructible: no delete
+    rows->ncp = padded_cols<T>(tab.width);
+    rows->kc = tile_key_count<Model, T, W>(dv);
+    if (rows->ncp > Rows::kMaxCols || rows->ncp - tab.width > HostTable<T>::kPad)
+      throw BackendError("cpu backend: gating table too wide for a tile");
+  }
+  auto step = [&](int64_t k) {
+    if constexpr (kFetch) {
+      rows->template fetch<Model>(tab, st);
+#pragma omp simd
+      for (int l = 0; l < W; ++l)
+        model_step<Model, T>(Lane<T, W>{st, l}, Lane<T, W>{dv, l}, TileTab<T, W, K>{rows, l},
+                             StepContext{c.seed, first + std::min<uint64_t>(l, nl - 1), k});
+    } else {
+#pragma omp simd
+      for (int l = 0; l < W; ++l)
+        model_step<Model, T>(Lane<T, W>{st, l}, Lane<T, W>{dv, l}, tab,
+                             StepContext{c.seed, first + std::min<uint64_t>(l, nl - 1), k});
+    }
+  };
+  for (int64_t k = 0; k < c.n_transient; ++k) step(k);
+  alignas(64) Detector<Model, T, NO * W> det;  // slot o * W + l
+  for (int l = 0; l < W; ++l)
+    for (int o = 0; o < NO; ++o) det.start(o * W + l, Model::template observe<T>(Lane<T, W>{st, l}, o));
+  for (size_t l = 0; l < nl; ++l)
+    for (int o = 0; o < NO; ++o) out.n_spikes[(i0 + l) * NO + o] = 0;
+  const T thr = T(c.spike_threshold);
+  for (int64_t k = 1; k <= c.n_analysis; ++k) {
+    step(c.n_transient + k - 1);
+    int any = 0;
+    for (int o = 0; o < NO; ++o) {
+#pragma omp simd reduction(| : any)
+      for (int l = 0; l < W; ++l) any |= det.sample(o * W + l, Lane<T, W>{st, l}, o, thr);
+    }
+    if (any) {
+      for (int o = 0; o < NO; ++o)
+        for (size_t l = 0; l < nl; ++l)
+          if (det.marked[o * W + l]) det.record(out, c, i0 + l, o, o * W + static_cast<int>(l), k);
+    }
+  }
+  for (size_t l = 0; l < nl; ++l) det.finish(out, c, i0 + l, static_cast<int>(l), W, Lane<T, W>{st, static_cast<int>(l)});
+}
+
+template <class Model, class T, class Tab>
+void run_all(const RunSettings& s, const ChunkInput& in, const Tab& tab, const OutputView& out) {
+  constexpr size_t W = tile_width<T>();
+  const size_t ntiles = (in.n + W - 1) / W;
+  const int threads = s.threads > 0 ? s.threads : omp_get_num_procs();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (size_t t = 0; t < ntiles; ++t) {
+    const size_t i0 = t * W;
+    run_tile<Model, T>(s.sim, in, i0, std::min(W, in.n - i0), tab, out);
+  }
+}
+
+template <class Model, class T>
+void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
+  out.resize(in.n, Model::kNumObs, s.sim.max_spikes, Model::kNumState, s.want_final_state);
+  if (in.n == 0) return;
+  const OutputView ov = out.view();
+  if (s.gating == Gating::Table) {
+    HostTable<T> table;
+    model_build_table<Model, T>(table, s.sim, s.table_v_min, s.table_v_max, s.table_dv);
+    run_all<Model, T>(s, in, table.view(), ov);
+  } else {
+    run_all<Model, T>(s, in, Direct{}, ov);
+  }
+}
+
+}  // namespace cpu_tiles
+}  // namespace ns
