@@ -22,6 +22,7 @@
 #include "errors.hpp"
 #include "network/network.hpp"
 #include "network/run_network.hpp"
+#include "run/evaluate.hpp"
 #include "run/run.hpp"
 #include "spec/spec.hpp"
 #include "store/database.hpp"
@@ -214,6 +215,16 @@ TEST(NetworkSpec, ErrorsNameTheKeyAndTheValue) {
                     }),
                     "delay");  // a reference that becomes < dt on an axis: refused before any work
   expect_spec_error(with([](json& j) { j["output"]["final_state"] = true; }), "no \"final_state\" or \"traces\"");
+}
+
+TEST(NetworkSpec, EngineRefusesNetworksClearly) {
+  const RunSpec r = parse_spec(brunel(), "net.json");
+  try {
+    Evaluator ev(r, EvalOptions{});
+    ADD_FAILURE() << "the engine accepted a network";
+  } catch (const SpecError& e) {
+    EXPECT_NE(std::string(e.what()).find("not available to the engine"), std::string::npos) << e.what();
+  }
 }
 
 // ---- connection rules ------------------------------------------------------------------------------

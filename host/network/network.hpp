@@ -61,7 +61,7 @@ struct NetPopulation {
   const ModelDesc* desc = nullptr;  // registry model (kPointNeuron)
   int size_param = -1;              // view index of "<pop>.size"
   int param0 = -1;                  // view index of the model's parameter 0 ("<pop>.<param>")
-  int sample = 10;                  // neurons whose spikes are kept (the first ones)
+  int sample = 50;                  // neurons whose spikes are kept (the first ones)
   // view indices of the model's hidden input block entries the drives set, and of I_e
   int rate_ex_param = -1, weight_ex_param = -1, i_e_param = -1;
 };

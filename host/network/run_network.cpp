@@ -269,6 +269,7 @@ std::unique_ptr<PopBase<T>> make_pop(const std::string& model, const double* par
 // ---- one instance ----------------------------------------------------------------------------
 struct InstanceStats {
   uint64_t updates = 0, events = 0;
+  size_t state_bytes = 0;  // neuron states, ring buffers, ISI accumulators of one instance
 };
 
 template <class T>
@@ -333,6 +334,9 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
   std::vector<uint64_t> bin_count(np * std::max<uint64_t>(nbins, 1), 0), total(np, 0);
   std::vector<double> last(ntot, -1.0), s1(ntot, 0.0), s2(ntot, 0.0);
   std::vector<uint32_t> nspk(ntot, 0);
+  stats.state_bytes = 2 * ring_ex.size() * sizeof(T) + ntot * (3 * sizeof(double) + sizeof(uint32_t));
+  for (size_t p = 0; p < np; ++p)
+    stats.state_bytes += static_cast<size_t>((size[p] + W - 1) / W * W) * sizeof(T) * net.pops[p].desc->state.size();
   const int n_obs = out.n_obs;
   for (int o = 0; o < n_obs; ++o) {
     out.n_spikes[i * n_obs + o] = 0;
@@ -438,7 +442,7 @@ void NetworkRunner::run(const ChunkInput& in, ChunkOutput& out) {
   const size_t nparam = net.model.params.size();
   const int threads = rs_.threads > 0 ? rs_.threads : omp_get_num_procs();
   std::atomic<uint64_t> updates{0}, events{0};
-  std::atomic<size_t> inst_bytes{0};
+  std::atomic<size_t> inst_bytes{0}, state_bytes{0};
   std::string error;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (size_t i = 0; i < in.n; ++i) {
@@ -455,6 +459,7 @@ void NetworkRunner::run(const ChunkInput& in, ChunkOutput& out) {
       updates += st.updates;
       events += st.events;
       inst_bytes = cb;
+      state_bytes = st.state_bytes;
     } catch (const std::exception& e) {
 #pragma omp critical(ns_network_error)
       if (error.empty()) error = "network instance " + std::to_string(in.first_index + i) + ": " + e.what();
@@ -464,6 +469,7 @@ void NetworkRunner::run(const ChunkInput& in, ChunkOutput& out) {
   neuron_updates_ = updates;
   syn_events_ = events;
   last_instance_bytes_ = inst_bytes;
+  last_state_bytes_ = state_bytes;
 }
 
 }  // namespace ns

@@ -72,6 +72,8 @@ class NetworkRunner {
   size_t distinct_connectivities() const { return cache_.distinct(); }
   // Per-instance mode: bytes of the last instance's connectivity (not shared).
   size_t last_instance_bytes() const { return last_instance_bytes_; }
+  // Bytes of one running instance besides connectivity: neuron states, ring buffers, ISI sums.
+  size_t last_state_bytes() const { return last_state_bytes_; }
   // Counters of the last run() (for benchmarks): neuron updates and synaptic events delivered.
   uint64_t neuron_updates() const { return neuron_updates_; }
   uint64_t synaptic_events() const { return syn_events_; }
@@ -80,7 +82,7 @@ class NetworkRunner {
   std::shared_ptr<const NetworkDesc> net_;
   RunSettings rs_;
   ConnCache cache_;
-  size_t last_instance_bytes_ = 0;
+  size_t last_instance_bytes_ = 0, last_state_bytes_ = 0;
   uint64_t neuron_updates_ = 0, syn_events_ = 0;
 };
 

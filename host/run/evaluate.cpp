@@ -45,6 +45,9 @@ Evaluator::Evaluator(const RunSpec& spec, const EvalOptions& opt) : spec_(spec),
     throw SpecError(spec_.source + ": initial.from_database: not available to the engine (a database's rows "
                     "are its sweep's instances; evaluate() takes any parameters); use \"cold\", explicit "
                     "states or \"thermalized\"");
+  if (spec_.network)
+    throw SpecError(spec_.source + ": \"model\": \"network\": not available to the engine yet (networks run "
+                    "through `neurosweep run`: docs/NETWORKS.md)");
   if (opt_.spikes < 0) throw SpecError("spikes " + std::to_string(opt_.spikes) + ": must be >= 0");
   if (opt_.threads < 0) throw SpecError("threads " + std::to_string(opt_.threads) + ": must be >= 0 (0: all cores)");
   stage_ = make_classifier_stage(spec_);

@@ -619,3 +619,33 @@ def plot_trace(db, i: int, binary: Optional[str] = None, window: Optional[Tuple[
     swept = ", ".join(f"{k} = {v:g}" for k, v in params.items() if k not in fixed)
     fig.suptitle(title or f"{db.name}: instance {i} ({label})" + (f"\n{swept}" if swept else ""))
     return _finish(fig, out, dpi)
+
+
+# ---- spiking networks --------------------------------------------------------------------------
+def plot_network(db, i: int, out: Optional[str] = None, title: Optional[str] = None, dpi: int = 120):
+    """One network instance (docs/NETWORKS.md): a raster of its sampled neurons' spikes (cells
+    "<population>:<k>", one colour per population) above its population rates (/rates)."""
+    db = _db(db)
+    pops = list(db.rate_series)
+    if not pops:
+        raise KeyError(f"{db.path}: no population rates: not a network database")
+    fig, (a0, a1) = plt.subplots(2, 1, figsize=(8.0, 5.5), sharex=True, layout="constrained",
+                                 gridspec_kw={"height_ratios": [2, 1]})
+    colours = {p: _SPARE[k % len(_SPARE)] for k, p in enumerate(pops)}
+    row = 0
+    for cell in db.spike_cells if db.max_spikes_stored > 0 else []:
+        pop = cell.rsplit(":", 1)[0]
+        t = db.spikes(i, cell=cell)
+        a0.plot(t, np.full(len(t), row), "|", color=colours.get(pop, "k"), ms=3)
+        row += 1
+    a0.set_ylabel("sampled neuron")
+    a0.set_ylim(-1, max(row, 1))
+    r = db.rates(i)
+    for p in pops:
+        a1.plot(r.coords["time"].values, r.sel(population=p).values[0], color=colours[p], lw=0.8, label=p)
+    a1.set_xlabel("time in the analysis window (ms)")
+    a1.set_ylabel("population rate (Hz)")
+    a1.legend(frameon=False, loc="upper right")
+    lab = f", {db.row(i)['label']}" if "label" in db.columns else ""
+    a0.set_title(title or f"{db.name}: instance {i}{lab}")
+    return _finish(fig, out, dpi)

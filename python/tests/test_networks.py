@@ -55,3 +55,21 @@ def test_network_database_in_python(binary, tmp_path):
     for i in range(6):
         t = db.spikes(i, cell="E:0")
         assert len(t) == 0 or (t.min() > 0 and t.max() <= 100.0 + 1e-6)
+
+
+def test_plot_network_raster_and_rates(binary, tmp_path):
+    spec = tmp_path / "net.json"
+    spec.write_text(json.dumps(SPEC))
+    out = tmp_path / "net.h5"
+    run_cli(binary, "run", str(spec), "-o", str(out), "--threads", "2", "-q")
+    import matplotlib
+    matplotlib.use("Agg")
+    fig = ns.plot_network(str(out), 4, out=str(tmp_path / "net.png"))
+    raster, rates = fig.axes[:2]
+    db = ns.open(out)
+    # one raster row per sampled neuron with spikes, one rate line per population, label in the title
+    n_spikes = sum(len(db.spikes(4, cell=c)) for c in db.spike_cells)
+    assert sum(len(l.get_xdata()) for l in raster.get_lines()) == n_spikes
+    assert [l.get_label() for l in rates.get_lines()] == ["E", "I"]
+    assert db.row(4)["label"] in raster.get_title()
+    assert (tmp_path / "net.png").stat().st_size > 0

@@ -20,8 +20,9 @@ Recorded per run (transient 200 ms discarded, analysis window 500 ms, every neur
   rate_hz[pop]  mean firing rate over the population,
   cv_isi[pop]   mean over neurons with >= 3 spikes of std(ISI)/mean(ISI) (numpy std, ddof 0),
   rate_E_1ms    the E population rate in 1 ms bins (Hz), for oscillation measures.
-The same statistics are what neurosweep stores (host/network/run_network.hpp). The output is
-deterministic for a given NEST version (recorded in the file).
+  wall_s, cpu_s the wall and process CPU time of nest.Simulate (1 thread), for bench/network_bench.cpp.
+The same statistics are what neurosweep stores (host/network/run_network.hpp). The statistics are
+deterministic for a given NEST version (recorded in the file); the times are not.
 """
 import json
 import os
@@ -55,12 +56,12 @@ def run(g, eta, seed):
     nest.Connect(e, e + i, {"rule": "fixed_indegree", "indegree": CE}, {"weight": J, "delay": D})
     nest.Connect(i, e + i, {"rule": "fixed_indegree", "indegree": CI}, {"weight": -g * J, "delay": D})
     nest.Connect(e + i, sr)
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     nest.Simulate(T_TRANS + T_AN)
-    wall = time.time() - t0
+    wall, cpu = time.time() - t0, time.process_time() - c0
     ev = sr.get("events")
     senders, times = np.asarray(ev["senders"]), np.asarray(ev["times"]) - T_TRANS
-    out = {"rate_hz": {}, "cv_isi": {}, "wall_s": wall}
+    out = {"rate_hz": {}, "cv_isi": {}, "wall_s": wall, "cpu_s": cpu}
     for name, pop in (("E", e), ("I", i)):
         ids = np.asarray(pop.tolist())
         mask = np.isin(senders, ids)
@@ -89,7 +90,7 @@ def main():
             r = run(g, eta, seed)
             r["seed"] = seed
             res["states"][name]["runs"].append(r)
-            print(name, seed, r["rate_hz"], r["cv_isi"], "%.1f s" % r["wall_s"], flush=True)
+            print(name, seed, r["rate_hz"], r["cv_isi"], "%.1f s wall, %.1f s CPU" % (r["wall_s"], r["cpu_s"]), flush=True)
     with open(OUT, "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
