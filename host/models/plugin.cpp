@@ -249,7 +249,11 @@ void compile_entry(const fs::path& cache, const fs::path& tmp, const fs::path& d
   const auto t0 = std::chrono::steady_clock::now();
   if (verbose) std::cerr << "neurosweep: compiling " << (tmp / header).string() << "\n";
   std::string cmdline;
-  for (const auto& a : argv) cmdline += a + " ";
+  for (const auto& a : argv) {  // shell-quoted
+    std::string q = "'";
+    for (char ch : a) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+    cmdline += q + "' ";
+  }
   write_file(tmp / "compile.sh", "cd \"$(dirname \"$0\")\" && " + cmdline + "\n");
   const int crc = run_process(argv, tmp, tmp / "compile.out", tmp / "build.log");
   b.compile_s = seconds_since(t0);
