@@ -15,6 +15,7 @@
 
 #include "neurosweep/cuda_backend.hpp"
 #include "neurosweep/models.hpp"
+#include "neurosweep/population/rate_engine.hpp"
 
 namespace ns {
 namespace {
@@ -72,9 +73,21 @@ __global__ void integrate_table(SimConfig c, const double* params, const double*
   run_instance<Model, T>(c, params, init, n, i, first, tab, out);
 }
 
+// Population models (kKind = kPopulation): one instance per thread, rates binned on the device by
+// the same run_rate_instance as the CPU path (population/rate_engine.hpp).
+template <class Model, class T>
+__global__ void integrate_rates(SimConfig c, const double* params, const double* init, size_t n, uint64_t first,
+                                OutputView out, float* rates, int64_t bin_steps, uint64_t n_bins) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i >= n) return;
+  float* r = rates ? rates + i * static_cast<size_t>(Model::kNumRates) * n_bins : nullptr;
+  run_rate_instance<Model, T>(c, params, init, n, i, first, out, r, bin_steps, n_bins, Model::kNumRates);
+}
+
 template <class Model, class T>
 void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
   out.resize(in.n, Model::kNumObs, s.sim.max_spikes, Model::kNumState, s.want_final_state);
+  if constexpr (is_rate_model<Model>::value) out.resize_rates(Model::kNumRates, s.rate_bins());
   if (in.n == 0) return;
   const size_t n = in.n;
   DeviceBuffer<double> d_params(n * Model::kNumParams);
@@ -128,7 +141,18 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
       done = true;
     }
   }
-  if (!done) {
+  if constexpr (is_rate_model<Model>::value) {
+    DeviceBuffer<float> d_rates(out.rates.size());
+    auto kern = integrate_rates<Model, T>;
+    check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, 0, 0), "occupancy");
+    const unsigned grid = static_cast<unsigned>((n + block - 1) / block);
+    const int64_t bin = s.rate_bin_steps > 0 ? s.rate_bin_steps : 1;
+    kern<<<grid, block>>>(s.sim, d_params.p, init, n, in.first_index, ov, out.rates.empty() ? nullptr : d_rates.p, bin,
+                          out.n_bins);
+    check(cudaGetLastError(), "kernel launch (rates)");
+    check(cudaDeviceSynchronize(), "kernel execution (rates)");
+    d_rates.download(out.rates.data());
+  } else if (!done) {
     auto kern = integrate_direct<Model, T>;
     check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, 0, 0), "occupancy");
     const unsigned grid = static_cast<unsigned>((n + block - 1) / block);
@@ -193,6 +217,7 @@ template <class Model, class T>
 void run_split(const RunSettings& s, const ChunkInput& in, ChunkOutput& out, const std::vector<int>& devs) {
   const size_t n = in.n, parts = devs.size();
   out.resize(n, Model::kNumObs, s.sim.max_spikes, Model::kNumState, s.want_final_state);
+  if constexpr (is_rate_model<Model>::value) out.resize_rates(Model::kNumRates, s.rate_bins());
   std::vector<std::exception_ptr> errors(parts);
   std::vector<std::thread> workers;
   for (size_t p = 0; p < parts; ++p) {
@@ -222,6 +247,8 @@ void run_split(const RunSettings& s, const ChunkInput& in, ChunkOutput& out, con
         std::copy(o.v_max.begin(), o.v_max.end(), out.v_max.begin() + i0 * slots);
         std::copy(o.v_mean.begin(), o.v_mean.end(), out.v_mean.begin() + i0 * slots);
         std::copy(o.status.begin(), o.status.end(), out.status.begin() + i0);
+        if (!o.rates.empty())
+          std::copy(o.rates.begin(), o.rates.end(), out.rates.begin() + i0 * static_cast<size_t>(o.n_series) * o.n_bins);
         if (!out.final_state.empty())
           for (int k = 0; k < Model::kNumState; ++k)
             std::memcpy(&out.final_state[k * n + i0], &o.final_state[k * m], m * sizeof(double));
@@ -251,7 +278,10 @@ class CudaBackend final : public Backend {
     const bool ok = dispatch_model_precision(s.model, s.precision == Precision::Double, [&](auto* m, auto* t) {
       using M = std::remove_pointer_t<decltype(m)>;
       using T = std::remove_pointer_t<decltype(t)>;
-      if (devs_.size() > 1 && in.n >= 2 * devs_.size()) {
+      if constexpr (cpu_only<M>::value) {
+        throw BackendError("cuda backend: model '" + s.model +
+                           "' has no GPU path yet; run it with --backend cpu (docs/POPULATIONS.md)");
+      } else if (devs_.size() > 1 && in.n >= 2 * devs_.size()) {
         run_split<M, T>(s, in, out, devs_);
       } else {
         check(cudaSetDevice(devs_[0]), "cudaSetDevice");

@@ -13,8 +13,16 @@ driven in headless Chromium through Selenium):
 - slider move -> redrawn map: from setting another axis' slider in the browser to the map's data
   changing in the browser (server round trip, HDF5 reads, colouring, transfer), 10 moves;
 - query -> counts shown; click -> instance panel and re-simulated trace;
-- density (sampled database): time of one server-side aggregation over every row (x, y, label);
-- the server's resident memory (VmRSS now, VmHWM peak) from /proc.
+- density (sampled database): one server-side aggregation over every row (x, y, label) from the
+  column cache (explorer/cache.py) against the streamed path (datashader over HDF5 blocks, the
+  explorer before the cache), alternated, wall and CPU seconds, full range and a zoom;
+- the server's resident memory (VmRSS now, VmHWM peak) from /proc; for the density, the
+  anonymous and file-backed parts of RSS.
+
+    python bench/explorer/explorer_bench.py --density-only out/rows_20m.h5
+
+runs only the density part (out/rows_20m.h5: bench/explorer/make_rows.py, 20 M rows in the run's
+layout in a few minutes, instead of `neurosweep run` of random_20m.json, 15-50 min on 2 cores).
 """
 from __future__ import annotations
 
@@ -130,23 +138,89 @@ def bench_grid(binary, db, driver):
         p.wait(10)
 
 
-def bench_density(binary, db):
+def _proc_mem():
+    st = open("/proc/self/status").read()
+    get = lambda k: int(next(l for l in st.splitlines() if l.startswith(k)).split()[1]) / 1024  # noqa: E731
+    return {k: get(k + ":") for k in ("VmRSS", "RssAnon", "RssFile", "VmHWM")}
+
+
+def bench_density(binary, db, repeats=3):
+    """The density of a sampled database: the column cache (explorer/cache.py) against the
+    streamed path (datashader over HDF5 blocks, the explorer before the cache), alternated, wall
+    and CPU seconds per aggregation over every row (full range) and a zoom (a quarter of it)."""
+    import tempfile
+
     import neurosweep as ns
     from neurosweep.explorer import ExplorerData
 
-    d = ExplorerData(ns.open(db), binary)
+    import datashader  # noqa: F401 (imports counted in the baseline below)
+    from neurosweep.explorer import cache as _c  # noqa: F401
+
+    base = _proc_mem()
+    root = os.environ.get("NEUROSWEEP_CACHE") or tempfile.mkdtemp(prefix="ns-bench-cache-")
+    d = ExplorerData(ns.open(db), binary, cache_root=root)
     x, y = d.params[0], d.params[1]
+    n = d.db.n_rows
+    print(f"density of {n:,} rows over {x} x {y} (400 x 400 pixels, label counts); load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     t0 = time.perf_counter()
-    agg, xr, yr = d.density(x, y, "label", d.select(""), 400, 400)
-    t1 = time.perf_counter() - t0
+    d.prefetch([x, y, "label"])
+    print(f"  column cache: {x}, {y}, label copied (or found) in {time.perf_counter() - t0:.2f} s "
+          f"({root})")
+    sel = d.select("")
     t0 = time.perf_counter()
-    d.density(x, y, "label", d.select(""), 400, 400, (xr[0], (xr[0] + xr[1]) / 2), (yr[0], (yr[0] + yr[1]) / 2))
-    t2 = time.perf_counter() - t0
-    n = int(agg.values.sum())
-    print(f"density of {n:,} rows over {x} x {y} (datashader, streamed in blocks of 2^20): full range "
-          f"{t1:.2f} s (with the range pass), zoomed {t2:.2f} s = {n / t2 / 1e6:.1f} M rows/s")
-    import resource
-    print(f"this process's peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    agg, xr, yr = d.density(x, y, "label", sel, 400, 400)
+    print(f"  first cached aggregation (kernel compiled or loaded from numba's cache): {time.perf_counter() - t0:.2f} s")
+    zx, zy = (xr[0], (xr[0] + xr[1]) / 2), (yr[0], (yr[0] + yr[1]) / 2)
+    d.density(x, y, "label", sel, 400, 400, zx, zy)
+    after_cached = _proc_mem()  # before any streamed pass (datashader's blocks)
+    res = {k: [] for k in ("cached full", "cached zoom", "streamed full", "streamed zoom")}
+    for r in range(repeats):
+        for kind in ("cached", "streamed"):
+            for view, rng in (("full", (xr, yr)), ("zoom", (zx, zy))):
+                d._aggs.clear()  # no reuse of an earlier aggregate: every pass over the rows
+                f = d.density if kind == "cached" else d.density_streamed
+                w0, c0 = time.perf_counter(), time.process_time()
+                a, _, _ = f(x, y, "label", sel, 400, 400, *rng)
+                res[f"{kind} {view}"].append((time.perf_counter() - w0, time.process_time() - c0, int(a.values.sum())))
+    for k, v in res.items():
+        w = sorted(t[0] for t in v)
+        c = sorted(t[1] for t in v)
+        print(f"  {k:14s}: wall median {w[len(w) // 2]:.2f} s (min {w[0]:.2f}), CPU median {c[len(c) // 2]:.2f} s, "
+              f"{v[0][2]:,} rows counted, {n / w[0] / 1e6:.1f} M rows/s (best wall)")
+    for view in ("full", "zoom"):
+        cw = sorted(t[0] for t in res[f"cached {view}"])[repeats // 2]
+        sw = sorted(t[0] for t in res[f"streamed {view}"])[repeats // 2]
+        print(f"  {view}: streamed / cached = {sw / cw:.1f} x (wall medians)")
+    d._aggs.clear()
+    d.density(x, y, "label", sel, 400, 400, xr, yr)
+    w0 = time.perf_counter()
+    d.density(x, y, "label", sel, 400, 400, xr, yr)
+    print(f"  the same view again (kept aggregate): {(time.perf_counter() - w0) * 1000:.2f} ms")
+    # the explorer's whole server-side redraw of a zoom: aggregate + shade (eq_hist) + image update
+    try:
+        from neurosweep.explorer.app import Explorer
+        e = Explorer(d, tempfile.gettempdir())
+        e.w_x.value, e.w_y.value = x, y
+        ws = []
+        for k in range(repeats):
+            d._aggs.clear()
+            f = 0.5 + 0.1 * k
+            rng = ((xr[0], xr[0] + f * (xr[1] - xr[0])), (yr[0], yr[0] + f * (yr[1] - yr[0])))
+            w0 = time.perf_counter()
+            e._draw_density(rng)
+            ws.append(time.perf_counter() - w0)
+        print(f"  explorer redraw of a zoom (aggregate, shade, image), {repeats} zooms: median "
+              f"{sorted(ws)[len(ws) // 2]:.2f} s, min {min(ws):.2f} s (load average {os.getloadavg()[0]:.1f})")
+    except ImportError as ex:
+        print(f"  explorer redraw not measured: {ex}")
+    m = _proc_mem()
+    print(f"  this process: anonymous memory {base['RssAnon']:.0f} MiB after the imports, "
+          f"{after_cached['RssAnon']:.0f} MiB after the cached aggregations (file-backed "
+          f"{after_cached['RssFile']:.0f} MiB: the mapped cache)")
+    print(f"  this process: RSS {m['VmRSS']:.0f} MiB = anonymous {m['RssAnon']:.0f} MiB + file-backed "
+          f"{m['RssFile']:.0f} MiB (cache maps, clean page cache), peak {m['VmHWM']:.0f} MiB; "
+          f"cache files {sum(os.path.getsize(os.path.join(d.column_cache().dir, f)) for f in os.listdir(d.column_cache().dir)) / 2**20:.0f} MiB")
 
 
 def main():
@@ -157,8 +231,15 @@ def main():
                     help="20,000,000 random Izhikevich neurons (random_20m.json); built only with --build-20m "
                          "(about 15-50 min on 2 cores), else measured when present")
     ap.add_argument("--build-20m", action="store_true")
+    ap.add_argument("--density-only", nargs="*", metavar="DB",
+                    help="only the density benchmark, on these sampled databases (e.g. one written by "
+                         "bench/explorer/make_rows.py)")
     ap.add_argument("--binary", default=os.path.join(REPO, "build", "neurosweep"))
     a = ap.parse_args()
+    if a.density_only:
+        for db in a.density_only:
+            bench_density(a.binary, db)
+        return
     os.makedirs(os.path.dirname(a.grid), exist_ok=True)
     build(a.binary, os.path.join(HERE, "prinz2003_short.json"), a.grid)
     from test_explorer import _chrome  # noqa: E402

@@ -19,6 +19,7 @@
 #include "neurosweep/backend.hpp"
 #include "neurosweep/cpu_tiles.hpp"
 #include "neurosweep/models.hpp"
+#include "population/run_rates.hpp"
 #include "models/plugin.hpp"
 
 namespace ns {
@@ -45,7 +46,12 @@ class CpuBackend final : public Backend {
   std::string device() const override { return cpu_description(); }
   void run(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) override {
     const bool ok = dispatch_model_precision(s.model, s.precision == Precision::Double, [&](auto* m, auto* t) {
-      run_typed<std::remove_pointer_t<decltype(m)>, std::remove_pointer_t<decltype(t)>>(s, in, out);
+      using M = std::remove_pointer_t<decltype(m)>;
+      using T = std::remove_pointer_t<decltype(t)>;
+      if constexpr (is_rate_model<M>::value)  // population models: host/population/run_rates.hpp
+        run_rate_chunk<M, T>(s, in, out, s.threads > 0 ? s.threads : omp_get_num_procs());
+      else
+        run_typed<M, T>(s, in, out);
     });
     if (ok) return;
     if (run_plugin_cpu(s, in, out)) return;  // the same tiles, instantiated inside the plugin
@@ -63,7 +69,9 @@ void run_reference(const RunSettings& s, const ChunkInput& in, ChunkOutput& out)
   const bool ok = dispatch_model_precision(s.model, s.precision == Precision::Double, [&](auto* m, auto* t) {
     using M = std::remove_pointer_t<decltype(m)>;
     using T = std::remove_pointer_t<decltype(t)>;
-    {
+    if constexpr (is_rate_model<M>::value) {
+      run_rate_chunk<M, T>(s, in, out, 1);
+    } else {
       out.resize(in.n, M::kNumObs, s.sim.max_spikes, M::kNumState, s.want_final_state);
       const OutputView ov = out.view();
       HostTable<T> table;

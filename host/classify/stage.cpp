@@ -2,6 +2,7 @@
 
 #include "spec/circuit.hpp"
 #include "classify/stage_network.hpp"
+#include "network/stage_spiking.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +10,7 @@
 
 #include "classify/classify.hpp"
 #include "classify/classify_point.hpp"
+#include "classify/classify_rate.hpp"
 #include "errors.hpp"
 
 namespace ns {
@@ -107,8 +109,8 @@ std::unique_ptr<ClassifierStage> make_classifier_stage(const RunSpec& spec) {
     case ModelKind::kCircuit: return make_network_stage(spec);
     case ModelKind::kPointNeuron:
     case ModelKind::kConductanceNeuron: return make_single_neuron_stage(spec);
-    case ModelKind::kNetwork:
-    case ModelKind::kPopulation: break;
+    case ModelKind::kNetwork: return make_spiking_network_stage(spec);
+    case ModelKind::kPopulation: return make_rate_stage(spec);
   }
   throw SpecError(spec.source + ": model \"" + spec.model->name + "\" is of kind " + kind_name(spec.model->kind) +
                   ", which no classifier stage handles yet");

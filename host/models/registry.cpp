@@ -9,6 +9,8 @@
 
 #include "models/plugin.hpp"
 #include "spec/circuit.hpp"
+#include "neurosweep/population/rate_engine.hpp"
+#include "population/population_spec.hpp"
 
 namespace ns {
 namespace {
@@ -143,6 +145,8 @@ template <class M>
 ModelDesc describe() {
   if constexpr (M::kKind == ModelKind::kCircuit) {
     return describe_circuit_model(static_cast<const M*>(nullptr));
+  } else if constexpr (concept_detail::has_host_described<M>::value) {
+    return describe_host_model(static_cast<const M*>(nullptr));  // population networks
   } else {
     ModelDesc d;
     d.name = M::kName;
@@ -152,6 +156,8 @@ ModelDesc describe() {
     d.state.assign(std::begin(M::kState), std::end(M::kState));
     d.n_obs = M::kNumObs;
     if (const Preset* pr = presets_of<M>()) d.presets.assign(pr, pr + num_presets<M>());
+    if constexpr (is_rate_model<M>::value)
+      for (int k = 0; k < M::kNumRates; ++k) d.rate_series.push_back(M::kRateNames[k]);
     if constexpr (concept_detail::has_check<M>::value)  // empty: no per-instance pass over the sweep
       d.check = [](const ModelDesc&, const double* p) -> std::string {
         const char* r = M::check(p);

@@ -13,6 +13,7 @@
 #include "models/plugin.hpp"
 #include "run/probe.hpp"
 #include "run/run.hpp"
+#include "run/simulate.hpp"
 #include "run/starts.hpp"
 #include "spec/circuit.hpp"
 #include "spec/validate.hpp"
@@ -122,6 +123,19 @@ std::vector<double> Evaluator::check(const std::vector<std::string>& names, cons
   return params;
 }
 
+Trace Evaluator::trace(const std::vector<std::string>& names, const double* values, int64_t every_steps,
+                       uint64_t index) const {
+  const std::vector<double> params = check(names, values, 1);  // one row: every parameter, checked
+  std::vector<double> buf;
+  const double* init = starts_->fill(0, 1, params.data(), buf);
+  std::vector<double> init_state;
+  if (init) init_state.assign(init, init + spec_.model->state.size());
+  RunSettings one = rs_;
+  one.threads = 1;
+  std::lock_guard<std::mutex> lock(g_eval_mu);
+  return simulate_trace(one, params, init ? &init_state : nullptr, every_steps, spec_.model, index);
+}
+
 EvalResult Evaluator::evaluate(const std::vector<std::string>& names, const double* values, size_t n,
                                const uint64_t* indices, uint64_t index_offset) const {
   const ModelDesc& m = *spec_.model;
@@ -211,6 +225,15 @@ EvalResult Evaluator::evaluate(const std::vector<std::string>& names, const doub
     stage_->classify_chunk(S.out, spec_.analysis_ms, d);
     if (probe_) probe_->run(*backend_, S.in, *stage_, spec_.analysis_ms, d);
     if (opt_.spikes > 0) append_spike_trains(S.out, res.spike_slots, opt_.spikes, res.data);
+    if (!rs_.rate_series.empty()) {  // as run.cpp stores them in /rates
+      if (S.out.n_series != static_cast<int>(rs_.rate_series.size()) || S.out.n_bins != rs_.rate_bins() ||
+          S.out.rates.size() != S.in.n * rs_.rate_series.size() * rs_.rate_bins())
+        throw BackendError("internal error: backend " + backend_->name() + " returned " +
+                           std::to_string(S.out.n_series) + " x " + std::to_string(S.out.n_bins) +
+                           " rate bins per instance; expected " + std::to_string(rs_.rate_series.size()) + " x " +
+                           std::to_string(rs_.rate_bins()));
+      res.data.rates.insert(res.data.rates.end(), S.out.rates.begin(), S.out.rates.end());
+    }
     for (auto& [name, bytes] : d.columns) {
       auto& dst = res.data.columns[name];
       dst.insert(dst.end(), bytes.begin(), bytes.end());

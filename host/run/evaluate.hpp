@@ -26,6 +26,7 @@ namespace ns {
 
 class StartStates;
 class Probe;
+struct Trace;
 
 // The spike trains of a chunk's result as the database stores them: `slots` trains per instance
 // (instance-major), at most `keep` times each, appended to data.spike_counts / spike_times.
@@ -41,7 +42,10 @@ struct EvalOptions {
 struct EvalResult {
   size_t n = 0;
   std::vector<ColumnSpec> columns;  // "index", "status", then the stage's (and probe's) columns
-  ChunkData data;                   // the columns' values (and spikes when requested)
+  ChunkData data;                   // the columns' values (and spikes when requested); data.rates:
+                                    // the rate series (networks, population models), n x
+                                    // rate_series.size() x rate_bins floats in Hz, as `run` stores
+                                    // them in /rates (docs/FORMAT.md)
   size_t spike_slots = 1;           // spike trains per instance (circuits: one per cell)
   std::vector<std::string> spike_cells;  // their names (circuits), empty for single neurons
   // Seconds spent in this call: checking the input, integrating (the backend's runs; on the GPU,
@@ -65,6 +69,13 @@ class Evaluator {
   const std::string& backend_notice() const { return notice_; }
   const EvalOptions& options() const { return opt_; }
   const std::vector<std::string>& spike_cells() const { return spike_cells_; }
+  // The backend settings (time grid, precision, gating, rate series) this engine runs with.
+  const RunSettings& settings() const { return rs_; }
+  // Rate series of each row (networks, population models; empty otherwise), bins of
+  // rate_bin_ms() from the start of the analysis window: `run`'s /rates layout.
+  const std::vector<std::string>& rate_series() const { return spec_.rate_series; }
+  uint64_t rate_bins() const { return rs_.rate_bins(); }
+  double rate_bin_ms() const { return static_cast<double>(rs_.rate_bin_steps) * spec_.dt_ms; }
   std::vector<ColumnSpec> columns() const;
 
   // Parameter index of a name; throws SpecError naming the unknown name and the valid ones.
@@ -76,6 +87,12 @@ class Evaluator {
   // (SpecError naming the column, the row and the value); nothing runs when one fails.
   EvalResult evaluate(const std::vector<std::string>& names, const double* values, size_t n,
                       const uint64_t* indices = nullptr, uint64_t index_offset = 0) const;
+  // One row's state trace, sampled every `every_steps` steps (t = 0 included, the transient too),
+  // from the settings' initial state: `neurosweep simulate`'s path (simulate_trace, one thread), so
+  // equal to what `simulate` writes for the same parameters and settings; `index` keys the random
+  // input of the models that draw one (`simulate` uses 0; a build's instance i used i).
+  Trace trace(const std::vector<std::string>& names, const double* values, int64_t every_steps,
+              uint64_t index = 0) const;
   // The checks of evaluate() alone: returns the full parameter matrix [k * n + r] or throws.
   std::vector<double> check(const std::vector<std::string>& names, const double* values, size_t n) const;
 

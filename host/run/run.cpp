@@ -39,6 +39,7 @@
 #include "spec/spec.hpp"
 #include "classify/stage.hpp"
 #include "classify/stage_network.hpp"
+#include "network/run_network.hpp"
 
 namespace ns {
 namespace {
@@ -118,6 +119,7 @@ StoreSchema make_schema(const RunSpec& spec, const ClassifierStage& stage) {
   }
   sc.max_spikes_stored = spec.out_spikes;
   if (is_circuit_model(m.name)) sc.spike_cells = network_cells(spec);  // spikes of every cell
+  if (spec.network) sc.spike_cells = spec.network->sample_names();  // the sampled neurons
   if (!spec.rate_series.empty()) {
     sc.rate_series = spec.rate_series;
     sc.rate_bins = static_cast<uint64_t>(spec.n_analysis / spec.rate_bin_steps);
@@ -240,7 +242,19 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
   const RunSettings rs = run_settings(spec, std::max(stage->spikes_needed(), spec.out_spikes), opt.threads);
 
   const uint64_t n_total = spec.sweep.size();
-  const uint64_t chunk = opt.chunk ? opt.chunk : default_chunk(backend->name() == "cuda", opt.threads);
+  // Networks (network/run_network.hpp) run on the CPU, one network per thread: a chunk of a few
+  // networks per thread keeps the memory of sampled spikes and the progress display reasonable.
+  std::unique_ptr<NetworkRunner> net_runner;
+  if (spec.network) {
+    net_runner = std::make_unique<NetworkRunner>(spec.network, rs);
+    if (backend->name() != "cpu") {
+      if (!opt.quiet) std::cerr << "neurosweep: networks run on the CPU backend (no GPU path yet: docs/NETWORKS.md)\n";
+      backend = make_cpu_backend();
+    }
+  }
+  const uint64_t chunk = opt.chunk ? opt.chunk
+                         : spec.network ? 4ull * static_cast<uint64_t>(threads_used(opt.threads))
+                                        : default_chunk(backend->name() == "cuda", opt.threads);
   const auto probe = Probe::make(spec, rs);  // sensitivity probe (run/probe.hpp), or null
   StoreSchema schema = make_schema(spec, *stage);
   if (probe)
@@ -284,6 +298,7 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
   attrs["initial"] = initial_attribute(spec);
   if (spec.start_axis >= 0) attrs["starts"] = starts_json(spec);
   if (spec.circuit) attrs["circuit"] = spec.circuit->to_json().dump();  // the wiring, by name
+  if (spec.network) attrs["network"] = spec.network->normalised.dump();  // the spec's network object
   if (spec.start_axis < 0 && spec.initial().kind == InitialKind::kThermalized)
     attrs["thermalize_ms"] = spec.initial().thermal_ms;
   // Each instance's start (run/starts.hpp): thermalised cells once per distinct cell and T,
@@ -393,7 +408,10 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
     in.first_index = first;
     in.params = S.params.data();
     in.init_state = S.init_ptr;
-    backend->run(rs, in, S.result);
+    if (net_runner)
+      net_runner->run(in, S.result);
+    else
+      backend->run(rs, in, S.result);
     S.t_int = seconds_since(t0);
   };
   std::future<void> ahead;  // the next chunk's integration (declared after the slots it uses)

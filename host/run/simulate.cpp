@@ -102,7 +102,8 @@ std::vector<double> resolve_params(const ModelDesc& m, const std::string& preset
 }
 
 Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
-                     const std::vector<double>* init_state, int64_t every_steps, const ModelDesc* desc) {
+                     const std::vector<double>* init_state, int64_t every_steps, const ModelDesc* desc,
+                     uint64_t index) {
   Trace tr;
   const ModelDesc* m = desc ? desc : find_model(s.model);
   if (!m) throw SpecError("unknown model '" + s.model + "'");
@@ -143,9 +144,9 @@ Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
       Recorder<T> rec{&tr, &recorded, every_steps, s.sim.dt};
       rec(0, s0);
       if (s.gating == Gating::Table)
-        run_instance<M, T>(s.sim, params.data(), init, 1, 0, 0, table.view(), ov, rec);
+        run_instance<M, T>(s.sim, params.data(), init, 1, 0, index, table.view(), ov, rec);
       else
-        run_instance<M, T>(s.sim, params.data(), init, 1, 0, 0, Direct{}, ov, rec);
+        run_instance<M, T>(s.sim, params.data(), init, 1, 0, index, Direct{}, ov, rec);
       if constexpr (reset_spikes<M>::value) {
         // Reset models stamp spikes on the grid, t = k dt; print them as NEST does, k steps of
         // whole tics (1 us): 48 x 0.1 ms -> 4.8 ms, not k * dt = 4.800000000000001.

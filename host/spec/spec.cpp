@@ -23,6 +23,7 @@
 #include "spec/sobol.hpp"
 #include "spec/validate.hpp"
 #include "spec/spec_detail.hpp"
+#include "population/population_spec.hpp"
 
 namespace ns {
 using namespace spec_detail;
@@ -41,7 +42,7 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   check_finite(c, "", j);
   c.keys("", j, {"name", "description", "model", "dt", "transient", "analysis", "seed", "precision",
                  "gating", "integration", "constants", "probe", "parameter_file", "fixed", "initial", "axes", "combine", "classifier", "output",
-                 "circuit", "nestml"});
+                 "circuit", "network", "populations", "nestml"});
   r.raw = j;
   r.canonical = j.dump();
   r.hash = fnv1a64(r.canonical.data(), r.canonical.size());
@@ -50,7 +51,23 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   const json& mv = c.require("", j, "model", "one of: " + join(model_names()));
   std::string mname = c.str("model", mv);
   std::string nestml_key;  // the plugin's cache key (models/plugin.hpp)
-  if (is_nestml_path(mname)) {
+  std::shared_ptr<NetworkDesc> network;
+  if (mname == "network" || j.contains("network")) {  // a spiking network (spec/network_parse.cpp)
+    if (mname != "network")
+      c.bad("network", j["network"], "no \"network\" object with \"model\": \"" + mname +
+                                         "\" (a network object needs \"model\": \"network\")");
+    if (!j.contains("network"))
+      c.fail("network", "missing required key \"network\" (\"model\": \"network\" runs the network it describes: "
+                        "docs/NETWORKS.md)");
+    for (const char* key : {"initial", "probe", "parameter_file", "gating"})
+      if (j.contains(key)) c.bad(key, j[key], std::string("no \"") + key + "\" for a network (not supported for networks yet)");
+    const double dt = duration(c, "dt", c.require("", j, "dt", "the time step, e.g. \"0.1 ms\""));
+    if (!(dt > 0)) c.bad("dt", j["dt"], "a positive time step");
+    network = parse_network(c, j["network"], dt);
+    r.network = network;
+    r.model = &network->model;
+    for (const auto& pop : network->pops) r.rate_series.push_back(pop.name);
+  } else if (is_nestml_path(mname)) {
     // A NESTML model (docs/NESTML.md): path relative to the spec file; generated, compiled (unless
     // cached) and registered as a plugin (models/plugin.hpp).
     PluginOptions po;
@@ -83,17 +100,29 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     r.circuit = parse_circuit(c, j["circuit"]);
     r.model = &r.circuit->model;
   }
-  const ModelDesc& m = *r.model;
-
-  // time
+  // time first: the populations object checks its delays against dt
   r.dt_ms = duration(c, "dt", c.require("", j, "dt", "the time step, e.g. \"0.05 ms\""));
   if (!(r.dt_ms > 0)) c.bad("dt", j["dt"], "a positive time step");
+  if (j.contains("populations")) {
+    if (mname != DensityNetworkModel::kName)
+      c.bad("populations", j["populations"], std::string("no \"populations\" object with \"model\": \"") + mname +
+                                                 "\" (it describes a \"" + DensityNetworkModel::kName + "\" network)");
+    r.populations = parse_populations(source, j["populations"], r.dt_ms);
+    r.model = &r.populations->model;
+  }
+  const ModelDesc& m = *r.model;
+  if (!r.network) r.rate_series = m.rate_series;  // population kinds: one /rates series per population
+
+  // time (dt is read above)
   r.transient_ms = duration(c, "transient", c.require("", j, "transient", "the discarded warm-up, e.g. \"10 s\"; \"0 ms\" for none"));
   if (r.transient_ms < 0) c.bad("transient", j["transient"], "a duration >= 0");
   r.analysis_ms = duration(c, "analysis", c.require("", j, "analysis", "the analysed window, e.g. \"10 s\""));
   if (!(r.analysis_ms >= kMinAnalysisMs))
     c.bad("analysis", j["analysis"], "an analysis window of at least " + fmt_num(kMinAnalysisMs) + " ms");
-  if (const std::string v = dt_violation(r.dt_ms, r.analysis_ms); !v.empty()) c.bad("dt", j["dt"], v);
+  // Spike detectors need fine sampling; population models are classified from binned rates (the
+  // rate classifier checks its bins) and DiPDE's own steps are ~1 ms.
+  if (m.kind != ModelKind::kPopulation)
+    if (const std::string v = dt_violation(r.dt_ms, r.analysis_ms); !v.empty()) c.bad("dt", j["dt"], v);
   r.n_transient = steps_of(c, "transient", j["transient"], r.transient_ms, r.dt_ms);
   r.n_analysis = steps_of(c, "analysis", j["analysis"], r.analysis_ms, r.dt_ms);
 
@@ -183,6 +212,11 @@ RunSpec parse_spec(const json& j, const std::string& source) {
         c.bad(kpath(p, "count"), j["axes"][a]["count"],
               std::to_string(axes[0].size) + " like axes[0].count (\"sample\" zips axes of equal count)");
     }
+  }
+  if (network) {  // references are overridden where a parameter is fixed or swept
+    if (P.start_axis >= 0) c.fail("axes", "no start axis for a network (networks start cold)");
+    network->overridden.assign(m.params.size(), false);
+    for (const auto& [k, owner] : P.owners.by_param) network->overridden[static_cast<size_t>(k)] = true;
   }
   r.sweep = Sweep(P.base, std::move(axes), combine, r.seed);
   // Every value against the model's ranges and rules, before any work (spec/validate.hpp).
@@ -281,6 +315,9 @@ RunSpec parse_spec(const json& j, const std::string& source) {
       }
     }
   }
+  if (network && (r.out_final_state || !r.trace_instances.empty() || r.traces_by_predicate()))
+    c.fail("output", "no \"final_state\" or \"traces\" for a network (its outputs: rates, sampled spikes, features; "
+                     "docs/NETWORKS.md)");
   if (!r.rate_series.empty() && r.rate_bin_steps == 0) {  // default bin: 1 ms (or one step if dt > 1 ms)
     r.rate_bin_steps = std::max<int64_t>(1, static_cast<int64_t>(std::llround(r.rate_bin_ms / r.dt_ms)));
     r.rate_bin_ms = static_cast<double>(r.rate_bin_steps) * r.dt_ms;

@@ -116,6 +116,9 @@ struct StartSpec {
   std::string label;          // its name: the start axis's label, the "initial" attribute
 };
 
+struct NetworkDesc;  // network/network.hpp
+struct PopulationDesc;  // host/population/population_spec.hpp
+
 struct RunSpec {
   std::string source;      // file path (or "<string>")
   nlohmann::json raw;      // verbatim (comments dropped)
@@ -123,6 +126,9 @@ struct RunSpec {
   uint64_t hash = 0;       // FNV-1a 64 of canonical
   const ModelDesc* model = nullptr;        // for a "circuit": circuit->model (user names)
   std::shared_ptr<const CircuitDesc> circuit;  // the "circuit" object (model stg_circuit), or null
+  // The "network" object ("model": "network"; docs/NETWORKS.md), or null. Its view is `model`.
+  std::shared_ptr<const NetworkDesc> network;
+  std::shared_ptr<const PopulationDesc> populations;  // the "populations" object (dipde_network), or null
   double dt_ms = 0, transient_ms = 0, analysis_ms = 0;
   int64_t n_transient = 0, n_analysis = 0;  // steps
   uint64_t seed = 0;

@@ -25,6 +25,7 @@
 #include "neurosweep/backend.hpp"
 #include "spec/sobol.hpp"
 #include "spec/validate.hpp"
+#include "network/network.hpp"
 
 namespace ns::spec_detail {
 using json = nlohmann::json;
@@ -173,5 +174,7 @@ void parse_start_axis(const Ctx& c, Parsed& P, const std::string& path, const js
 bool valid_circuit_name(const std::string& s);
 double strength_nS(const Ctx& c, const std::string& path, const json& v);
 std::shared_ptr<CircuitDesc> parse_circuit(const Ctx& c, const json& v);
+// The "network" object (host/spec/network_parse.cpp, docs/NETWORKS.md).
+std::shared_ptr<NetworkDesc> parse_network(const Ctx& c, const json& v, double dt_ms);
 
 }  // namespace ns::spec_detail

@@ -67,6 +67,11 @@ struct ChunkOutput {
   int n_series = 0;
   uint64_t n_bins = 0;
   std::vector<float> rates;
+  // Per-series features (networks: per population, host/network/run_network.hpp names them): per
+  // instance n_series x n_series_features doubles, rates-like order:
+  // series_features[(i * n_series + s) * n_series_features + f]. Empty for other kinds.
+  int n_series_features = 0;
+  std::vector<double> series_features;
 
   void resize(size_t n, int n_obs, int max_spikes, int n_state, bool final_state);
   void resize_rates(int n_series, uint64_t n_bins);  // after resize(): zeroed rate series

@@ -132,8 +132,14 @@ NS_HD uint8_t classify_status(T v, const SimConfig& c) {
 // by seed, instance and step: results do not depend on backend, chunking or thread count).
 struct StepContext {
   uint64_t seed;
-  uint64_t instance;  // global instance index
+  uint64_t instance;  // global instance index (network neurons: a key of instance and neuron)
   int64_t step;       // 0-based index of the step being taken (transient steps included)
+  // Network input arriving in this step (spiking networks, docs/NETWORKS.md): the summed weights
+  // of the spikes whose delay ends now, read from the neuron's ring buffers, on the excitatory
+  // synapse and (a magnitude >= 0) on the inhibitory one, in the model's weight unit. Point models
+  // add them where they add their Poisson input (point/inputs.hpp, poisson_input); 0 elsewhere.
+  double syn_ex = 0.0;
+  double syn_in = 0.0;
 };
 
 // Models opt in with `static constexpr bool kUsesContext = true;` and a 4-argument step.

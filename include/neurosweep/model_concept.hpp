@@ -17,6 +17,8 @@
 //   kParams[kNumParams]  ParamInfo {name, unit, default, doc, range, source}
 //   kState[kNumState]    StateInfo {name, unit, initial, start_param}
 // Required of reset models (kResetSpikes = true): spike_count<T>(state, k).
+// Required of population models (kKind = kPopulation): kNumRates, kRateNames, rate<T>(state, derived, k)
+// (instantaneous rate of series k in Hz; population/rate_engine.hpp runs them).
 // Optional: kPresets / kNumPresets (named parameter sets), check(const double* p) (cross-parameter
 // rules: nullptr when p is admissible, else the rule broken, naming the parameters, e.g.
 // "V_reset < V_th"), kUsesContext, kResetSpikes.
@@ -61,6 +63,8 @@ NS_DETECT(has_build_table, M::template build_table<double>(std::declval<HostTabl
 NS_DETECT(has_spike_count, static_cast<int>(M::template spike_count<double>(std::declval<double*>(), 0)))
 NS_DETECT(has_presets, static_cast<const Preset*>(M::kPresets), static_cast<int>(M::kNumPresets))
 NS_DETECT(has_check, static_cast<const char*>(M::check(std::declval<const double*>())))
+NS_DETECT(has_host_described, static_cast<bool>(M::kHostDescribed))
+NS_DETECT(has_rates, static_cast<int>(M::kNumRates), static_cast<const char*>(M::kRateNames[0]))
 #undef NS_DETECT
 
 template <class M>
@@ -140,8 +144,12 @@ constexpr bool check_model() {
       static_assert(is_known_kind(M::kKind),
                     "neurosweep model checklist: unknown model kind (kKind is not one of the ns::ModelKind values)");
       static_assert(!is_known_kind(M::kKind) || is_supported_kind(M::kKind),
-                    "neurosweep model checklist: this model kind (network/population) is reserved: no "
+                    "neurosweep model checklist: this model kind (network) is reserved: no "
                     "backend or classifier stage handles it yet");
+      if constexpr (M::kKind == ModelKind::kPopulation)
+        static_assert(has_rates<M>::value,
+                      "neurosweep model checklist: a population model needs kNumRates, kRateNames[kNumRates] and "
+                      "rate<T>(state, derived, k) (population/rate_engine.hpp)");
     }
   }
   static_assert(has_num_params<M>::value, "neurosweep model checklist: the model lacks `kNumParams` (number of parameters)");
@@ -174,7 +182,9 @@ constexpr bool check_model() {
     static_assert(has_spike_count<M>::value,
                   "neurosweep model checklist: kResetSpikes = true but the model lacks `template <class T, class S> "
                   "static int spike_count(S state, int k)`");
-  constexpr bool neuron = !is_circuit_kind<M>();
+  // Circuits and models with kHostDescribed = true (population networks) get their parameter
+  // names from the host (host/models/registry.cpp), not from kParams/kState.
+  constexpr bool neuron = !is_circuit_kind<M>() && !has_host_described<M>::value;
   if constexpr (neuron && has_num_params<M>::value && has_num_state<M>::value) {
     static_assert(table_of<M, ParamInfo>(M::kNumParams),
                   "neurosweep model checklist: the model lacks `static constexpr ns::ParamInfo kParams[kNumParams]` "

@@ -9,14 +9,14 @@
 namespace ns {
 
 // What a model is; it chooses the classifier stage (and, later, the kind of instance a sweep
-// builds). Network and population kinds are reserved for later issues: no stage handles them yet,
-// so model_concept.hpp refuses them with a readable message.
+// builds). The network kind is reserved for a later issue: no stage handles it yet, so
+// model_concept.hpp refuses it with a readable message.
 enum class ModelKind : int {
   kConductanceNeuron = 0,  // one conductance-based neuron, STG classifier (silent/tonic/bursting/...)
   kPointNeuron = 1,        // NEST point neuron, firing-pattern classifier (docs/CLASSIFIER.md)
   kCircuit = 2,            // several cells in one instance, network classifier
   kNetwork = 3,            // reserved
-  kPopulation = 4,         // reserved
+  kPopulation = 4,         // population rate model/density network, rate classifier (docs/POPULATIONS.md)
 };
 
 constexpr const char* kind_name(ModelKind k) {
@@ -30,7 +30,8 @@ constexpr const char* kind_name(ModelKind k) {
   return "unknown";
 }
 constexpr bool is_supported_kind(ModelKind k) {
-  return k == ModelKind::kConductanceNeuron || k == ModelKind::kPointNeuron || k == ModelKind::kCircuit;
+  return k == ModelKind::kConductanceNeuron || k == ModelKind::kPointNeuron || k == ModelKind::kCircuit ||
+         k == ModelKind::kPopulation;
 }
 constexpr bool is_known_kind(ModelKind k) {
   return static_cast<int>(k) >= 0 && static_cast<int>(k) <= static_cast<int>(ModelKind::kPopulation);

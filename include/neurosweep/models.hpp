@@ -21,13 +21,16 @@
 #include "neurosweep/point/iaf_psc_delta.hpp"
 #include "neurosweep/point/iaf_psc_exp.hpp"
 #include "neurosweep/point/izhikevich.hpp"
+#include "neurosweep/population/density.hpp"
+#include "neurosweep/population/wilson_cowan.hpp"
 
 // X(ModelType) for each model compiled into both backends.
 #define NS_FOR_EACH_MODEL(X)                                                              \
   X(::ns::StgModel) X(::ns::IafPscExpModel) X(::ns::IafPscDeltaModel) X(::ns::IafPscAlphaModel) \
   X(::ns::IzhikevichModel) X(::ns::AeifCondExpModel) X(::ns::AeifCondAlphaModel) \
   X(::ns::HhPscAlphaModel) X(::ns::GlifPscModel) X(::ns::IafCondExpModel) X(::ns::HhCondExpTraubModel) \
-  X(::ns::PyloricModel) X(::ns::StgCircuitModel)
+  X(::ns::PyloricModel) X(::ns::StgCircuitModel) \
+  X(::ns::WilsonCowanModel) X(::ns::DensityNetworkModel)
 
 namespace ns {
 
@@ -45,6 +48,8 @@ struct ModelDesc {
   std::vector<StateInfo> state;
   int n_obs = 1;
   std::vector<Preset> presets;  // named parameter sets (categorical axes)
+  // Population kinds: names of the rate series the model writes to /rates (its populations).
+  std::vector<std::string> rate_series;
   // Cross-parameter rules (the model's check(), circuits: their topology): "" when the parameter
   // vector p (params order) is admissible, else the rule broken, naming the parameters (the
   // validation adds their values). Per-parameter ranges: params[k].range.

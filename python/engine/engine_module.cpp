@@ -15,6 +15,7 @@
 
 #include "errors.hpp"
 #include "run/evaluate.hpp"
+#include "run/simulate.hpp"
 #include "spec/spec.hpp"
 
 namespace nb = nanobind;
@@ -58,6 +59,8 @@ class PyEngine {
       const auto& b = r.data.columns.at(c.name);
       out[c.name.c_str()] = nb::bytes(reinterpret_cast<const char*>(b.data()), b.size());
     }
+    if (!ev_->rate_series().empty())  // n x series x bins floats (Hz), /rates's row layout
+      out["__rates"] = nb::bytes(reinterpret_cast<const char*>(r.data.rates.data()), r.data.rates.size() * sizeof(float));
     if (ev_->options().spikes > 0) {  // spike_slots() trains per row, row-major; times flat
       out["__spike_counts"] = nb::bytes(reinterpret_cast<const char*>(r.data.spike_counts.data()),
                                         r.data.spike_counts.size() * sizeof(uint32_t));
@@ -73,6 +76,28 @@ class PyEngine {
       throw ns::SpecError("values: " + std::to_string(values.shape(0)) + " rows of parameters for " +
                           std::to_string(names.size()) + " names");
     ev_->check(names, values.data(), values.shape(1));
+  }
+
+  // One row's state trace (Evaluator::trace): names, units and one float64 buffer per column.
+  nb::dict trace(const std::vector<std::string>& names,
+                 nb::ndarray<const double, nb::ndim<2>, nb::c_contig, nb::device::cpu> values, int64_t every_steps,
+                 uint64_t index) {
+    if (values.shape(0) != names.size() || values.shape(1) != 1)
+      throw ns::SpecError("trace: one value per name (got " + std::to_string(values.shape(0)) + " x " +
+                          std::to_string(values.shape(1)) + " for " + std::to_string(names.size()) + " names)");
+    ns::Trace tr;
+    {
+      nb::gil_scoped_release release;
+      tr = ev_->trace(names, values.data(), every_steps, index);
+    }
+    nb::dict out;
+    out["names"] = tr.names;
+    out["units"] = tr.units;
+    nb::list cols;
+    for (const auto& c : tr.columns)
+      cols.append(nb::bytes(reinterpret_cast<const char*>(c.data()), c.size() * sizeof(double)));
+    out["columns"] = cols;
+    return out;
   }
 
   nb::list columns() const {
@@ -100,6 +125,22 @@ class PyEngine {
     }
     return l;
   }
+  // The resolved settings, as `neurosweep run` writes them into a database's root attributes
+  // (dt_ms, transient_ms, analysis_ms, seed, precision, gating) and its /rates layout.
+  nb::dict settings() const {
+    const ns::RunSpec& s = ev_->spec();
+    nb::dict d;
+    d["dt_ms"] = s.dt_ms;
+    d["transient_ms"] = s.transient_ms;
+    d["analysis_ms"] = s.analysis_ms;
+    d["seed"] = s.seed;
+    d["precision"] = ns::to_string(s.precision);
+    d["gating"] = ns::to_string(ev_->settings().gating);
+    d["rate_series"] = ev_->rate_series();
+    d["rate_bins"] = ev_->rate_bins();
+    d["rate_bin_ms"] = ev_->rate_bin_ms();
+    return d;
+  }
   std::string model() const { return ev_->model().name; }
   std::string backend() const { return ev_->backend_name(); }
   std::string device() const { return ev_->backend_device(); }
@@ -124,8 +165,11 @@ NB_MODULE(_engine, m) {
       .def("evaluate", &PyEngine::evaluate, nb::arg("names"), nb::arg("values"), nb::arg("index").none(),
            nb::arg("index_offset") = 0)
       .def("check", &PyEngine::check, nb::arg("names"), nb::arg("values"))
+      .def("trace", &PyEngine::trace, nb::arg("names"), nb::arg("values"), nb::arg("every_steps"),
+           nb::arg("index") = 0)
       .def("columns", &PyEngine::columns)
       .def("params", &PyEngine::params)
+      .def("settings", &PyEngine::settings)
       .def_prop_ro("model", &PyEngine::model)
       .def_prop_ro("backend", &PyEngine::backend)
       .def_prop_ro("device", &PyEngine::device)

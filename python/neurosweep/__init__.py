@@ -18,7 +18,7 @@ from .engine import Engine
 from .errors import (CorruptDatabaseError, DatabaseNotFoundError, FormatVersionError,
                      InstanceNotAvailableError, NeurosweepError, NotADatabaseError, NotAGridError,
                      SimulateError, UnfinishedDatabaseWarning)
-from .plots import LABEL_COLOURS, label_colour, plot_feature, plot_fractions, plot_map, plot_trace
+from .plots import LABEL_COLOURS, label_colour, plot_feature, plot_fractions, plot_map, plot_scatter, plot_trace
 from .models import model_info, models
 from .simulate import Trace, find_binary, resimulate
 
@@ -35,7 +35,7 @@ def explore(db, **kw):
 
 __all__ = [
     "open", "Database", "Axis", "KNOWN_FORMAT_VERSION", "Engine",
-    "plot_map", "plot_fractions", "plot_feature", "plot_trace", "LABEL_COLOURS", "label_colour",
+    "plot_map", "plot_scatter", "plot_fractions", "plot_feature", "plot_trace", "LABEL_COLOURS", "label_colour",
     "resimulate", "Trace", "find_binary", "models", "model_info", "explore",
     "NeurosweepError", "DatabaseNotFoundError", "NotADatabaseError", "FormatVersionError",
     "CorruptDatabaseError", "NotAGridError", "InstanceNotAvailableError", "SimulateError",

@@ -38,9 +38,11 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import numpy as np
 
 _ENGINE_KEYS = ("model", "dt", "transient", "analysis", "seed", "precision", "gating", "integration",
-                "constants", "fixed", "initial", "classifier", "probe", "parameter_file", "circuit")
-# Keys of a sweep spec that the engine does not use (the caller supplies the instances).
-_DROPPED_KEYS = ("name", "description", "axes", "combine", "output", "search")
+                "constants", "fixed", "initial", "classifier", "probe", "parameter_file", "circuit",
+                "rate_bin")
+# Keys of a sweep spec that the engine does not use (the caller supplies the instances; of
+# "output" only "rate_bin" is kept: the bins of the rate series).
+_DROPPED_KEYS = ("name", "description", "axes", "combine", "search")
 
 
 def _load_extension():
@@ -111,8 +113,14 @@ class Engine:
                 base = _parse_json_with_comments(text, source)
         for k in _DROPPED_KEYS:
             base.pop(k, None)
+        out = base.pop("output", None)
+        if isinstance(out, Mapping) and "rate_bin" in out:
+            base["output"] = {"rate_bin": out["rate_bin"]}
         if model is not None:
             base["model"] = model
+        rate_bin = settings.pop("rate_bin", None)
+        if rate_bin is not None:
+            base["output"] = {"rate_bin": _duration(rate_bin, "rate_bin")}
         for k, v in settings.items():
             if v is not None:
                 base[k] = v
@@ -128,6 +136,12 @@ class Engine:
         self._columns = self._eng.columns()
         self.params: List[Dict[str, Any]] = self._eng.params()
         self.param_names: List[str] = [p["name"] for p in self.params]
+        # resolved settings (ms), as `neurosweep run` writes them as root attributes; rate series
+        try:
+            self.resolved: Dict[str, Any] = dict(self._eng.settings())
+        except AttributeError:  # an extension built before settings() existed: rebuild it
+            self.resolved = {}
+        self.rate_series: List[str] = list(self.resolved.get("rate_series", []))
 
     # -- properties -------------------------------------------------------------------------
     @property
@@ -158,8 +172,13 @@ class Engine:
 
     # -- evaluation -------------------------------------------------------------------------
     def evaluate(self, params: Any, names: Optional[Sequence[str]] = None, *,
-                 index: Optional[Sequence[int]] = None, index_offset: int = 0):
+                 index: Optional[Sequence[int]] = None, index_offset: int = 0, rates: bool = False):
         """Evaluate a batch; returns a pandas DataFrame, one row per parameter vector.
+
+        ``rates=True`` (networks and population models): returns ``(df, rates)``, ``rates`` the
+        population rate series as ``Database.rates()`` gives them (xarray DataArray, dims
+        instance x population x time, Hz; bins of the settings' ``rate_bin`` (a spec's
+        ``output.rate_bin``), default 1 ms), equal to what ``neurosweep run`` stores in /rates.
 
         ``params``: a DataFrame (columns = parameter names), a dict name -> array (or scalar,
         for one row), or a 2-D array of shape (rows, len(names)) with ``names``. Parameters not
@@ -171,6 +190,9 @@ class Engine:
         import pandas as pd
 
         t_call = time.perf_counter()
+        if rates and not self.rate_series:
+            raise ValueError(f"evaluate(rates=True): model {self.model!r} has no population rate series "
+                             "(only networks and population models have them)")
         cols, block, row_index = self._block(params, names)
         n = block.shape[1]
         idx = None
@@ -205,7 +227,54 @@ class Engine:
         df.attrs["units"] = {c["name"]: c["units"] for c in self._columns}
         # seconds: check, integrate, classify (inside the engine) and the whole call
         df.attrs["timings"] = dict(raw["__timings"], call_s=time.perf_counter() - t_call)
+        if rates:
+            return df, self._rates(raw["__rates"], data["index"])
         return df
+
+    def _rates(self, raw: bytes, index: np.ndarray):
+        """The rate block of one call as Database.rates() returns /rates (same dims, coordinates,
+        attributes)."""
+        import xarray as xr
+
+        ns_, nb = len(self.rate_series), int(self.resolved["rate_bins"])
+        bin_ms = float(self.resolved["rate_bin_ms"])
+        v = np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(len(index), ns_, nb)
+        t = 0.0 + bin_ms * np.arange(nb, dtype=np.float64)
+        da = xr.DataArray(v, dims=("instance", "population", "time"),
+                          coords={"instance": np.asarray(index, dtype=np.uint64), "population": list(self.rate_series),
+                                  "time": t},
+                          attrs={"units": "Hz", "bin_ms": bin_ms, "t0_ms": 0.0, "long_name": "population rate"})
+        da.coords["time"].attrs["units"] = "ms"
+        return da
+
+    def trace(self, params: Mapping[str, float], every_ms: Optional[float] = None, keep_transient: bool = False,
+              index: int = 0):
+        """The state trace of one parameter vector (a dict name -> value; the others keep the
+        settings' values), sampled every ``every_ms`` (rounded to whole steps; default dt), as a
+        neurosweep.Trace (``t`` in ms from the start of the analysis window, ``values``,
+        ``units``). In memory, on one thread: the path of ``neurosweep simulate`` (the reference
+        integration, from the settings' initial state), so the same numbers as
+        ``neurosweep.resimulate`` without a process and an HDF5 file in between. ``index``: the
+        instance index keying the random input of models that draw one (Poisson input); 0 is what
+        ``neurosweep simulate`` uses, instance i of a build was integrated with i."""
+        from .simulate import Trace
+
+        cols = [str(k) for k in params]
+        vals = np.ascontiguousarray(np.array([[float(params[k])] for k in params], dtype=np.float64).reshape(len(cols), 1))
+        dt = float(self.resolved.get("dt_ms") or 0.0)
+        if not dt:
+            raise RuntimeError("Engine.trace: the compiled engine is older than this package; rebuild it")
+        steps = 1 if every_ms is None else max(1, int(round(float(every_ms) / dt)))
+        raw = self._eng.trace(cols, vals, steps, int(index))
+        data = {n: np.frombuffer(b, dtype="<f8").copy() for n, b in zip(raw["names"], raw["columns"])}
+        units = dict(zip(raw["names"], raw["units"]))
+        tr_ms = float(self.resolved["transient_ms"])
+        t = data.pop("t") - tr_ms
+        keep = slice(None) if keep_transient else (t >= -1e-9 * max(1.0, tr_ms))
+        values = {k: v[keep] for k, v in data.items()}
+        settings = dict(self.resolved, model=self.model, every_ms=steps * dt)
+        return Trace(-1, t[keep], values, {k: units[k] for k in values}, {k: float(params[k]) for k in params},
+                     settings, ["neurosweep.Engine.trace"])
 
     def check(self, params: Any, names: Optional[Sequence[str]] = None) -> None:
         """The checks of ``evaluate`` (names, shapes, types, ranges, rules) without running."""

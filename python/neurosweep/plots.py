@@ -235,6 +235,8 @@ def plot_map(db, x: str, y: str, fixed: Optional[Mapping[str, Any]] = None,
     marks the refined points, `refined="off"` draws the grid alone. The legend then counts grid
     and refined points together.
 
+    A database that is not a grid (random, Sobol, search results) is drawn by plot_scatter.
+
     Every other grid axis is either fixed at a chosen value (`fixed={"gNa": 100}`; for
     categorical axes a preset name) or, with `marginalise="bursting"`, averaged over: the map
     then shows the fraction of instances with that label at each (x, y). Without marginalise,
@@ -242,6 +244,11 @@ def plot_map(db, x: str, y: str, fixed: Optional[Mapping[str, Any]] = None,
     are white and counted as "not computed".
     """
     db = _db(db)
+    if not db.is_grid:  # random, Sobol and search databases: the instances as points
+        if fixed or marginalise:
+            raise ValueError(f"{db.path}: not a grid sweep: fixed= and marginalise= need grid axes; "
+                             f"plot_map draws every instance as a point (plot_scatter)")
+        return plot_scatter(db, x, y, ax=ax, out=out, title=title, dpi=dpi)
     ax_x, ax_y = db.axis(x), db.axis(y)
     if ax_x.name == ax_y.name:
         raise ValueError(f"{db.path}: x and y are the same axis '{ax_x.name}'")
@@ -338,6 +345,66 @@ def plot_map(db, x: str, y: str, fixed: Optional[Mapping[str, Any]] = None,
     sub = "; ".join(desc)
     state = "" if db.complete else f" [unfinished: {db.n_rows} of {db.n_instances}]"
     ax.set_title(title or (f"{db.name}: {what}{state}" + (f"\n{sub}" if sub else "")))
+    return _finish(fig, out, dpi)
+
+
+# ---- scatter (sampled and search databases) ----------------------------------------------------
+def plot_scatter(db, x: str, y: str, colour: str = "label", highlight: Optional[str] = "auto",
+                 ax=None, out: Optional[str] = None, title: Optional[str] = None, dpi: int = 120,
+                 max_points: int = 200_000, log: Sequence[str] = ()):
+    """Every instance as a point over two columns x, y (parameters of a random, Sobol or search
+    database, or any numeric column), coloured by label (legend with counts) or by a numeric
+    column (colour bar with units). `highlight`: a 0/1 column whose rows are ringed in black
+    ("auto": `success` of a search result when present; None: none). More than `max_points`
+    rows: an even subsample of them is drawn (the legend still counts every row). `log`: the
+    axes ("x", "y") drawn on a log scale."""
+    db = _db(db)
+    for c in (x, y) + ((colour,) if colour != "label" else ()):
+        if c not in db.columns:
+            raise KeyError(f"{db.path}: no column '{c}' (columns: {', '.join(db.columns)})")
+    if highlight == "auto":
+        highlight = "success" if "success" in db.columns and "search" in db.attrs else None
+    n = db.n_rows
+    take = slice(None) if n <= max_points else np.linspace(0, n - 1, max_points).astype(np.int64)
+    xs = np.asarray(db.column(x), dtype=np.float64)[take]
+    ys = np.asarray(db.column(y), dtype=np.float64)[take]
+    fig, ax = _new_ax(ax, (7.4, 5.2))
+    if colour == "label":
+        codes = db.column("label").astype(np.int64)
+        slots_all, names, colours = _label_codes(db, codes)
+        slots = slots_all[take]
+        handles = []
+        for k, nme in enumerate(names[:-1]):  # "not computed" does not apply to rows
+            m = slots == k
+            cnt = int(np.sum(slots_all == k))
+            if cnt == 0:
+                continue
+            ax.scatter(xs[m], ys[m], s=9, c=colours[k], linewidths=0, alpha=0.85, zorder=2)
+            handles.append(Patch(facecolor=colours[k], edgecolor="#555555", linewidth=0.5, label=f"{nme} ({cnt})"))
+        what = "activity"
+    else:
+        v = np.asarray(db.column(colour), dtype=np.float64)[take]
+        m = ax.scatter(xs, ys, s=9, c=v, cmap="viridis", linewidths=0, zorder=2, plotnonfinite=True)
+        cb = fig.colorbar(m, ax=ax, pad=0.02)
+        cb.set_label(axis_label(colour, db.units.get(colour, "")))
+        handles, what = [], colour
+    if highlight:
+        h = np.asarray(db.column(highlight))[take].astype(bool)
+        if h.any():
+            ax.scatter(xs[h], ys[h], s=40, facecolors="none", edgecolors="black", linewidths=1.0, zorder=3)
+        handles.append(plt.Line2D([], [], marker="o", ls="", mfc="none", mec="black",
+                                  label=f"{highlight} ({int(np.sum(np.asarray(db.column(highlight)).astype(bool)))})"))
+    if handles:
+        ax.legend(handles=handles, title="instances" if colour == "label" else None, loc="upper left",
+                  bbox_to_anchor=(1.02, 1.0), frameon=False)
+    if "x" in log:
+        ax.set_xscale("log")
+    if "y" in log:
+        ax.set_yscale("log")
+    ax.set_xlabel(axis_label(x, db.units.get(x, "")))
+    ax.set_ylabel(axis_label(y, db.units.get(y, "")))
+    sub = "" if n <= max_points else f" ({max_points:,} of {n:,} instances drawn)"
+    ax.set_title(title or f"{db.name}: {what} over {x} x {y}{sub}")
     return _finish(fig, out, dpi)
 
 

@@ -26,7 +26,8 @@ are written as they finish to ``RESULT.h5.parts/`` (each file renamed into place
 killed search loses at most the generation in flight; ``--resume`` replays the search from its
 seed, takes the stored generations instead of recomputing them (checking that the replayed
 candidates are the stored ones, bit for bit) and continues. The same spec and seed give the same
-result. RESULT.h5 is written at the end (``load_result`` reads it as a DataFrame).
+result. RESULT.h5 is written at the end as a neurosweep database (docs/FORMAT.md; one row per
+candidate): ``neurosweep.open`` reads it, ``load_result`` gives it as a DataFrame with the summary.
 """
 from __future__ import annotations
 
@@ -46,8 +47,7 @@ import numpy as np
 
 from .engine import Engine, _parse_json_with_comments
 
-FORMAT = "neurosweep-search"
-FORMAT_VERSION = 1
+LEGACY_FORMAT = "neurosweep-search"  # results of earlier versions (replaced by --force only)
 METHODS = ("cma", "nsga2", "random")
 _SEARCH_KEYS = {"params", "targets", "method", "budget", "population", "seed", "sigma0", "x0",
                 "stop_at_success", "label_penalty", "missing_penalty"}
@@ -398,7 +398,7 @@ def run_search(spec_path: str, out: str, *, resume: bool = False, force: bool = 
         eng.check(spec.values(corners), names=spec.names)
     except ValueError as e:
         raise SearchSpecError(f"{spec_path}: search.params: a corner of the search box is not admissible: {e}") from None
-    manifest = {"format": FORMAT, "spec_hash": spec.hash, "spec": spec.canonical}
+    manifest = {"format": "neurosweep-search", "spec_hash": spec.hash, "spec": spec.canonical}
     if resume and parts.exists():
         m = json.loads((parts / "manifest.json").read_text())
         if m.get("spec_hash") != spec.hash:
@@ -481,7 +481,9 @@ def _check_ours(p: Path):
     import h5py
     try:
         with h5py.File(p, "r") as f:
-            ok = f.attrs.get("format") == FORMAT
+            fmt = f.attrs.get("format")
+            fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+            ok = (fmt == "neurosweep" and "search" in f.attrs) or fmt == LEGACY_FORMAT
     except OSError:
         ok = False
     if not ok or not p.is_file() or p.is_symlink():
@@ -495,53 +497,81 @@ def _remove_parts(parts: Path):
     shutil.rmtree(parts)
 
 
+# The columns a search adds to the engine's (docs/SEARCH.md, "RESULT.h5").
+_SEARCH_COLUMNS = {
+    "generation": ("i4", "", "generation of the search that proposed the candidate (0, 1, ...)"),
+    "candidate": ("i4", "", "position of the candidate within its generation"),
+    "cost": ("f4", "", "default cost: label term + normalised distances outside the target ranges (docs/SEARCH.md)"),
+    "pareto": ("u1", "", "1: non-dominated among all evaluated candidates (objectives objective_k)"),
+    "success": ("u1", "", "1: cost 0 (every target met)"),
+}
+
+
 def _write_result(outp: Path, spec: SearchSpec, eng: Engine, df, summary):
-    import h5py
-    tmp = outp.with_name(outp.name + ".tmp")
-    enums = {c["name"]: c["enum_names"] for c in eng._columns if c["enum_names"]}
-    with h5py.File(tmp, "w") as f:
-        f.attrs["format"] = FORMAT
-        f.attrs["format_version"] = FORMAT_VERSION
-        f.attrs["spec"] = spec.canonical
-        f.attrs["spec_hash"] = spec.hash
-        f.attrs["model"] = eng.model
-        f.attrs["backend"] = eng.backend
-        f.attrs["summary"] = json.dumps(summary)
-        g = f.create_group("candidates")
-        for c in df.columns:
-            if c.startswith("spike_times"):
-                continue
-            v = df[c]
-            if c in enums:
-                d = g.create_dataset(c, data=v.cat.codes.to_numpy().astype(np.int8))
-                d.attrs["enum_names"] = json.dumps(enums[c])
-            else:
-                g.create_dataset(c, data=v.to_numpy())
-        g.attrs["columns"] = json.dumps([c for c in df.columns if not c.startswith("spike_times")])
-        g.attrs["search_params"] = json.dumps(spec.names)
-    os.replace(tmp, outp)
+    """RESULT.h5 as a neurosweep database (docs/FORMAT.md section 1, written by store.write_table):
+    one row per evaluated candidate, instance index = evaluation number; the search's own
+    columns and the root attribute `search` (summary) added."""
+    from . import __version__
+    from .store import write_table
+
+    eng_cols = {c["name"]: c for c in eng._columns}
+    units = {p["name"]: p["unit"] for p in eng.params}
+    cols = [eng_cols["index"]]
+    cols += [dict(name=c, dtype=_SEARCH_COLUMNS[c][0], units="", description=_SEARCH_COLUMNS[c][2], enum_names=[])
+             for c in ("generation", "candidate")]
+    cols += [dict(name=p, dtype="f8", units=units.get(p, ""), description="searched parameter", enum_names=[])
+             for p in spec.names]
+    cols += [c for c in eng._columns if c["name"] != "index"]
+    obj = [c for c in df.columns if c.startswith("objective_")]
+    cols += [dict(name="cost", dtype="f4", units="", description=_SEARCH_COLUMNS["cost"][2], enum_names=[])]
+    for k, c in enumerate(obj):
+        what = (spec.targets[k].feature if spec.targets else "label")
+        cols.append(dict(name=c, dtype="f4", units="", enum_names=[],
+                         description=f"NSGA-II objective {k}: distance of {what} outside its range + label term"))
+    cols += [dict(name=c, dtype="u1", units="", description=_SEARCH_COLUMNS[c][2], enum_names=[])
+             for c in ("pareto", "success")]
+    data = {}
+    for c in cols:
+        v = df[c["name"]]
+        data[c["name"]] = v.cat.codes.to_numpy() if hasattr(v, "cat") else v.to_numpy()
+    from .simulate import _spec_duration_ms
+    es = spec.engine_spec
+    st = dict({"seed": es.get("seed", 0), "dt_ms": _spec_duration_ms(es, "dt"),
+               "transient_ms": _spec_duration_ms(es, "transient") or 0.0,
+               "analysis_ms": _spec_duration_ms(es, "analysis"), "precision": es.get("precision", "float"),
+               "gating": es.get("gating", "")}, **eng.resolved)  # the engine's resolved values first
+    attrs = {"model": eng.model, "seed": int(st["seed"]), "dt_ms": float(st["dt_ms"]),
+             "transient_ms": float(st["transient_ms"]), "analysis_ms": float(st["analysis_ms"]),
+             "precision": st["precision"], "gating": st["gating"], "backend": eng.backend, "device": eng.device,
+             "software_version": __version__, "git_revision": "",
+             "initial": _initial_attr(spec.engine_spec.get("initial", "cold")),
+             "name": spec.raw.get("name") or outp.stem, "description": spec.raw.get("description", ""),
+             "search": json.dumps(dict(summary, params=spec.names, label=spec.label,
+                                       targets={t.feature: [t.lo, t.hi] for t in spec.targets}))}
+    write_table(str(outp), cols, data, spec=spec.canonical, spec_hash=spec.hash, attrs=attrs)
+
+
+def _initial_attr(init) -> str:
+    """The `initial` root attribute as `neurosweep run` writes it (cold, explicit, thermalized)."""
+    if isinstance(init, str):
+        return init
+    if isinstance(init, dict) and "thermalize" in init:
+        return "thermalized"
+    return "explicit"
 
 
 def load_result(path: str):
-    """A search result as a DataFrame (one row per evaluated candidate); summary in df.attrs."""
-    import h5py
-    import pandas as pd
-    with h5py.File(path, "r") as f:
-        if f.attrs.get("format") != FORMAT:
-            raise ValueError(f"{path}: not a neurosweep search result (format {f.attrs.get('format')!r})")
-        g = f["candidates"]
-        data = {}
-        for c in json.loads(g.attrs["columns"]):
-            d = g[c]
-            if "enum_names" in d.attrs:
-                names = json.loads(d.attrs["enum_names"])
-                codes = d[:].astype(np.int64)
-                data[c] = pd.Categorical.from_codes(np.where((codes >= 0) & (codes < len(names)), codes, -1), names)
-            else:
-                data[c] = d[:]
-        df = pd.DataFrame(data)
-        df.attrs["summary"] = json.loads(f.attrs["summary"])
-        df.attrs["spec"] = json.loads(f.attrs["spec"])
+    """A search result as a DataFrame (one row per evaluated candidate, index = the instance
+    index, which is the evaluation number); the summary in df.attrs["summary"]. The file is a
+    neurosweep database: ``neurosweep.open(path)`` reads it too (query, plots, explorer)."""
+    from .database import Database
+
+    db = Database(path)
+    if "search" not in db.attrs:
+        raise ValueError(f"{path}: a neurosweep database but not a search result (no root attribute 'search')")
+    df = db.to_pandas()
+    df.attrs["summary"] = json.loads(db.attrs["search"])
+    df.attrs["spec"] = db.spec
     return df
 
 

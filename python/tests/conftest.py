@@ -143,3 +143,11 @@ def quiet_unfinished():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _explorer_cache_dir(tmp_path_factory):
+    """The explorer's column cache (explorer/cache.py) in a temporary directory, not ~/.cache."""
+    if "NEUROSWEEP_CACHE" not in os.environ:
+        os.environ["NEUROSWEEP_CACHE"] = str(tmp_path_factory.mktemp("explorer-cache"))
+    yield

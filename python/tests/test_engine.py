@@ -174,3 +174,127 @@ def test_optuna_tpe_reaches_a_firing_rate_target():
     assert study.best_value == 0.0, f"TPE best distance {study.best_value} after {len(study.trials)} trials"
     rate = eng.evaluate(study.best_params).rate_hz[0]
     assert 28.0 <= rate <= 32.0
+
+
+# ---- one row's trace in memory; rate series ----------------------------------------------------
+def test_trace_equals_neurosweep_simulate_and_feeds_the_explorer(binary, tmp_path):
+    """Engine.trace (in memory, Evaluator::trace) = `neurosweep simulate`'s trace through
+    ns.resimulate (another process, an HDF5 file in between), bit for bit, for an STG neuron of a
+    database; the explorer's instance panel takes the in-process path when the engine is there."""
+    import json
+
+    from conftest import run_cli
+    from neurosweep.explorer.data import ExplorerData
+
+    spec = {"model": "stg", "dt": "0.05 ms", "transient": "500 ms", "analysis": "2 s", "seed": 3,
+            "fixed": {"gNa": 100, "gCaT": 2.5, "gA": 50, "gKCa": 5, "gH": 0.01, "gleak": 0},
+            "axes": [{"kind": "linked", "name": "k", "params": {"gCaS": [4.0, 8.0], "gKd": [50.0, 100.0]}}],
+            "classifier": {"slowest_period_ms": 500}}
+    (tmp_path / "s.json").write_text(json.dumps(spec))
+    db_path = str(tmp_path / "s.h5")
+    run_cli(binary, "run", str(tmp_path / "s.json"), "-o", db_path, "-q")
+    db = ns.open(db_path)
+    d = ExplorerData(db, binary)
+    assert d.engine() is not None, d.engine_error
+    for i in (0, 1):
+        mine = d.trace(i, every_ms=0.5)
+        ref = ns.resimulate(db, i, binary=binary, every_ms=0.5)
+        assert mine.command == ["neurosweep.Engine.trace"] and ref.command[1] == "simulate"
+        assert np.array_equal(mine.t, ref.t) and mine.t[0] == 0.0 and len(mine.t) == 4001
+        assert sorted(mine.values) == sorted(ref.values)
+        for k in ref.values:
+            assert np.array_equal(mine.values[k], ref.values[k]), k
+        assert mine.units == ref.units
+    # the transient kept: t from -500 ms
+    full = d.engine().trace({"gCaS": 4.0, "gKd": 50.0}, every_ms=0.5, keep_transient=True)
+    assert full.t[0] == -500.0 and len(full.t) == 5001
+    np.testing.assert_array_equal(full.values["V"][1000:], d.trace(0, every_ms=0.5).values["V"])
+    with pytest.raises(ValueError, match="gFoo"):
+        d.engine().trace({"gFoo": 1.0})
+
+
+def _rate_model():
+    """A registered model with population rate series (networks, population models), or None."""
+    try:
+        names = [m["name"] for m in ns.models()]
+    except ns.NeurosweepError:
+        return None
+    for name in names:
+        try:
+            eng = ns.Engine(model=name, dt=0.1, transient=0, analysis=200, backend="cpu")
+        except (ValueError, RuntimeError, TypeError):
+            continue
+        if eng.rate_series:
+            return name, eng
+    return None
+
+
+def test_evaluate_rates_equal_the_database_rates(binary, tmp_path):
+    """evaluate(rates=True) returns what `neurosweep run` stores in /rates: Database.rates() of a
+    database built from the same instances equals it value for value, with the same dims,
+    coordinates and attributes; the bin width follows output.rate_bin."""
+    import json
+
+    from conftest import run_cli
+
+    found = _rate_model()
+    if found is None:
+        pytest.skip("no registered model has population rate series yet (networks, population models)")
+    name, eng = found
+    info = ns.model_info(name)
+    p = next(q for q in info["parameters"] if not q["integer"] and q["default"] not in (None, 0))
+    vals = [p["default"] * f for f in (1.0, 0.97, 1.03)]
+    try:
+        eng.check({p["name"]: vals})
+    except ValueError:
+        vals = [p["default"]] * 3
+    spec = {"model": name, "dt": "0.1 ms", "transient": "0 ms", "analysis": "200 ms", "seed": 5,
+            "axes": [{"kind": "list", "param": p["name"], "values": vals}], "output": {"rate_bin": "2 ms"}}
+    (tmp_path / "r.json").write_text(json.dumps(spec))
+    db_path = str(tmp_path / "r.h5")
+    run_cli(binary, "run", str(tmp_path / "r.json"), "-o", db_path, "-q")
+    want = ns.open(db_path).rates()
+    eng = ns.Engine(spec=str(tmp_path / "r.json"), backend="cpu")
+    df, got = eng.evaluate({p["name"]: vals}, rates=True)
+    assert got.dims == want.dims and got.shape == want.shape and got.attrs == want.attrs
+    assert got.attrs["bin_ms"] == 2.0 and got.sizes["time"] == 100
+    for c in want.coords:
+        np.testing.assert_array_equal(got.coords[c].values, want.coords[c].values)
+    np.testing.assert_array_equal(got.values, want.values)
+    assert float(np.abs(got.values).sum()) > 0  # something fired
+
+
+def test_rates_refused_for_a_model_without_rate_series():
+    eng = ns.Engine(**DC, backend="cpu")
+    assert eng.rate_series == []
+    with pytest.raises(ValueError, match="no population rate series"):
+        eng.evaluate({"I_e": [400.0]}, rates=True)
+
+
+def test_trace_of_a_noisy_instance_is_keyed_by_its_index(binary, tmp_path):
+    """Poisson input (keyed by seed, instance index, step): the explorer's in-process trace of
+    instance i is integrated with key i, as the build was, so its spikes are the instance's stored
+    spike count; the same parameters with key 0 (what `neurosweep simulate` uses) give another
+    train."""
+    import json
+
+    from conftest import run_cli
+    from neurosweep.explorer.data import ExplorerData
+
+    spec = {"model": "iaf_psc_exp", "dt": "0.1 ms", "transient": "0 ms", "analysis": "500 ms", "seed": 11,
+            "fixed": {"rate_ex": 8000.0, "weight_ex": 30.0}, "classifier": {"slowest_period_ms": 100},
+            "axes": [{"kind": "list", "param": "I_e", "values": [0.0, 0.0, 0.0, 0.0]}]}
+    (tmp_path / "n.json").write_text(json.dumps(spec))
+    db_path = str(tmp_path / "n.h5")
+    run_cli(binary, "run", str(tmp_path / "n.json"), "-o", db_path, "-q")
+    db = ns.open(db_path)
+    stored = db.to_pandas()["n_spikes"].to_numpy()
+    assert len(set(stored.tolist())) > 1  # the noise differs per instance
+    d = ExplorerData(db, binary)
+    assert d.engine() is not None, d.engine_error
+    for i in range(4):
+        tr = d.trace(i)
+        assert int(tr.values["spike"].sum()) == int(stored[i]), i
+    key0 = d.engine().trace({"I_e": 0.0}, index=0)
+    assert int(key0.values["spike"].sum()) == int(stored[0])
+    assert not np.array_equal(key0.values["V_m"], d.trace(1).values["V_m"])

@@ -174,3 +174,57 @@ def test_refuses_existing_output_and_changed_spec_on_resume(tmp_path):
     (parts / "manifest.json").write_text(json.dumps({"spec_hash": "0000"}))
     with pytest.raises(ValueError, match="differs from the spec of the search"):
         S.run_search(s, str(tmp_path / "p.h5"), resume=True, quiet=True, backend="cpu")
+
+
+def test_search_result_is_a_database(tmp_path, binary):
+    """RESULT.h5 is a neurosweep database (docs/FORMAT.md): neurosweep.open, `neurosweep info` and
+    `neurosweep query` (the C++ reader) read every candidate with its generation, cost,
+    objectives, label and features; plot_map draws the candidates as points; the explorer's data
+    layer aggregates them; the instance re-simulated from the file has the stored spike count."""
+    from conftest import run_cli
+
+    import neurosweep as ns
+    s = spec_file(tmp_path, dict(CMA, budget=32, seed=3))
+    out = str(tmp_path / "r.h5")
+    summary = S.run_search(s, out, quiet=True, backend="cpu")
+    db = ns.open(out)
+    assert db.state == "complete" and db.n_rows == 32 and not db.is_grid
+    df = db.to_pandas()
+    res = S.load_result(out)
+    frames_equal(df, res)
+    assert res.attrs["summary"]["evaluations"] == 32 and res.attrs["summary"]["params"] == ["I_e", "tau_m"]
+    assert df.index.tolist() == df["index"].tolist() == list(range(32))  # instance = evaluation number
+    assert df.generation.tolist() == [k // 8 for k in range(32)] and df.candidate.tolist() == [k % 8 for k in range(32)]
+    for c in ("I_e", "tau_m", "label", "status", "rate_hz", "cost", "objective_0", "objective_1", "pareto", "success"):
+        assert c in df.columns, c
+    assert db.units["I_e"] == "pA" and db.units["rate_hz"] == "Hz"
+    # the cost stored (float32) is the documented cost of the stored features
+    spec = S.load_search_spec(s)
+    np.testing.assert_allclose(df.cost.to_numpy(), spec.cost(df).astype(np.float32), rtol=0)
+    assert (df.success == (df.cost == 0)).all() and bool(df.success.sum()) == summary["success"]
+    # the C++ reader: info counts, query rows equal the DataFrame's
+    info = run_cli(binary, "info", out).stdout
+    assert "instances:  32" in info and f"tonic: {int((df.label == 'tonic').sum())} " in info
+    rows = json.loads(run_cli(binary, "query", out, "--where", "label == tonic and generation >= 1",
+                              "--format", "json").stdout)
+    want = df[(df.label == "tonic") & (df.generation >= 1)]
+    assert [r["index"] for r in rows] == want.index.tolist()
+    assert [r["cost"] for r in rows] == pytest.approx(want.cost.tolist(), rel=1e-6)
+    assert [r["I_e"] for r in rows] == want.I_e.tolist()
+    # plot: every candidate a point
+    fig = ns.plot_map(db, "I_e", "tau_m", out=str(tmp_path / "m.png"))
+    pts = sum(len(c.get_offsets()) for c in fig.axes[0].collections[:-1] if hasattr(c, "get_offsets"))
+    assert pts == 32 and os.path.getsize(tmp_path / "m.png") > 5000
+    # the explorer's data layer: a density over the two parameters counts every candidate
+    pytest.importorskip("datashader")
+    from neurosweep.explorer.data import ExplorerData
+    d = ExplorerData(db, binary, cache_root=str(tmp_path / "cache"))
+    assert not d.grid and d.params == ["I_e", "tau_m"]
+    agg, _, _ = d.density("I_e", "tau_m", "label", d.select(""), 40, 40)
+    assert int(agg.values.sum()) == 32
+    assert d.select("success == 1").index.tolist() == df.index[df.success == 1].tolist()
+    assert "search" not in d.selection_spec(df.reset_index(), "")
+    # an instance re-simulated with the file's settings: its spike count is the stored one
+    i = int(df.index[df.label == "tonic"][0])
+    tr = ns.resimulate(db, i)
+    assert int(tr.values["spike"].sum()) == int(df.n_spikes[i])

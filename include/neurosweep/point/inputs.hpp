@@ -236,8 +236,11 @@ NS_HD T input_current(D d, int dbase, int64_t k) {
 // (glif_psc), pass kRouteBySign = false: w_ex keeps its sign on the first port.
 template <class T, class D, bool kRouteBySign = true>
 NS_HD void poisson_input(D d, int dbase, const StepContext& ctx, T& w_ex, T& w_in) {
-  w_ex = T(0);
-  w_in = T(0);
+  // Network spikes of this step (StepContext::syn_ex/syn_in, routed by the sign of their weight
+  // on the host like NEST's handle(SpikeEvent)); 0 for single neurons, and x + 0 == x keeps their
+  // results unchanged.
+  w_ex = T(ctx.syn_ex);
+  w_in = T(ctx.syn_in);
   T w_neg = T(0);
   const int ce = static_cast<int>(d[dbase + kChunksEx]);
   if (ce > 0) {
@@ -245,7 +248,7 @@ NS_HD void poisson_input(D d, int dbase, const StepContext& ctx, T& w_ex, T& w_i
     const uint32_t n = poisson(rng, double(d[dbase + kLamEx]), double(d[dbase + kP0Ex]), ce);
     const T w = d[dbase + kWEx];
     if (!kRouteBySign || w >= T(0))
-      w_ex = T(n) * w;
+      w_ex = w_ex + T(n) * w;
     else
       w_neg = T(n) * (-w);
   }
@@ -253,7 +256,7 @@ NS_HD void poisson_input(D d, int dbase, const StepContext& ctx, T& w_ex, T& w_i
   if (ci > 0) {
     CounterRng rng(ctx, kStreamIn);
     const uint32_t n = poisson(rng, double(d[dbase + kLamIn]), double(d[dbase + kP0In]), ci);
-    w_in = T(n) * d[dbase + kWIn];
+    w_in = w_in + T(n) * d[dbase + kWIn];
   }
   if (w_neg != T(0)) w_in = w_in + w_neg;
 }

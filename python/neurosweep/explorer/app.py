@@ -14,7 +14,8 @@ import numpy as np
 
 from ..database import Database
 from ..plots import LABEL_COLOURS, label_colour, trace_cells
-from ..simulate import resimulate, settings_of
+from ..errors import NeurosweepError
+from ..simulate import settings_of
 from .data import ExplorerData, ExplorerError, Selection
 
 MAX_MAP_CELLS = 250_000  # larger 2-D grid slices are drawn as a density instead
@@ -114,6 +115,9 @@ class Explorer:
         self.cafig = figure(title="calcium", width=760, height=160, name="ns_calcium", x_range=self.tfig.x_range,
                             x_axis_label="t (ms)", y_axis_label="Ca (uM)", visible=False)
         self.hfig = figure(title="", width=560, height=260, name="ns_hist", y_axis_label="instances")
+        self.rfig = figure(title="population rates (stored)", width=760, height=200, name="ns_rates",
+                           x_axis_label="t (ms, from the start of the analysis window)", y_axis_label="rate (Hz)",
+                           visible=False)
 
         # Panel widget callbacks run outside the Bokeh document lock: figures are changed on the
         # document's next tick (under the lock), as Bokeh server requires.
@@ -131,7 +135,8 @@ class Explorer:
                          self.w_query, self.w_apply, self.status, self.fractions, self.w_feature,
                          self.w_export, self.exported, width=320)
         main = pn.Column(pn.Row(pn.pane.Bokeh(self.fig), pn.pane.Bokeh(self.hfig)),
-                         pn.Row(self.instance), pn.pane.Bokeh(self.tfig), pn.pane.Bokeh(self.cafig))
+                         pn.Row(self.instance), pn.pane.Bokeh(self.tfig), pn.pane.Bokeh(self.cafig),
+                         pn.pane.Bokeh(self.rfig))
         self.view = pn.Row(side, main)
         self.redraw_all()
 
@@ -329,12 +334,7 @@ class Explorer:
     def _on_tap(self, event) -> None:  # density maps: the nearest selected instance
         x, y = self.w_x.value, self.w_y.value
         xr, yr = self._ranges
-        best, bi = np.inf, None
-        for b in self.d.blocks([x, y], self.sel):
-            dist = ((b[x] - event.x) / (xr[1] - xr[0])) ** 2 + ((b[y] - event.y) / (yr[1] - yr[0])) ** 2
-            k = int(np.nanargmin(dist)) if len(dist) else None
-            if k is not None and dist[k] < best:
-                best, bi = dist[k], int(b["__index__"][k])
+        bi = self.d.nearest(x, y, event.x, event.y, xr, yr, self.sel)
         if bi is not None:
             self.show_instance(bi)
 
@@ -359,10 +359,11 @@ class Explorer:
                 "</table><table style='display:inline-table;vertical-align:top'><tr><th colspan=3>features</th></tr>"
                 + "".join(tr(k) for k in feats) + "</table></div>")
         self.instance.object = body
+        self._draw_rates(i)
         try:
             st = settings_of(self.d.db)
             every = max(float(st["dt_ms"]), float(st["analysis_ms"]) / 20000.0)
-            trc = resimulate(self.d.db, i, binary=self.d.binary, every_ms=every)
+            trc = self.d.trace(i, every_ms=every)  # in-process engine, else `neurosweep simulate`
         except Exception as e:  # noqa: BLE001 (shown, not raised: the page stays usable)
             self.instance.object = body + f"<p style='color:#B00'>trace: {html.escape(str(e))}</p>"
             return
@@ -381,8 +382,32 @@ class Explorer:
             if ca:
                 self.cafig.line("t", ca, source=src, color=palette[k % len(palette)], legend_label=tag or ca)
         self.cafig.visible = any(ca for _, _, ca in cells)
-        self.tfig.title.text = f"instance {i}: {lab} (re-simulated, {len(trc.t):,} samples)"
+        how = "in-process engine" if trc.command == ["neurosweep.Engine.trace"] else "neurosweep simulate"
+        self.tfig.title.text = f"instance {i}: {lab} (re-simulated by the {how}, {len(trc.t):,} samples)"
         self.timings["instance_s"] = time.perf_counter() - t0
+
+    def _draw_rates(self, i: int) -> None:
+        """The stored population rates (/rates) of instance i: one line per series."""
+        from bokeh.models import ColumnDataSource
+
+        db = self.d.db
+        if not db.rate_series:
+            return
+        self.rfig.renderers = []
+        try:
+            r = db.rates([int(i)])
+        except (KeyError, ValueError, NeurosweepError) as e:
+            self.rfig.title.text = f"population rates: {e}"
+            return
+        data = {"t": r.coords["time"].values}
+        for k, name in enumerate(db.rate_series):
+            data[f"s{k}"] = r.values[0, k].astype(np.float64)
+        src = ColumnDataSource(data, name="ns_rates_data")
+        palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+        for k, name in enumerate(db.rate_series):
+            self.rfig.line("t", f"s{k}", source=src, color=palette[k % len(palette)], legend_label=name)
+        self.rfig.title.text = f"instance {i}: population rates (stored, bins of {db.rate_bin_ms:g} ms)"
+        self.rfig.visible = True
 
     def export(self) -> None:
         try:
@@ -402,6 +427,11 @@ def make_app(db_path: str, binary: Optional[str] = None, export_dir: Optional[st
     db = Database(db_path)
     data = ExplorerData(db, binary)
     export_dir = export_dir or os.getcwd()
+    if not data.grid and len(data.params) >= 1:
+        # the first page's density columns into the column cache while the server starts
+        import threading
+        first = data.params[:2] + (["label"] if "label" in db.columns else [])
+        threading.Thread(target=data.prefetch, args=(first,), daemon=True, name="ns-prefetch").start()
 
     def page():
         e = Explorer(data, export_dir)

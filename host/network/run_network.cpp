@@ -1,0 +1,469 @@
+// CPU execution of spiking-network instances (run_network.hpp, docs/NETWORKS.md).
+#include "network/run_network.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
+
+#include "neurosweep/hash.hpp"
+#include "neurosweep/models.hpp"
+#include "neurosweep/point/inputs.hpp"
+
+namespace ns {
+namespace {
+
+// ---- connectivity -----------------------------------------------------------------------------
+constexpr uint64_t kStreamConn = 0x636f6e6eULL;  // "conn"
+
+// Uniform integer in [0, n) (Lemire's multiply-shift; bias below 2^-64 * n).
+inline uint64_t below(point::CounterRng& r, uint64_t n) {
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(r.next_u64()) * n) >> 64);
+}
+
+// Counting sort of (source, target) pairs into rows by source; the order within a row is the
+// order of `pairs` (stable).
+Csr rows_by_source(uint64_t n_src, const std::vector<std::pair<uint32_t, uint32_t>>& pairs) {
+  Csr c;
+  c.off.assign(n_src + 1, 0);
+  for (const auto& p : pairs) ++c.off[p.first + 1];
+  for (uint64_t s = 0; s < n_src; ++s) c.off[s + 1] += c.off[s];
+  c.tgt.resize(pairs.size());
+  std::vector<uint64_t> pos(c.off.begin(), c.off.end() - 1);
+  for (const auto& p : pairs) c.tgt[pos[p.first]++] = p.second;
+  return c;
+}
+
+// K distinct or repeated draws from [0, pool) skipping `self` (autapses off); used by
+// fixed_indegree (partners = sources) and fixed_outdegree (partners = targets).
+void draw_partners(point::CounterRng& r, uint64_t pool, uint64_t k, int64_t self, bool multapses,
+                   std::vector<uint32_t>& out, std::vector<uint8_t>& mark) {
+  out.clear();
+  while (out.size() < k) {
+    const uint64_t x = below(r, pool);
+    if (static_cast<int64_t>(x) == self) continue;  // NEST: autapses off -> redraw
+    if (!multapses) {
+      if (mark[x]) continue;  // NEST: multapses off -> redraw
+      mark[x] = 1;
+    }
+    out.push_back(static_cast<uint32_t>(x));
+  }
+  if (!multapses)
+    for (uint32_t x : out) mark[x] = 0;
+}
+
+}  // namespace
+
+Csr draw_projection(ConnRule rule, bool autapses, bool multapses, bool same, uint64_t ns, uint64_t nt, double value,
+                    uint64_t key) {
+  auto self_of = [&](uint64_t i) { return same && !autapses ? static_cast<int64_t>(i) : int64_t(-1); };
+  switch (rule) {
+    case ConnRule::kAllToAll: {  // NEST all_to_all: every pair (autapses as set)
+      Csr c;
+      c.off.assign(ns + 1, 0);
+      for (uint64_t s = 0; s < ns; ++s) {
+        for (uint64_t t = 0; t < nt; ++t)
+          if (static_cast<int64_t>(t) != self_of(s)) c.tgt.push_back(static_cast<uint32_t>(t));
+        c.off[s + 1] = c.tgt.size();
+      }
+      return c;
+    }
+    case ConnRule::kOneToOne: {  // NEST one_to_one: source i -> target i (sizes equal)
+      Csr c;
+      c.off.assign(ns + 1, 0);
+      for (uint64_t s = 0; s < ns; ++s) {
+        if (!(same && !autapses)) c.tgt.push_back(static_cast<uint32_t>(s));
+        c.off[s + 1] = c.tgt.size();
+      }
+      return c;
+    }
+    case ConnRule::kFixedIndegree: {  // NEST fixed_indegree: each target draws K sources
+      const uint64_t k = static_cast<uint64_t>(value);
+      std::vector<std::pair<uint32_t, uint32_t>> pairs;
+      pairs.reserve(nt * k);
+      std::vector<uint32_t> got;
+      std::vector<uint8_t> mark(multapses ? 0 : ns, 0);
+      for (uint64_t t = 0; t < nt; ++t) {
+        point::CounterRng r(key, t, 0, kStreamConn);
+        draw_partners(r, ns, k, self_of(t), multapses, got, mark);
+        for (uint32_t s : got) pairs.emplace_back(s, static_cast<uint32_t>(t));
+      }
+      return rows_by_source(ns, pairs);
+    }
+    case ConnRule::kFixedOutdegree: {  // NEST fixed_outdegree: each source draws K targets
+      const uint64_t k = static_cast<uint64_t>(value);
+      Csr c;
+      c.off.assign(ns + 1, 0);
+      c.tgt.reserve(ns * k);
+      std::vector<uint32_t> got;
+      std::vector<uint8_t> mark(multapses ? 0 : nt, 0);
+      for (uint64_t s = 0; s < ns; ++s) {
+        point::CounterRng r(key, s, 1, kStreamConn);
+        draw_partners(r, nt, k, self_of(s), multapses, got, mark);
+        c.tgt.insert(c.tgt.end(), got.begin(), got.end());
+        c.off[s + 1] = c.tgt.size();
+      }
+      return c;
+    }
+    case ConnRule::kFixedTotalNumber: {  // NEST fixed_total_number: N pairs, each uniform
+      const uint64_t n = static_cast<uint64_t>(value);
+      constexpr uint64_t kBlock = 4096;
+      std::vector<std::pair<uint32_t, uint32_t>> pairs;
+      pairs.reserve(n);
+      for (uint64_t b = 0; b * kBlock < n; ++b) {
+        point::CounterRng r(key, b, 2, kStreamConn);
+        for (uint64_t j = b * kBlock; j < std::min(n, (b + 1) * kBlock);) {
+          const uint64_t s = below(r, ns), t = below(r, nt);
+          if (same && !autapses && s == t) continue;
+          pairs.emplace_back(static_cast<uint32_t>(s), static_cast<uint32_t>(t));
+          ++j;
+        }
+      }
+      return rows_by_source(ns, pairs);
+    }
+    case ConnRule::kPairwiseBernoulli: {  // NEST pairwise_bernoulli: each pair with probability p
+      const double p = value;
+      Csr c;
+      c.off.assign(ns + 1, 0);
+      const double lq = p < 1.0 ? std::log1p(-p) : 0.0;
+      for (uint64_t s = 0; s < ns; ++s) {
+        if (p > 0.0) {
+          point::CounterRng r(key, s, 3, kStreamConn);
+          // Geometric skips between successes (Devroye 1986, sec. X.2): gap = floor(log U / log(1-p)).
+          int64_t t = -1;
+          for (;;) {
+            if (p >= 1.0) {
+              ++t;
+            } else {
+              const double u = 1.0 - r.uniform();  // (0, 1]
+              const double gap = std::floor(std::log(u) / lq);
+              if (gap >= static_cast<double>(nt)) break;
+              t += 1 + static_cast<int64_t>(gap);
+            }
+            if (t >= static_cast<int64_t>(nt)) break;
+            if (t == self_of(s)) continue;
+            c.tgt.push_back(static_cast<uint32_t>(t));
+          }
+        }
+        c.off[s + 1] = c.tgt.size();
+      }
+      return c;
+    }
+  }
+  throw std::logic_error("draw_projection: unknown rule");
+}
+
+std::shared_ptr<const Csr> ConnCache::get(int proj, const NetProjection& pr, uint64_t ns, uint64_t nt, double value,
+                                          uint64_t key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto k = std::make_tuple(proj, ns, nt, value);
+  auto it = map_.find(k);
+  if (it != map_.end()) return it->second;
+  // Drawn under the lock: each distinct connectivity once; threads that need it wait for it.
+  auto c = std::make_shared<const Csr>(
+      draw_projection(pr.rule, pr.autapses, pr.multapses, pr.src == pr.tgt, ns, nt, value, key));
+  bytes_ += c->bytes();
+  map_.emplace(k, c);
+  return c;
+}
+size_t ConnCache::distinct() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return map_.size();
+}
+size_t ConnCache::bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bytes_;
+}
+
+namespace {
+
+// ---- populations --------------------------------------------------------------------------------
+template <class T>
+constexpr int tile_width() {
+  return sizeof(T) == 4 ? 16 : 8;  // as the CPU backend (host/backends/cpu_backend.cpp)
+}
+template <class T, int W>
+struct Lane {  // element k of lane l of a tile stored [k * W + l] (the CPU backend's layout)
+  T* p;
+  int l;
+  T& operator[](int k) const { return p[k * W + l]; }
+};
+
+template <class T>
+struct PopBase {
+  virtual ~PopBase() = default;
+  // One step (index k) of every neuron with this step's network input; appends the local indices
+  // of the neurons that fired to `spk`.
+  virtual void step(int64_t k, const T* syn_ex, const T* syn_in, std::vector<uint32_t>& spk) = 0;
+  virtual bool finite() const = 0;
+};
+
+// The neurons of one population in tiles of W lanes; every lane runs the model's step (the same
+// NS_HD code as the single-neuron backends) inside one `omp simd` loop.
+template <class Model, class T>
+struct Pop final : PopBase<T> {
+  static constexpr int W = tile_width<T>();
+  static constexpr int NS = Model::kNumState, ND = Model::kNumDerived;
+  uint64_t n = 0, ntiles = 0;
+  uint64_t seed = 0, key0 = 0;  // per-neuron random key: key0 + neuron (StepContext::instance)
+  std::vector<T> st;            // tile t at st[t * NS * W]
+  T d[ND];
+
+  Pop(const double* params, const SimConfig& c, uint64_t n_, uint64_t key0_) : n(n_), seed(c.seed), key0(key0_) {
+    model_derive<Model, T>(Strided<const double>{params, 1}, d, c);  // one parameter set per population
+    ntiles = (n + W - 1) / W;
+    st.assign(ntiles * NS * W, T(0));
+    for (uint64_t t = 0; t < ntiles; ++t)
+      for (int l = 0; l < W; ++l) Model::template init<T>(d, Lane<T, W>{st.data() + t * NS * W, l});
+  }
+  void step(int64_t k, const T* syn_ex, const T* syn_in, std::vector<uint32_t>& spk) override {
+    const T* dd = d;
+    for (uint64_t t = 0; t < ntiles; ++t) {
+      T* s = st.data() + t * NS * W;
+      const uint64_t n0 = t * W;
+#pragma omp simd
+      for (int l = 0; l < W; ++l) {
+        StepContext ctx{seed, key0 + n0 + static_cast<uint64_t>(l), k};
+        ctx.syn_ex = double(syn_ex[n0 + l]);
+        ctx.syn_in = double(syn_in[n0 + l]);
+        model_step<Model, T>(Lane<T, W>{s, l}, dd, Direct{}, ctx);
+      }
+      int any = 0;
+#pragma omp simd reduction(| : any)
+      for (int l = 0; l < W; ++l) any |= Model::template spike_count<T>(Lane<T, W>{s, l}, 0);
+      if (any) {
+        const int nl = static_cast<int>(std::min<uint64_t>(W, n - n0));
+        for (int l = 0; l < nl; ++l)
+          if (Model::template spike_count<T>(Lane<T, W>{s, l}, 0)) spk.push_back(static_cast<uint32_t>(n0 + l));
+      }
+    }
+  }
+  bool finite() const override {
+    for (uint64_t t = 0; t < ntiles; ++t)
+      for (int l = 0; l < W && t * W + l < n; ++l)
+        for (int k = 0; k < NS; ++k) {
+          const T x = st[t * NS * W + k * W + l];
+          if (!(x == x) || x - x != T(0)) return false;
+        }
+    return true;
+  }
+};
+
+template <class T>
+std::unique_ptr<PopBase<T>> make_pop(const std::string& model, const double* params, const SimConfig& c, uint64_t n,
+                                     uint64_t key0) {
+  std::unique_ptr<PopBase<T>> p;
+  dispatch_model(model, [&](auto* m) {
+    using M = std::remove_pointer_t<decltype(m)>;
+    if constexpr (M::kKind == ModelKind::kPointNeuron && reset_spikes<M>::value)
+      p = std::make_unique<Pop<M, T>>(params, c, n, key0);
+  });
+  if (!p) throw BackendError("network: model '" + model + "' cannot be a network population (not a point neuron)");
+  return p;
+}
+
+// ---- one instance ----------------------------------------------------------------------------
+struct InstanceStats {
+  uint64_t updates = 0, events = 0;
+};
+
+template <class T>
+void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& cache, const double* q,
+                      uint64_t instance, size_t i, ChunkOutput& out, InstanceStats& stats, size_t& conn_bytes) {
+  constexpr int W = tile_width<T>();
+  const SimConfig& c = rs.sim;
+  const size_t np = net.pops.size();
+  // populations: sizes, offsets (padded to whole tiles), model parameters with the drives
+  std::vector<uint64_t> size(np), off(np + 1, 0), sample_off(np + 1, 0);
+  std::vector<std::unique_ptr<PopBase<T>>> pops(np);
+  const uint64_t inst_key = mix64(instance * 0x9e3779b97f4a7c15ULL + 0x6e6574ULL);  // "net"
+  for (size_t p = 0; p < np; ++p) {
+    const NetPopulation& P = net.pops[p];
+    size[p] = static_cast<uint64_t>(q[P.size_param]);
+    off[p + 1] = off[p] + (size[p] + W - 1) / W * W;
+    sample_off[p + 1] = sample_off[p] + static_cast<uint64_t>(P.sample);
+  }
+  for (size_t p = 0; p < np; ++p)
+    pops[p] = make_pop<T>(net.pops[p].model, q + net.pops[p].param0, c, size[p], inst_key + off[p]);
+  const uint64_t ntot = off[np];
+  // projections: connectivity (shared or this instance's), delay in steps, weight
+  struct Proj {
+    std::shared_ptr<const Csr> csr;
+    int64_t d;
+    T w_abs;
+    bool inh;
+    uint64_t tgt_off;
+  };
+  std::vector<std::vector<Proj>> from(np);
+  int64_t dmax = 1;
+  size_t own_bytes = 0;
+  for (size_t j = 0; j < net.projs.size(); ++j) {
+    const NetProjection& pr = net.projs[j];
+    const double value = pr.rule_param >= 0 ? q[pr.rule_param] : 0.0;
+    const uint64_t ns = size[static_cast<size_t>(pr.src)], nt = size[static_cast<size_t>(pr.tgt)];
+    uint64_t key = mix64(mix64(c.seed ^ 0x6e6574776f726bULL) ^ static_cast<uint64_t>(j + 1));  // "network"
+    std::shared_ptr<const Csr> csr;
+    if (net.shared_connectivity) {
+      csr = cache.get(static_cast<int>(j), pr, ns, nt, value, key);
+    } else {
+      key = mix64(key ^ mix64(instance + 1));
+      csr = std::make_shared<const Csr>(draw_projection(pr.rule, pr.autapses, pr.multapses, pr.src == pr.tgt, ns, nt,
+                                                        value, key));
+      own_bytes += csr->bytes();
+    }
+    const double w = q[pr.weight_param];
+    const int64_t d = net.delay_steps(q[pr.delay_param], c.dt);
+    dmax = std::max(dmax, d);
+    // NEST routes a spike by the sign of its weight (handle(SpikeEvent): w >= 0 excitatory).
+    from[static_cast<size_t>(pr.src)].push_back(
+        Proj{csr, d, T(w < 0 ? -w : w), w < 0, off[static_cast<size_t>(pr.tgt)]});
+  }
+  conn_bytes = own_bytes;
+  // Ring buffers (NEST's semantics): a spike emitted in step k (time stamp t_{k+1}) with a delay
+  // of d steps is read by its target in step k + d, i.e. it acts at t_{k+1} + d*dt (NEST:
+  // Event::get_rel_delivery_steps). Slot k mod L of every neuron holds step k's input.
+  const int64_t L = dmax + 1;
+  std::vector<T> ring_ex(static_cast<size_t>(L) * ntot, T(0)), ring_in(static_cast<size_t>(L) * ntot, T(0));
+  // analysis: rate bins, per-neuron ISI statistics, sampled spikes
+  const uint64_t nbins = rs.rate_bins();
+  std::vector<uint64_t> bin_count(np * std::max<uint64_t>(nbins, 1), 0), total(np, 0);
+  std::vector<double> last(ntot, -1.0), s1(ntot, 0.0), s2(ntot, 0.0);
+  std::vector<uint32_t> nspk(ntot, 0);
+  const int n_obs = out.n_obs;
+  for (int o = 0; o < n_obs; ++o) {
+    out.n_spikes[i * n_obs + o] = 0;
+    out.v_min[i * n_obs + o] = out.v_max[i * n_obs + o] = out.v_mean[i * n_obs + o] =
+        std::numeric_limits<float>::quiet_NaN();
+  }
+  std::vector<std::vector<uint32_t>> spk(np);
+  const int64_t n_steps = c.n_transient + c.n_analysis;
+  for (int64_t k = 0; k < n_steps; ++k) {
+    const size_t slot = static_cast<size_t>(k % L) * ntot;
+    for (size_t p = 0; p < np; ++p) {
+      spk[p].clear();
+      pops[p]->step(k, ring_ex.data() + slot + off[p], ring_in.data() + slot + off[p], spk[p]);
+    }
+    std::fill(ring_ex.begin() + slot, ring_ex.begin() + slot + ntot, T(0));
+    std::fill(ring_in.begin() + slot, ring_in.begin() + slot + ntot, T(0));
+    const int64_t ka = k - c.n_transient;  // analysis step (spike time stamp (ka + 1) dt)
+    for (size_t p = 0; p < np; ++p) {
+      if (spk[p].empty()) continue;
+      if (ka >= 0) {
+        const double t_ms = double(ka + 1) * c.dt;
+        total[p] += spk[p].size();
+        if (nbins) {
+          const uint64_t b = static_cast<uint64_t>(ka) / static_cast<uint64_t>(rs.rate_bin_steps);
+          if (b < nbins) bin_count[p * nbins + b] += spk[p].size();
+        }
+        for (uint32_t s : spk[p]) {
+          const uint64_t g = off[p] + s;
+          if (last[g] >= 0) {
+            const double isi = t_ms - last[g];
+            s1[g] += isi;
+            s2[g] += isi * isi;
+          }
+          last[g] = t_ms;
+          ++nspk[g];
+          if (s < static_cast<uint32_t>(net.pops[p].sample)) {
+            const size_t slot_o = i * n_obs + sample_off[p] + s;
+            const uint32_t cnt = out.n_spikes[slot_o];
+            if (static_cast<int>(cnt) < out.max_spikes)
+              out.spike_times[slot_o * out.max_spikes + cnt] = static_cast<float>(t_ms);
+            out.n_spikes[slot_o] = cnt + 1;
+          }
+        }
+      }
+      for (const Proj& pj : from[p]) {
+        T* row = (pj.inh ? ring_in.data() : ring_ex.data()) + static_cast<size_t>((k + pj.d) % L) * ntot + pj.tgt_off;
+        const uint32_t* tg = pj.csr->tgt.data();
+        const uint64_t* of = pj.csr->off.data();
+        for (uint32_t s : spk[p]) {
+          for (uint64_t e = of[s]; e < of[s + 1]; ++e) row[tg[e]] += pj.w_abs;
+          stats.events += of[s + 1] - of[s];
+        }
+      }
+    }
+  }
+  uint64_t nsum = 0;
+  for (size_t p = 0; p < np; ++p) nsum += size[p];
+  stats.updates += nsum * static_cast<uint64_t>(n_steps);
+  // results
+  bool ok = true;
+  for (size_t p = 0; p < np; ++p) ok = ok && pops[p]->finite();
+  out.status[i] = ok ? kOk : kNonFinite;
+  const double t_an_s = double(c.n_analysis) * c.dt * 1e-3;
+  const double bin_s = double(rs.rate_bin_steps) * c.dt * 1e-3;
+  const int nf = out.n_series_features;
+  for (size_t p = 0; p < np; ++p) {
+    const double n = double(size[p]);
+    for (uint64_t b = 0; b < nbins; ++b)
+      out.rates[(i * np + p) * nbins + b] = n > 0 ? static_cast<float>(double(bin_count[p * nbins + b]) / n / bin_s) : 0.0f;
+    double cv_sum = 0;
+    uint64_t cv_n = 0;
+    for (uint64_t s = 0; s < size[p]; ++s) {
+      const uint64_t g = off[p] + s;
+      if (nspk[g] < 3) continue;
+      const double m = s1[g] / double(nspk[g] - 1);
+      const double var = std::max(0.0, s2[g] / double(nspk[g] - 1) - m * m);
+      cv_sum += std::sqrt(var) / m;
+      ++cv_n;
+    }
+    double* f = out.series_features.data() + (i * np + p) * static_cast<size_t>(nf);
+    f[0] = n > 0 && t_an_s > 0 ? double(total[p]) / n / t_an_s : 0.0;
+    f[1] = cv_n ? cv_sum / double(cv_n) : std::numeric_limits<double>::quiet_NaN();
+    f[spiking_feature_size_index()] = n;
+    const int kt = net.pops[p].desc->param_index("t_ref");
+    f[spiking_feature_tref_index()] = kt >= 0 ? q[net.pops[p].param0 + kt] : 0.0;
+  }
+}
+
+}  // namespace
+
+NetworkRunner::NetworkRunner(std::shared_ptr<const NetworkDesc> net, const RunSettings& rs)
+    : net_(std::move(net)), rs_(rs) {}
+
+void NetworkRunner::run(const ChunkInput& in, ChunkOutput& out) {
+  const NetworkDesc& net = *net_;
+  const size_t np = net.pops.size();
+  out.resize(in.n, net.total_sample(), rs_.sim.max_spikes, 0, false);
+  if (rs_.rate_bins() > 0 || !rs_.rate_series.empty()) out.resize_rates(static_cast<int>(np), rs_.rate_bins());
+  out.n_series = static_cast<int>(np);
+  out.n_series_features = spiking_feature_tref_index() + 1;
+  out.series_features.assign(in.n * np * static_cast<size_t>(out.n_series_features), 0.0);
+  if (in.n == 0) return;
+  const size_t nparam = net.model.params.size();
+  const int threads = rs_.threads > 0 ? rs_.threads : omp_get_num_procs();
+  std::atomic<uint64_t> updates{0}, events{0};
+  std::atomic<size_t> inst_bytes{0};
+  std::string error;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (size_t i = 0; i < in.n; ++i) {
+    try {
+      std::vector<double> p(nparam), q(nparam);
+      for (size_t k = 0; k < nparam; ++k) p[k] = in.params[k * in.n + i];
+      net.realise(p.data(), q.data());
+      InstanceStats st;
+      size_t cb = 0;
+      if (rs_.precision == Precision::Double)
+        run_instance_net<double>(net, rs_, cache_, q.data(), in.first_index + i, i, out, st, cb);
+      else
+        run_instance_net<float>(net, rs_, cache_, q.data(), in.first_index + i, i, out, st, cb);
+      updates += st.updates;
+      events += st.events;
+      inst_bytes = cb;
+    } catch (const std::exception& e) {
+#pragma omp critical(ns_network_error)
+      if (error.empty()) error = "network instance " + std::to_string(in.first_index + i) + ": " + e.what();
+    }
+  }
+  if (!error.empty()) throw BackendError(error);
+  neuron_updates_ = updates;
+  syn_events_ = events;
+  last_instance_bytes_ = inst_bytes;
+}
+
+}  // namespace ns

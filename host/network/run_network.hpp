@@ -1,0 +1,87 @@
+#pragma once
+// CPU execution of spiking-network instances (docs/NETWORKS.md): one network per thread (OpenMP
+// over the instances of a chunk), the neurons of a population integrated in SIMD tiles by the
+// model's own step (the code the single-neuron backends run), spikes delivered through per-neuron
+// ring buffers with NEST's delay semantics, connectivity from a counter-based generator shared
+// read-only between instances whose connectivity parameters are equal.
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "neurosweep/backend.hpp"
+#include "network/network.hpp"
+
+namespace ns {
+
+// Outgoing connections of one projection, by source neuron (compressed sparse rows): the targets
+// of source s (population-local indices) are tgt[off[s] .. off[s+1]).
+struct Csr {
+  std::vector<uint64_t> off;
+  std::vector<uint32_t> tgt;
+  size_t bytes() const { return off.size() * sizeof(uint64_t) + tgt.size() * sizeof(uint32_t); }
+};
+
+// Draws one projection (NEST's rules and defaults: conngen docs of NEST 3.10, "Connection
+// rules"). key: the projection's stream (seed, projection and, for per-instance connectivity,
+// the instance); each target (fixed_indegree), source (fixed_outdegree, pairwise_bernoulli) or
+// block of 4096 connections (fixed_total_number) draws from its own counter-based stream, so the
+// result depends on nothing but (key, rule, sizes, rule value).
+Csr draw_projection(ConnRule rule, bool autapses, bool multapses, bool same_population, uint64_t n_src,
+                    uint64_t n_tgt, double value, uint64_t key);
+
+// Connectivity shared between instances: one Csr per distinct (projection, sizes, rule value).
+class ConnCache {
+ public:
+  std::shared_ptr<const Csr> get(int proj, const NetProjection& pr, uint64_t n_src, uint64_t n_tgt, double value,
+                                 uint64_t key);
+  size_t distinct() const;
+  size_t bytes() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::tuple<int, uint64_t, uint64_t, double>, std::shared_ptr<const Csr>> map_;
+  size_t bytes_ = 0;
+};
+
+// Per-population features of a network instance (ChunkOutput::series_features, in this order).
+inline const std::vector<std::pair<std::string, std::string>>& spiking_feature_columns() {
+  static const std::vector<std::pair<std::string, std::string>> c = {
+      {"rate_hz", "Hz"},  // mean firing rate of the population's neurons over the analysis window
+      {"cv_isi", "1"},    // mean over neurons with >= 3 spikes of std(ISI)/mean(ISI) (ddof 0)
+  };
+  return c;
+}
+// After the columns above, each population's realised size (neurons) and refractory period t_ref
+// (ms; 0 for models without one), for the classifier.
+inline int spiking_feature_size_index() { return static_cast<int>(spiking_feature_columns().size()); }
+inline int spiking_feature_tref_index() { return spiking_feature_size_index() + 1; }
+
+class NetworkRunner {
+ public:
+  NetworkRunner(std::shared_ptr<const NetworkDesc> net, const RunSettings& rs);
+  // The chunk's instances: in.params column-major over the view's parameters. Fills out (spikes
+  // of the sampled neurons as obs slots, rates, series_features, status).
+  void run(const ChunkInput& in, ChunkOutput& out);
+  // Memory of the distinct connectivities drawn so far (shared mode) and how many.
+  size_t connectivity_bytes() const { return cache_.bytes(); }
+  size_t distinct_connectivities() const { return cache_.distinct(); }
+  // Per-instance mode: bytes of the last instance's connectivity (not shared).
+  size_t last_instance_bytes() const { return last_instance_bytes_; }
+  // Counters of the last run() (for benchmarks): neuron updates and synaptic events delivered.
+  uint64_t neuron_updates() const { return neuron_updates_; }
+  uint64_t synaptic_events() const { return syn_events_; }
+
+ private:
+  std::shared_ptr<const NetworkDesc> net_;
+  RunSettings rs_;
+  ConnCache cache_;
+  size_t last_instance_bytes_ = 0;
+  uint64_t neuron_updates_ = 0, syn_events_ = 0;
+};
+
+}  // namespace ns

@@ -1,0 +1,234 @@
+// The sweep spec's "network" object (docs/NETWORKS.md): populations of registry point models,
+// projections with NEST's connection rules, drives, network parameters and references.
+#include <cctype>
+
+#include "spec/spec_detail.hpp"
+
+namespace ns::spec_detail {
+
+namespace {
+
+bool is_identifier(const std::string& s) {
+  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  for (char ch : s)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_')) return false;
+  return true;
+}
+
+struct NetBuilder {
+  const Ctx& c;
+  NetworkDesc& n;
+  std::vector<std::string> net_names;
+  std::vector<double> net_values;
+  std::set<std::string> used;
+
+  // A value: a number, or a string expression over the network parameters (a reference).
+  // Returns its default; records the reference for view parameter k.
+  double value(const std::string& path, const json& v, int k) {
+    if (v.is_number()) return c.number(path, v);
+    if (!v.is_string())
+      c.bad(path, v, "a number or a reference expression over the network parameters (e.g. \"-g*J\"), not " + type_of(v));
+    NetExpr e;
+    try {
+      e = parse_net_expr(v.get<std::string>(), net_names);
+    } catch (const std::invalid_argument& ex) {
+      c.fail(path, std::string("bad reference: ") + ex.what());
+    }
+    const double x = e.eval(net_values.data());
+    if (!std::isfinite(x)) c.bad(path, v, "a reference whose value is finite (got " + fmt_num(x) + ")");
+    n.refs.emplace_back(k, std::move(e));
+    return x;
+  }
+  int param(const std::string& path, const std::string& name, const char* unit, const char* doc, Range r) {
+    if (!used.insert(name).second) c.fail(path, "parameter name \"" + name + "\" is defined twice");
+    return n.add_param(name, unit, 0.0, doc, r);
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<NetworkDesc> parse_network(const Ctx& c, const json& v, double dt_ms) {
+  c.object("network", v);
+  c.keys("network", v, {"parameters", "populations", "projections", "drives", "connectivity"});
+  auto net = std::make_shared<NetworkDesc>();
+  NetBuilder B{c, *net, {}, {}, {}};
+  std::vector<double> defaults;  // view defaults, in order of add_param
+  auto set_default = [&](int k, double x) {
+    if (static_cast<size_t>(k) >= defaults.size()) defaults.resize(static_cast<size_t>(k) + 1, 0.0);
+    defaults[static_cast<size_t>(k)] = x;
+  };
+
+  // network parameters (numbers only: they are what references refer to)
+  if (v.contains("parameters")) {
+    const json& pv = c.object("network.parameters", v["parameters"]);
+    for (auto it = pv.begin(); it != pv.end(); ++it) {
+      const std::string path = kpath("network.parameters", it.key());
+      if (!is_identifier(it.key()))
+        c.fail(path, "got parameter name \"" + it.key() + "\"; expected an identifier (letters, digits, _)");
+      const double x = c.number(path, *it);
+      const int k = B.param(path, it.key(), "", "network parameter (docs/NETWORKS.md)", any());
+      set_default(k, x);
+      B.net_names.push_back(it.key());
+      B.net_values.push_back(x);
+    }
+  }
+  net->n_net_params = static_cast<int>(B.net_names.size());
+
+  // populations
+  const json& pa = c.array("network.populations", c.require("network", v, "populations", "an array of {\"name\", \"model\", \"size\"}"));
+  std::map<std::string, int> pop_index;
+  for (size_t a = 0; a < pa.size(); ++a) {
+    const std::string path = ipath("network.populations", a);
+    const json& pj = c.object(path, pa[a]);
+    c.keys(path, pj, {"name", "model", "size", "params", "sample"});
+    NetPopulation P;
+    P.name = c.str(kpath(path, "name"), c.require(path, pj, "name"));
+    if (!is_identifier(P.name)) c.bad(kpath(path, "name"), pj["name"], "an identifier (letters, digits, _)");
+    if (pop_index.count(P.name)) c.bad(kpath(path, "name"), pj["name"], "a population name not used before");
+    if (P.name == "drive") c.bad(kpath(path, "name"), pj["name"], "a name other than \"drive\" (reserved for drives)");
+    const json& mv = c.require(path, pj, "model", "a point-neuron model, e.g. \"iaf_psc_delta\"");
+    P.model = c.str(kpath(path, "model"), mv);
+    P.desc = find_model(P.model);
+    std::vector<std::string> point_models;
+    for (const auto& nm : model_names())
+      if (model_is(nm, ModelKind::kPointNeuron)) point_models.push_back(nm);
+    if (!P.desc || P.desc->kind != ModelKind::kPointNeuron)
+      c.bad(kpath(path, "model"), mv, "a point-neuron model" + did_you_mean(P.model, point_models) + ": " + join(point_models));
+    P.size_param = B.param(kpath(path, "size"), P.name + ".size", "1", "neurons in the population", whole().ge(1).le(4.0e9));
+    set_default(P.size_param, B.value(kpath(path, "size"), c.require(path, pj, "size", "the number of neurons"), P.size_param));
+    if (pj.contains("sample"))
+      P.sample = static_cast<int>(c.uint(kpath(path, "sample"), pj["sample"], 0, 100000, "neurons whose spikes are kept"));
+    const ModelDesc& m = *P.desc;
+    const int first_input = m.param_index("step_amplitude");  // the input block: set by drives
+    for (size_t k = 0; k < m.params.size(); ++k) {
+      const bool hidden = first_input >= 0 && static_cast<int>(k) >= first_input;
+      const std::string nm = (hidden ? std::string(1, kHiddenPrefix) : std::string()) + P.name + "." + m.params[k].name;
+      const int vk = B.param(path, nm, m.params[k].unit, m.params[k].doc, m.params[k].range);
+      if (k == 0) P.param0 = vk;
+      set_default(vk, m.params[k].default_value);
+    }
+    P.rate_ex_param = P.param0 + m.param_index("rate_ex");
+    P.weight_ex_param = P.param0 + m.param_index("weight_ex");
+    P.i_e_param = m.param_index("I_e") >= 0 ? P.param0 + m.param_index("I_e") : -1;
+    if (pj.contains("params")) {
+      const json& pp = c.object(kpath(path, "params"), pj["params"]);
+      for (auto it = pp.begin(); it != pp.end(); ++it) {
+        const std::string ppath = kpath(kpath(path, "params"), it.key());
+        const int k = m.param_index(it.key());
+        if (k < 0 || (first_input >= 0 && k >= first_input)) {
+          auto names = param_names(m);
+          if (first_input >= 0) names.resize(static_cast<size_t>(first_input));
+          c.fail(ppath, "got \"" + it.key() + "\": not a parameter of model \"" + P.model + "\"" +
+                            (k >= 0 ? " that a population sets (inputs come from \"drives\")" : "") +
+                            did_you_mean(it.key(), names) + "; valid parameters: " + join(names));
+        }
+        set_default(P.param0 + k, B.value(ppath, *it, P.param0 + k));
+      }
+    }
+    pop_index[P.name] = static_cast<int>(net->pops.size());
+    net->pops.push_back(std::move(P));
+  }
+  std::vector<std::string> pop_names;
+  for (const auto& P : net->pops) pop_names.push_back(P.name);
+  auto pop_of = [&](const std::string& path, const json& x) {
+    const std::string s = c.str(path, x);
+    auto it = pop_index.find(s);
+    if (it == pop_index.end()) c.bad(path, x, "a population of network.populations" + did_you_mean(s, pop_names) + ": " + join(pop_names));
+    return it->second;
+  };
+
+  // projections
+  if (v.contains("projections")) {
+    const json& pa2 = c.array("network.projections", v["projections"], false);
+    std::vector<std::string> rules(std::begin(kConnRuleNames), std::end(kConnRuleNames));
+    for (size_t a = 0; a < pa2.size(); ++a) {
+      const std::string path = ipath("network.projections", a);
+      const json& pj = c.object(path, pa2[a]);
+      NetProjection pr;
+      pr.src = pop_of(kpath(path, "source"), c.require(path, pj, "source", "a population name"));
+      pr.tgt = pop_of(kpath(path, "target"), c.require(path, pj, "target", "a population name"));
+      pr.rule = enum_of<ConnRule>(c.choice(kpath(path, "rule"), c.require(path, pj, "rule", "one of " + join(rules)), rules),
+                                  kConnRuleNames);
+      const std::string rp = rule_param_name(pr.rule);
+      std::vector<std::string> keys = {"name", "source", "target", "rule", "weight", "delay", "autapses", "multapses"};
+      if (!rp.empty()) keys.push_back(rp);
+      c.keys(path, pj, keys);
+      pr.name = pj.contains("name") ? c.str(kpath(path, "name"), pj["name"])
+                                    : net->pops[static_cast<size_t>(pr.src)].name + "->" + net->pops[static_cast<size_t>(pr.tgt)].name;
+      for (const auto& q : net->projs)
+        if (q.name == pr.name)
+          c.fail(path, "projection name \"" + pr.name + "\" is used twice; give one of them a distinct \"name\"");
+      if (pj.contains("autapses")) pr.autapses = c.boolean(kpath(path, "autapses"), pj["autapses"]);
+      if (pj.contains("multapses")) pr.multapses = c.boolean(kpath(path, "multapses"), pj["multapses"]);
+      if (pr.rule == ConnRule::kFixedTotalNumber && !pr.multapses)
+        c.bad(kpath(path, "multapses"), pj["multapses"],
+              "true: fixed_total_number draws with multapses (NEST refuses multapses = false for this rule too)");
+      pr.weight_param = B.param(path, pr.name + ".weight", "model",
+                                "synaptic weight (the target model's unit: mV for delta synapses, pA for current, "
+                                "nS for conductance synapses); negative: inhibitory", any());
+      set_default(pr.weight_param, B.value(kpath(path, "weight"), c.require(path, pj, "weight", "a number or a reference"), pr.weight_param));
+      pr.delay_param = B.param(path, pr.name + ".delay", "ms", "synaptic delay (rounded to the time grid, >= dt)", ge(dt_ms));
+      set_default(pr.delay_param, B.value(kpath(path, "delay"), c.require(path, pj, "delay", "in ms, >= dt"), pr.delay_param));
+      if (!rp.empty()) {
+        const Range r = pr.rule == ConnRule::kPairwiseBernoulli ? ge(0).le(1) : whole().ge(0).le(4.0e9);
+        const char* doc = pr.rule == ConnRule::kPairwiseBernoulli ? "connection probability of each pair"
+                          : pr.rule == ConnRule::kFixedTotalNumber ? "number of connections"
+                                                                   : "connections per neuron";
+        pr.rule_param = B.param(path, pr.name + "." + rp, "1", doc, r);
+        set_default(pr.rule_param, B.value(kpath(path, rp), c.require(path, pj, rp, std::string("the parameter of rule ") + kConnRuleNames[static_cast<int>(pr.rule)]), pr.rule_param));
+      }
+      net->projs.push_back(std::move(pr));
+    }
+  }
+
+  // drives
+  if (v.contains("drives")) {
+    const json& da = c.array("network.drives", v["drives"], false);
+    for (size_t a = 0; a < da.size(); ++a) {
+      const std::string path = ipath("network.drives", a);
+      const json& dj = c.object(path, da[a]);
+      NetDrive dr;
+      dr.target = pop_of(kpath(path, "target"), c.require(path, dj, "target", "a population name"));
+      const std::string type = c.choice(kpath(path, "type"), c.require(path, dj, "type", "\"poisson\" or \"dc\""), {"poisson", "dc"});
+      dr.kind = type == "poisson" ? NetDrive::kPoisson : NetDrive::kDc;
+      c.keys(path, dj, dr.kind == NetDrive::kPoisson ? std::vector<std::string>{"target", "type", "rate", "weight"}
+                                                     : std::vector<std::string>{"target", "type", "amplitude"});
+      const NetPopulation& P = net->pops[static_cast<size_t>(dr.target)];
+      dr.name = "drive." + P.name;
+      for (const auto& q : net->drives)
+        if (q.target == dr.target && q.kind == dr.kind)
+          c.fail(path, "population " + P.name + " has two " + type + " drives; expected at most one of each type");
+      if (dr.kind == NetDrive::kPoisson) {
+        dr.rate_param = B.param(path, dr.name + ".rate", "Hz", "rate of the Poisson drive (each neuron its own train)", ge(0));
+        set_default(dr.rate_param, B.value(kpath(path, "rate"), c.require(path, dj, "rate", "in Hz"), dr.rate_param));
+        dr.weight_param = B.param(path, dr.name + ".weight", "model", "weight of each drive spike (the model's unit)", any());
+        set_default(dr.weight_param, B.value(kpath(path, "weight"), c.require(path, dj, "weight", "the model's weight unit"), dr.weight_param));
+      } else {
+        if (P.i_e_param < 0) c.fail(path, "model " + P.model + " has no I_e for a dc drive");
+        dr.amplitude_param = B.param(path, dr.name + ".amplitude", "pA", "constant current added to I_e", any());
+        set_default(dr.amplitude_param, B.value(kpath(path, "amplitude"), c.require(path, dj, "amplitude", "in pA"), dr.amplitude_param));
+      }
+      net->drives.push_back(std::move(dr));
+    }
+  }
+  if (v.contains("connectivity"))
+    net->shared_connectivity = c.choice("network.connectivity", v["connectivity"], {"shared", "per_instance"}) == "shared";
+
+  net->build(dt_ms);
+  for (size_t k = 0; k < defaults.size() && k < net->model.params.size(); ++k)
+    net->model.params[k].default_value = defaults[k];
+  // Every default (references evaluated) against the ranges and rules, naming the key.
+  std::vector<double> q(net->model.params.size());
+  const std::vector<double> d = net->model.defaults();
+  net->realise(d.data(), q.data());
+  for (size_t k = 0; k < q.size(); ++k) {
+    if (is_hidden_name(net->model.params[k].name)) continue;
+    if (std::string r = range_violation(net->model.params[k], q[k]); !r.empty())
+      c.fail("network", "got " + std::string(net->model.params[k].name) + " = " + fmt_num(q[k]) + "; expected " + r);
+  }
+  if (std::string r = net->check_realised(q.data(), dt_ms); !r.empty()) c.fail("network", r);
+  net->normalised = v;
+  return net;
+}
+
+}  // namespace ns::spec_detail

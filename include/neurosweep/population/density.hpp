@@ -1,0 +1,335 @@
+#pragma once
+// Population-density networks (DiPDE): each internal population is the probability density of the
+// membrane potential of leaky integrate-and-fire neurons with voltage-jump synapses, on bins
+// between v_min and the threshold v_max; external populations are given rates.
+//   [I13] Iyer R, Menon V, Buice M, Koch C, Mihalas S (2013) The influence of synaptic weight
+//         distribution on neuronal population dynamics. PLoS Comput Biol 9:e1003248.
+//   [C16] Cain N, Iyer R, Koch C, Mihalas S (2016) The computational properties of a simplified
+//         cortical column model. PLoS Comput Biol 12:e1005045.
+// The discretisation is DiPDE's (AllenInstitute/dipde, dipde/internals/utilities.py; summarised in
+// shared/reference/networks-and-populations.md section 3), read and re-written here:
+//  - grid (utilities.get_v_edges): edges v_min + i * delta, delta = (v_min + dv) - v_min (numpy
+//    arange), i < ceil((v_max - v_min) / dv), edges closer to 0 than DiPDE's 2.22e-16 V (here
+//    2.22e-13 mV) set to 0, then v_max appended (the last bin may be narrower);
+//  - reset bins (get_zero_bin_list): an edge exactly 0 at index k > 0: bins k-1 and k (1/2 each);
+//    at index 0: bin 0; else the bin that contains 0
+//    and the threshold flux is re-injected there. The density starts as DiPDE's default p0, a delta
+//    at 0 (get_pv_from_p0: the bin whose upper edge is the first edge >= 0; bin 0 when v_min = 0).
+//    Potentials are relative to rest, reset = 0; DiPDE has no refractory period;
+//  - leak (leak_matrix, first-order upwind): bin k above the reset bins moves mass to k-1 at rate
+//    v_{k+1} / (tau (v_{k+1} - v_k)); bin k below them to k+1 at rate v_k / (tau (v_k - v_{k+1}));
+//  - synaptic jumps of weight w at input rate lambda (flux_matrix, redistribute_probability_mass,
+//    fraction_overlap): source bin L shifted to [v_L + w, v_{L+1} + w] is spread over the bins it
+//    overlaps by overlap / width; outflow -lambda. w > 0: the part beyond v_max, f_L = 1 - sum_j
+//    R_Lj, is the threshold flux (firing rate r = sum_c lambda_c f_c . p) and re-enters at the reset
+//    bins; w <= 0: the part below v_min is added to bin 0. The operator is applied bin by bin (it
+//    is banded: a jump moves mass by w / dv bins), never stored as a dense matrix;
+//  - input rate of a connection: lambda = nsyns x the source's rate delay + 1 steps ago (DiPDE's
+//    delay queue, network.py / connection.py: the queue is rolled after the populations update,
+//    so the lag is round(delay / dt) + 1 steps); internal sources start at rate 0;
+//  - time step (InternalPopulation.update_propability_mass, 'approx' with approx_order None):
+//    p <- sum_k (J dt)^k p / k!, adding terms until the max-norm of the last term is <= tol; then
+//    negative entries clipped to 0 and p renormalised when the sum is off by more than 1e-15; the
+//    rate uses the new p and this step's lambda.
+// Units: ms, mV, Hz (rates) in the engine; DiPDE's s and V are converted by the PopNet reader
+// (python/neurosweep/popnet.py), the one place that converts.
+//
+// Sizes: up to kMaxInternal internal populations of up to kMaxBins bins, kMaxExternal external
+// populations with piecewise-constant rates of up to kPieces pieces, kMaxConnections
+// connections, delays up to kMaxDelay steps. The host builds the parameter names from the spec's
+// "populations" object (host/population/population_spec.cpp); unused slots are hidden. The
+// arithmetic is in double whatever the run's precision (rate_engine.hpp: kDoubleOnly).
+#include "neurosweep/engine.hpp"
+#include "neurosweep/gating_table.hpp"
+#include "neurosweep/point/inputs.hpp"
+
+namespace ns {
+
+struct DensityNetworkModel : point::NoTable {
+  static constexpr const char* kName = "dipde_network";
+  static constexpr const char* kDescription =
+      "DiPDE population-density network (Iyer et al. 2013, Cain et al. 2016): LIF densities with "
+      "voltage jumps, external rates; populations from the spec's \"populations\" object";
+  static constexpr ModelKind kKind = ModelKind::kPopulation;
+  static constexpr bool kUsesContext = true;
+  static constexpr bool kHostDescribed = true;  // names built on the host (population_spec.cpp)
+  static constexpr bool kDoubleOnly = true;     // always integrated in double
+  static constexpr bool kCpuOnly = true;        // no GPU path yet (docs/POPULATIONS.md)
+
+  static constexpr int kMaxInternal = 4, kMaxExternal = 4, kMaxConnections = 16, kMaxBins = 1024;
+  static constexpr int kPieces = 4, kMaxDelay = 255, kHist = kMaxDelay + 1;
+  static constexpr int kMaxTerms = 400;  // Taylor terms per step before giving up (status nonfinite)
+
+  // ---- parameters ----
+  enum IntParam { tau_m, v_min, v_max, dv, kIntParams };
+  static constexpr int kExtParams = 2 * kPieces - 1;  // rate0, t1, rate1, ..., t3, rate3
+  enum ConnParam { c_source, c_target, c_weight, c_nsyns, c_delay, kConnParams };
+  static constexpr int kPInt = 0;
+  static constexpr int kPExt = kPInt + kMaxInternal * kIntParams;
+  static constexpr int kPConn = kPExt + kMaxExternal * kExtParams;
+  static constexpr int kPGlobal = kPConn + kMaxConnections * kConnParams;
+  enum GlobalParam { n_internal, n_external, n_connections, tol, kGlobalParams };
+  static constexpr int kNumParams = kPGlobal + kGlobalParams;
+
+  // ---- state: densities, current rates, rate history (ring by step index) ----
+  static constexpr int kSP = 0;
+  static constexpr int kSRate = kMaxInternal * kMaxBins;
+  static constexpr int kSHist = kSRate + kMaxInternal;
+  static constexpr int kNumState = kSHist + kMaxInternal * kHist;
+  static constexpr int kNumObs = 1;
+  static constexpr int kNumRates = kMaxInternal;  // the first n_internal are written
+  static constexpr const char* kRateNames[kNumRates] = {"pop0", "pop1", "pop2", "pop3"};
+
+  // ---- derived ----
+  enum IntDerived { d_nb, d_e0, d_delta, d_vmax, d_z0, d_z1, d_inv_tau, d_p0, kIntDerived };
+  enum ConnDerived { dc_src, dc_tgt, dc_w, dc_nsyn, dc_lag, kConnDerived };
+  static constexpr int kDInt = 0;
+  static constexpr int kDExt = kDInt + kMaxInternal * kIntDerived;
+  static constexpr int kDConn = kDExt + kMaxExternal * kExtParams;
+  static constexpr int kDGlobal = kDConn + kMaxConnections * kConnDerived;
+  enum GlobalDerived { dg_ni, dg_nx, dg_nc, dg_tol, dg_dt, kGlobalDerived };
+  static constexpr int kNumDerived = kDGlobal + kGlobalDerived;
+
+  static constexpr double kZeroEdge = 2.220446049250313e-13;  // DiPDE's eps (2.22e-16 V) in mV
+
+  NS_HD static int clampi(double x, int lo, int hi) {
+    int k = x == x ? static_cast<int>(x) : lo;
+    return k < lo ? lo : (k > hi ? hi : k);
+  }
+  // Number of bins of a grid (numpy arange length + the appended v_max).
+  NS_HD static int bins_of(double vmin, double vmax, double dvv) {
+    const double n = __builtin_ceil((vmax - vmin) / dvv);
+    return n > 0 ? static_cast<int>(n) : 0;
+  }
+  // Edge i of internal population p (derived block d).
+  template <class D>
+  NS_HD static double edge(D d, int p, int i) {
+    const int b = kDInt + p * kIntDerived;
+    const int nb = static_cast<int>(d[b + d_nb]);
+    if (i >= nb) return double(d[b + d_vmax]);
+    const double e = double(d[b + d_e0]) + double(i) * double(d[b + d_delta]);
+    return (e < kZeroEdge && e > -kZeroEdge) ? 0.0 : e;
+  }
+
+  template <class T, class P, class D>
+  NS_HD static void derive(const P& p, D d, T dt) {
+    const int ni = clampi(double(p[kPGlobal + n_internal]), 0, kMaxInternal);
+    const int nx = clampi(double(p[kPGlobal + n_external]), 0, kMaxExternal);
+    const int nc = clampi(double(p[kPGlobal + n_connections]), 0, kMaxConnections);
+    d[kDGlobal + dg_ni] = T(ni);
+    d[kDGlobal + dg_nx] = T(nx);
+    d[kDGlobal + dg_nc] = T(nc);
+    d[kDGlobal + dg_tol] = T(p[kPGlobal + tol]);
+    d[kDGlobal + dg_dt] = dt;
+    for (int q = 0; q < kMaxInternal; ++q) {
+      const int pb = kPInt + q * kIntParams, b = kDInt + q * kIntDerived;
+      const double vmin = double(p[pb + v_min]), vmax = double(p[pb + v_max]), dvv = double(p[pb + dv]);
+      int nb = q < ni ? bins_of(vmin, vmax, dvv) : 1;
+      nb = nb < 1 ? 1 : (nb > kMaxBins ? kMaxBins : nb);
+      d[b + d_nb] = T(nb);
+      d[b + d_e0] = T(vmin);
+      d[b + d_delta] = T((vmin + dvv) - vmin);  // numpy arange's step
+      d[b + d_vmax] = T(vmax);
+      d[b + d_inv_tau] = T(1.0 / double(p[pb + tau_m]));
+      // reset bins (get_zero_bin_list)
+      int zedge = -1, nle = 0, first_ge = -1;
+      for (int i = 0; i <= nb; ++i) {
+        const double e = edge(d, q, i);
+        if (e == 0.0) zedge = zedge < 0 ? i : zedge;
+        if (e <= 0.0) ++nle;
+        if (e >= 0.0 && first_ge < 0) first_ge = i;
+      }
+      // p0 = delta at 0 (get_pv_from_p0 with a discrete cdf: the bin whose upper edge is the first
+      // edge >= 0; bin 0 when v_min >= 0)
+      const int b0 = first_ge <= 0 ? 0 : first_ge - 1;
+      d[b + d_p0] = T(b0 >= nb ? nb - 1 : b0);
+      int z0, z1;
+      if (zedge == 0) z0 = z1 = 0;
+      else if (zedge > 0) z0 = zedge - 1, z1 = zedge;
+      else z0 = z1 = nle - 1;  // bisect_right(edges, 0) - 1 (the spec keeps v_min <= 0 < v_max)
+      z0 = z0 < 0 ? 0 : (z0 >= nb ? nb - 1 : z0);
+      z1 = z1 < 0 ? 0 : (z1 >= nb ? nb - 1 : z1);
+      d[b + d_z0] = T(z0);
+      d[b + d_z1] = T(z1);
+    }
+    for (int k = 0; k < kMaxExternal * kExtParams; ++k) d[kDExt + k] = T(p[kPExt + k]);
+    for (int c = 0; c < kMaxConnections; ++c) {
+      const int pb = kPConn + c * kConnParams, b = kDConn + c * kConnDerived;
+      d[b + dc_src] = T(clampi(double(p[pb + c_source]), 0, kMaxInternal + kMaxExternal - 1));
+      d[b + dc_tgt] = T(clampi(double(p[pb + c_target]), 0, kMaxInternal - 1));
+      d[b + dc_w] = T(p[pb + c_weight]);
+      d[b + dc_nsyn] = T(p[pb + c_nsyns]);
+      // DiPDE: delay_ind = round(delay / dt), read one step later (lag delay_ind + 1)
+      const double steps = __builtin_round(double(p[pb + c_delay]) / double(dt));
+      d[b + dc_lag] = T(clampi(steps, 0, kMaxDelay) + 1);
+    }
+  }
+
+  template <class T, class D, class S>
+  NS_HD static void init(D d, S s) {
+    for (int k = 0; k < kNumState; ++k) s[k] = T(0);
+    for (int q = 0; q < kMaxInternal; ++q)
+      s[kSP + q * kMaxBins + static_cast<int>(d[kDInt + q * kIntDerived + d_p0])] = T(1);
+  }
+
+  // Rate (Hz) of external population x at time t_ms: piecewise constant, piece k from t_k on.
+  template <class D>
+  NS_HD static double external_rate(D d, int x, double t_ms) {
+    const int b = kDExt + x * kExtParams;
+    double r = double(d[b]);
+    for (int k = 1; k < kPieces; ++k)
+      if (t_ms >= double(d[b + 2 * k - 1])) r = double(d[b + 2 * k]);
+    return r;
+  }
+
+  // DiPDE utilities.fraction_overlap: share of (a1, a2) inside (b1, b2).
+  NS_HD static double fraction_overlap(double a1, double a2, double b1, double b2) {
+    if (a1 >= b1) {
+      if (a2 <= b2) return 1.0;
+      if (a1 >= b2) return 0.0;
+      return (b2 - a1) / (a2 - a1);
+    }
+    if (a2 <= b1) return 0.0;
+    if (a2 >= b2) return (b2 - b1) / (a2 - a1);
+    return (a2 - b1) / (a2 - a1);
+  }
+
+  // y = J x for internal population q: leak plus the jumps of its incoming connections (lam: per
+  // connection input rate in 1/ms, 0 for connections to other targets). thr (optional): the
+  // threshold flux sum_c lam_c f_c . x (1/ms).
+  template <class D>
+  NS_HD static void apply_J(D d, int q, const double* lam, const double* x, double* y, double* thr) {
+    const int b = kDInt + q * kIntDerived;
+    const int nb = static_cast<int>(d[b + d_nb]);
+    const int z0 = static_cast<int>(d[b + d_z0]), z1 = static_cast<int>(d[b + d_z1]);
+    const double inv_tau = double(d[b + d_inv_tau]), e0 = double(d[b + d_e0]), delta = double(d[b + d_delta]);
+    for (int k = 0; k < nb; ++k) y[k] = 0.0;
+    // leak (utilities.leak_matrix)
+    for (int k = z1 + 1; k < nb; ++k) {
+      const double lo = edge(d, q, k), hi = edge(d, q, k + 1);
+      const double m = hi * inv_tau / (hi - lo) * x[k];
+      y[k] -= m;
+      y[k - 1] += m;
+    }
+    for (int k = 0; k < z0; ++k) {
+      const double lo = edge(d, q, k), hi = edge(d, q, k + 1);
+      const double m = lo * inv_tau / (lo - hi) * x[k];
+      y[k] -= m;
+      y[k + 1] += m;
+    }
+    double flux = 0.0;
+    const int nc = static_cast<int>(d[kDGlobal + dg_nc]);
+    for (int c = 0; c < nc; ++c) {
+      const double l = lam[c];
+      if (l == 0.0) continue;
+      const double w = double(d[kDConn + c * kConnDerived + dc_w]);
+      double lost = 0.0;  // sum_L (1 - sum_j R_Lj) x_L
+      for (int L = 0; L < nb; ++L) {
+        const double xl = x[L];
+        y[L] -= l * xl;
+        if (xl == 0.0) continue;
+        const double a1 = edge(d, q, L) + w, a2 = edge(d, q, L + 1) + w;
+        int j = static_cast<int>(__builtin_floor((a1 - e0) / delta));
+        j = j < 0 ? 0 : (j > nb - 1 ? nb - 1 : j);
+        while (j > 0 && edge(d, q, j) > a1) --j;
+        while (j < nb - 1 && edge(d, q, j + 1) <= a1) ++j;
+        double kept = 0.0;
+        for (; j < nb; ++j) {
+          const double b1 = edge(d, q, j);
+          if (!(b1 < a2)) break;
+          const double fr = fraction_overlap(a1, a2, b1, edge(d, q, j + 1));
+          y[j] += l * fr * xl;
+          kept += fr;
+        }
+        lost += (1.0 - kept) * xl;
+      }
+      if (w > 0) {
+        flux += l * lost;  // crosses v_max: re-injected at the reset bins
+        if (z0 == z1) {
+          y[z0] += l * lost;
+        } else {
+          y[z0] += 0.5 * l * lost;
+          y[z1] += 0.5 * l * lost;
+        }
+      } else {
+        y[0] += l * lost;  // below v_min: kept in bin 0
+      }
+    }
+    if (thr) *thr = flux;
+  }
+
+  template <class T, class S, class D, class Tab>
+  NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
+    const int ni = static_cast<int>(d[kDGlobal + dg_ni]);
+    const int nc = static_cast<int>(d[kDGlobal + dg_nc]);
+    const double dt = double(d[kDGlobal + dg_dt]), tolv = double(d[kDGlobal + dg_tol]);
+    const int64_t k = ctx.step;  // this step goes from t_k to t_{k+1}
+    double rate_new[kMaxInternal];
+    double x[kMaxBins], term[kMaxBins], y[kMaxBins];
+    for (int q = 0; q < ni; ++q) {
+      const int nb = static_cast<int>(d[kDInt + q * kIntDerived + d_nb]);
+      // input rates: the source's rate lag steps ago (internal: r_j after step j, r_j = 0 for j <= 0)
+      double lam[kMaxConnections];
+      for (int c = 0; c < nc; ++c) {
+        const int b = kDConn + c * kConnDerived;
+        lam[c] = 0.0;
+        if (static_cast<int>(d[b + dc_tgt]) != q) continue;
+        const int src = static_cast<int>(d[b + dc_src]);
+        const int64_t j = k + 1 - static_cast<int64_t>(d[b + dc_lag]);
+        double r;
+        if (src >= kMaxInternal) r = external_rate(d, src - kMaxInternal, double(j) * dt);
+        else r = j <= 0 ? 0.0 : double(s[kSHist + src * kHist + static_cast<int>(j % kHist)]);
+        lam[c] = double(d[b + dc_nsyn]) * r * 1e-3;  // Hz -> 1/ms
+      }
+      // Taylor series of exp(J dt) p to the tolerance
+      for (int i = 0; i < nb; ++i) x[i] = term[i] = double(s[kSP + q * kMaxBins + i]);
+      bool ok = false;
+      for (int n = 1; n <= kMaxTerms; ++n) {
+        apply_J(d, q, lam, term, y, nullptr);
+        double err = 0.0;
+        const double f = dt / double(n);
+        for (int i = 0; i < nb; ++i) {
+          term[i] = y[i] * f;
+          x[i] += term[i];
+          const double a = term[i] < 0 ? -term[i] : term[i];
+          err = a > err ? a : err;
+        }
+        if (!(err == err)) break;
+        if (err <= tolv) {
+          ok = true;
+          break;
+        }
+      }
+      // clip and renormalise (DiPDE: negative entries or |sum - 1| > 1e-15)
+      double sum = 0.0;
+      bool neg = false;
+      for (int i = 0; i < nb; ++i) {
+        neg = neg || x[i] < 0.0;
+        sum += x[i];
+      }
+      if (neg || sum - 1.0 > 1e-15 || 1.0 - sum > 1e-15) {
+        sum = 0.0;
+        for (int i = 0; i < nb; ++i) {
+          x[i] = x[i] < 0.0 ? 0.0 : x[i];
+          sum += x[i];
+        }
+        for (int i = 0; i < nb; ++i) x[i] /= sum;
+      }
+      for (int i = 0; i < nb; ++i) s[kSP + q * kMaxBins + i] = T(ok ? x[i] : __builtin_nan(""));
+      double thr = 0.0;
+      apply_J(d, q, lam, x, y, &thr);
+      rate_new[q] = ok ? thr * 1e3 : __builtin_nan("");  // 1/ms -> Hz
+    }
+    for (int q = 0; q < ni; ++q) {
+      s[kSRate + q] = T(rate_new[q]);
+      s[kSHist + q * kHist + static_cast<int>((k + 1) % kHist)] = T(rate_new[q]);
+    }
+  }
+
+  template <class T, class S>
+  NS_HD static T observe(S s, int) { return s[kSRate]; }
+  template <class T, class S, class D>
+  NS_HD static T rate(S s, D, int k) { return s[kSRate + k]; }
+};
+
+}  // namespace ns
