@@ -22,7 +22,7 @@
 
 namespace ns {
 
-constexpr int kPluginAbi = 1;
+constexpr int kPluginAbi = 2;
 
 // Trace sampling callback of PluginApi::trace (state as doubles, in state order).
 using PluginRecord = void (*)(void* ctx, int64_t step, const double* state);
@@ -36,11 +36,11 @@ struct PluginApi {
   // plugin calls no function of the executable). Use run_plugin_cpu / run_plugin_reference.
   void (*run_cpu)(const RunSettings& s, const ChunkInput& in, const OutputView& out);
   void (*run_reference)(const RunSettings& s, const ChunkInput& in, const OutputView& out);
-  // One instance (`neurosweep simulate`): out resized by the caller (1 instance, n_obs, state,
-  // final state on), rec(ctx, step, state) at step 0 and every step; returns whether the model
-  // stamps spikes on the grid (reset_spikes).
-  bool (*trace)(const RunSettings& s, const double* params, const double* init, const OutputView& out,
-                PluginRecord rec, void* ctx);
+  // One instance (`neurosweep simulate`, Engine.trace): out resized by the caller (1 instance,
+  // n_obs, state, final state on), random input keyed by instance `index`, rec(ctx, step, state)
+  // at step 0 and every step; returns whether the model stamps spikes on the grid (reset_spikes).
+  bool (*trace)(const RunSettings& s, const double* params, const double* init, uint64_t index,
+                const OutputView& out, PluginRecord rec, void* ctx);
 };
 
 class PluginError : public std::runtime_error {
