@@ -231,6 +231,52 @@ const Loaded& load_entry(const fs::path& dir, const std::string& expect_key, con
   return loaded().back();
 }
 
+// Compiles tmp/plugin.cpp (the header, NS_PLUGIN_MODEL = type, plugin_entry.hpp) into
+// tmp/plugin.so with neurosweep's compiler and flags and moves tmp to dir; on a compile failure
+// keeps tmp as <stem>-<key>.failed and throws with the header's path and the first error.
+void compile_entry(const fs::path& cache, const fs::path& tmp, const fs::path& dir, const std::string& stem,
+                   const std::string& key, const std::string& tool, const std::string& header, const std::string& type,
+                   const std::string& name, const std::string& source, bool verbose, PluginBuild& b) {
+  std::error_code ec;
+  write_file(tmp / "plugin.cpp", "// neurosweep model plugin for " + source + " (host/models/plugin.cpp)\n#include \"" +
+                                     header + "\"\n#define NS_PLUGIN_MODEL " + type +
+                                     "\n#include \"models/plugin_entry.hpp\"\n");
+  std::vector<std::string> argv = {kPluginCxx};
+  for (const auto& f : split(kPluginCxxFlags, ' ')) argv.push_back(f);
+  for (const auto& inc : split(kPluginIncludes, ';')) argv.push_back("-I" + inc);
+  argv.push_back("-DNS_PLUGIN_KEY=\"" + key + "\"");
+  argv.insert(argv.end(), {"plugin.cpp", "-o", "plugin.so.tmp"});
+  const auto t0 = std::chrono::steady_clock::now();
+  if (verbose) std::cerr << "neurosweep: compiling " << (tmp / header).string() << "\n";
+  std::string cmdline;
+  for (const auto& a : argv) {  // shell-quoted
+    std::string q = "'";
+    for (char ch : a) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+    cmdline += q + "' ";
+  }
+  write_file(tmp / "compile.sh", "cd \"$(dirname \"$0\")\" && " + cmdline + "\n");
+  const int crc = run_process(argv, tmp, tmp / "compile.out", tmp / "build.log");
+  b.compile_s = seconds_since(t0);
+  if (crc != 0) {
+    const fs::path failed = cache / (stem + "-" + key.substr(0, 20) + ".failed");
+    fs::remove_all(failed, ec);
+    fs::rename(tmp, failed, ec);
+    const fs::path where = ec ? tmp : failed;
+    const std::string first = first_error(read_file(where / "build.log"));
+    throw PluginError(source + ": the generated code does not compile: " + (where / header).string() +
+                      "\n  first compiler error: " + first + "\n  full log: " + (where / "build.log").string() +
+                      "\n  command: " + (where / "compile.sh").string());
+  }
+  fs::rename(tmp / "plugin.so.tmp", tmp / "plugin.so");
+  write_file(tmp / "name", name + "\n");
+  write_file(tmp / "source", source + "\n");
+  write_file(tmp / "toolchain", tool + "\n");
+  write_file(tmp / "key", key + "\n");
+  fs::rename(tmp, dir, ec);
+  if (ec) fs::remove_all(tmp, ec);  // another process put the same entry in place first
+  b.compiled = true;
+}
+
 }  // namespace
 
 std::string plugin_cache_dir() {
@@ -238,6 +284,19 @@ std::string plugin_cache_dir() {
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return (fs::path(x) / "neurosweep" / "models").string();
   const char* home = std::getenv("HOME");
   return (fs::path(home && *home ? home : "/tmp") / ".cache" / "neurosweep" / "models").string();
+}
+
+std::string plugin_python() { return python_exe(); }
+
+std::string backend_for_model(const std::string& which, const std::string& model, std::string* notice) {
+  if (!find_plugin(model)) return which;
+  if (which == "cuda")
+    throw BackendError("--backend cuda: model '" + model +
+                       "' is a NESTML plugin, which runs on the CPU backend only (the CUDA module of plugins is not "
+                       "built yet; docs/NESTML.md); use --backend cpu");
+  if (which == "auto" && notice)
+    *notice = "backend auto: model '" + model + "' is a NESTML plugin; using the CPU backend (plugins have no CUDA module yet)";
+  return which == "auto" ? "cpu" : which;
 }
 
 bool is_nestml_path(const std::string& m) {
@@ -301,42 +360,8 @@ const ModelDesc* load_nestml_model(const std::string& nestml_path, const PluginO
       throw PluginError(source + ": the NESTML generator's answer is not JSON: " + e.what());
     }
     const std::string header = fs::path(g.at("header").get<std::string>()).filename().string();
-    const std::string st = g.at("struct").get<std::string>();
-    write_file(tmp / "plugin.cpp", "// neurosweep model plugin for " + source + " (host/models/plugin.cpp)\n#include \"" +
-                                       header + "\"\n#define NS_PLUGIN_MODEL ::ns::nestml::" + st +
-                                       "\n#include \"models/plugin_entry.hpp\"\n");
-    // 2. compile (the compiler and flags of neurosweep's host code)
-    std::vector<std::string> argv = {kPluginCxx};
-    for (const auto& f : split(kPluginCxxFlags, ' ')) argv.push_back(f);
-    for (const auto& inc : split(kPluginIncludes, ';')) argv.push_back("-I" + inc);
-    argv.push_back("-DNS_PLUGIN_KEY=\"" + key + "\"");
-    argv.insert(argv.end(), {"plugin.cpp", "-o", "plugin.so.tmp"});
-    t0 = std::chrono::steady_clock::now();
-    if (opt.verbose) std::cerr << "neurosweep: compiling " << (tmp / header).string() << "\n";
-    std::string cmdline;
-    for (const auto& a : argv) cmdline += a + " ";
-    write_file(tmp / "compile.sh", cmdline + "\n");
-    const int crc = run_process(argv, tmp, tmp / "compile.out", log);
-    b.compile_s = seconds_since(t0);
-    if (crc != 0) {
-      // keep the failed entry for reading: <stem>-<key>.failed
-      const fs::path failed = cache / (stem + "-" + key.substr(0, 20) + ".failed");
-      fs::remove_all(failed, ec);
-      fs::rename(tmp, failed, ec);
-      const fs::path where = ec ? tmp : failed;
-      const std::string first = first_error(read_file(where / "build.log"));
-      throw PluginError(source + ": the generated code does not compile: " + (where / header).string() +
-                        "\n  first compiler error: " + first + "\n  full log: " + (where / "build.log").string() +
-                        "\n  command: " + (where / "compile.sh").string());
-    }
-    fs::rename(tmp / "plugin.so.tmp", tmp / "plugin.so");
-    write_file(tmp / "name", g.at("name").get<std::string>() + "\n");
-    write_file(tmp / "source", source + "\n");
-    write_file(tmp / "toolchain", tool + "\n");
-    write_file(tmp / "key", key + "\n");
-    fs::rename(tmp, dir, ec);
-    if (ec) fs::remove_all(tmp, ec);  // another process put the same entry in place first
-    b.compiled = true;
+    compile_entry(cache, tmp, dir, stem, key, tool, header, "::ns::nestml::" + g.at("struct").get<std::string>(),
+                  g.at("name").get<std::string>(), source, opt.verbose, b);
   }
   const auto t0 = std::chrono::steady_clock::now();
   const Loaded& l = load_entry(dir, key, source);
@@ -345,6 +370,38 @@ const ModelDesc* load_nestml_model(const std::string& nestml_path, const PluginO
   if (opt.verbose)
     std::cerr << "neurosweep: model '" << b.name << "' " << (b.compiled ? "compiled" : "cached") << " in "
               << seconds_since(t_all) << " s: " << b.library << "\n";
+  if (info) *info = b;
+  return &l.desc;
+}
+
+const ModelDesc* load_model_header(const std::string& header_path, const std::string& type, const PluginOptions& opt,
+                                   PluginBuild* info) {
+  std::error_code ec;
+  if (!fs::is_regular_file(header_path, ec)) throw PluginError(header_path + ": no such model header");
+  const std::string source = fs::canonical(header_path).string();
+  const std::string tool = toolchain_key(python_exe());
+  const std::string key = hash128("header " + source + "\n" + read_file(source) + "\ntype " + type + "\ntoolchain " + tool);
+  const fs::path cache(plugin_cache_dir());
+  const std::string stem = fs::path(source).stem().string();
+  const fs::path dir = cache / (stem + "-" + key.substr(0, 20));
+  PluginBuild b;
+  b.source = source;
+  b.dir = dir.string();
+  b.library = (dir / "plugin.so").string();
+  b.key = key;
+  std::lock_guard<std::mutex> lock(mu());
+  if (opt.force) fs::remove_all(dir, ec);
+  if (!fs::exists(dir / "plugin.so", ec)) {
+    fs::create_directories(cache, ec);
+    const fs::path tmp = cache / (".tmp-" + stem + "-" + key.substr(0, 20) + "-" + std::to_string(getpid()));
+    fs::remove_all(tmp, ec);
+    fs::create_directories(tmp);
+    const std::string header = fs::path(source).filename().string();
+    fs::copy_file(source, tmp / header, fs::copy_options::overwrite_existing);
+    compile_entry(cache, tmp, dir, stem, key, tool, header, type, "", source, opt.verbose, b);
+  }
+  const Loaded& l = load_entry(dir, key, source);
+  b.name = l.desc.name;
   if (info) *info = b;
   return &l.desc;
 }

@@ -22,7 +22,7 @@
 
 namespace ns {
 
-constexpr int kPluginAbi = 1;
+constexpr int kPluginAbi = 2;
 
 // Trace sampling callback of PluginApi::trace (state as doubles, in state order).
 using PluginRecord = void (*)(void* ctx, int64_t step, const double* state);
@@ -36,11 +36,11 @@ struct PluginApi {
   // plugin calls no function of the executable). Use run_plugin_cpu / run_plugin_reference.
   void (*run_cpu)(const RunSettings& s, const ChunkInput& in, const OutputView& out);
   void (*run_reference)(const RunSettings& s, const ChunkInput& in, const OutputView& out);
-  // One instance (`neurosweep simulate`): out resized by the caller (1 instance, n_obs, state,
-  // final state on), rec(ctx, step, state) at step 0 and every step; returns whether the model
-  // stamps spikes on the grid (reset_spikes).
-  bool (*trace)(const RunSettings& s, const double* params, const double* init, const OutputView& out,
-                PluginRecord rec, void* ctx);
+  // One instance (`neurosweep simulate`, Engine.trace): out resized by the caller (1 instance,
+  // n_obs, state, final state on), random input keyed by instance `index`, rec(ctx, step, state)
+  // at step 0 and every step; returns whether the model stamps spikes on the grid (reset_spikes).
+  bool (*trace)(const RunSettings& s, const double* params, const double* init, uint64_t index,
+                const OutputView& out, PluginRecord rec, void* ctx);
 };
 
 class PluginError : public std::runtime_error {
@@ -76,6 +76,11 @@ std::string plugin_cache_dir();
 const ModelDesc* load_nestml_model(const std::string& nestml_path, const PluginOptions& opt = {},
                                    PluginBuild* info = nullptr);
 
+// The same for a model header written in C++ (type: its model struct, e.g. ::ns::MyModel): compiled
+// and loaded as a plugin. The header route of the compile step (tests; hand-written models).
+const ModelDesc* load_model_header(const std::string& header_path, const std::string& type,
+                                   const PluginOptions& opt = {}, PluginBuild* info = nullptr);
+
 // A loaded plugin model (nullptr when none of that name is loaded).
 const PluginApi* find_plugin(const std::string& name);
 // The backends' calls: false when s.model is no loaded plugin, else out resized and filled.
@@ -89,5 +94,11 @@ std::vector<std::string> plugin_model_names();  // loaded plugins, in load order
 std::vector<std::string> cached_plugin_names();
 
 bool is_nestml_path(const std::string& model);  // ends in ".nestml"
+
+// The backend choice for a model: a plugin model runs on the CPU ("auto" -> "cpu" with a notice;
+// "cuda" refused with a BackendError naming the model); others: `which` unchanged.
+std::string backend_for_model(const std::string& which, const std::string& model, std::string* notice);
+// The generator's interpreter: $NEUROSWEEP_PYTHON, else <source>/.venv/bin/python, else python3.
+std::string plugin_python();
 
 }  // namespace ns

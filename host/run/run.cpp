@@ -3,6 +3,7 @@
 // backend, classified, and written to the build store, which renames it into place only when it is
 // complete. Peak memory depends on the chunk size, not on the sweep size.
 #include "run/run.hpp"
+#include "models/plugin.hpp"
 
 #include <hdf5.h>
 #include <unistd.h>
@@ -235,7 +236,7 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
       throw SpecError("-o '" + out + "': directory '" + dir.string() + "' does not exist");
   }
   std::string notice;
-  auto backend = make_backend(opt.backend, &notice);
+  auto backend = make_backend(backend_for_model(opt.backend, spec.model->name, &notice), &notice);  // plugins: CPU
   if (!opt.quiet && !notice.empty()) std::cerr << "neurosweep: " << notice << "\n";
 
   const RunSettings rs = run_settings(spec, std::max(stage->spikes_needed(), spec.out_spikes), opt.threads);

@@ -214,3 +214,25 @@ def test_unsupported_construct_refused_by_name(gen_dir, tmp_path):
     with pytest.raises(NestmlError) as e:
         generate(str(bad), str(gen_dir))
     assert "vector input port" in str(e.value) or "unsupported" in str(e.value)
+
+
+def test_module_command_line_for_the_plugin_builder(tmp_path):
+    """`python -m neurosweep.nestml generate` (what `neurosweep model build` runs): one JSON
+    object on stdout (PyNESTML's progress kept off it) and exit 0; a NESTML error on stderr with
+    file:line and exit 2 (host/models/plugin.cpp passes that message on unchanged)."""
+    import json
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    good = os.path.join(DATA, "qif_neuron.nestml")
+    r = subprocess.run([sys.executable, "-m", "neurosweep.nestml", "generate", good, str(tmp_path)],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    j = json.loads(r.stdout)
+    assert j["name"] == "qif_neuron" and j["struct"] == "NestmlQifNeuron"
+    assert os.path.isfile(j["header"]) and j["generator"] and j["nestml"] != "unknown"
+    bad = os.path.join(DATA, "qif_neuron_error.nestml")
+    r = subprocess.run([sys.executable, "-m", "neurosweep.nestml", "generate", bad, str(tmp_path / "bad")],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert f"{bad}:35:17: error: Actual type different from expected" in r.stderr
