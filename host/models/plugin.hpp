@@ -22,7 +22,7 @@
 
 namespace ns {
 
-constexpr int kPluginAbi = 1;
+constexpr int kPluginAbi = 2;  // 2: trace takes the instance index
 
 // Trace sampling callback of PluginApi::trace (state as doubles, in state order).
 using PluginRecord = void (*)(void* ctx, int64_t step, const double* state);
@@ -37,10 +37,11 @@ struct PluginApi {
   void (*run_cpu)(const RunSettings& s, const ChunkInput& in, const OutputView& out);
   void (*run_reference)(const RunSettings& s, const ChunkInput& in, const OutputView& out);
   // One instance (`neurosweep simulate`): out resized by the caller (1 instance, n_obs, state,
-  // final state on), rec(ctx, step, state) at step 0 and every step; returns whether the model
-  // stamps spikes on the grid (reset_spikes).
-  bool (*trace)(const RunSettings& s, const double* params, const double* init, const OutputView& out,
-                PluginRecord rec, void* ctx);
+  // final state on), rec(ctx, step, state) at step 0 and every step; index: the instance's global
+  // index, key of its random input (StepContext); returns whether the model stamps spikes on the
+  // grid (reset_spikes).
+  bool (*trace)(const RunSettings& s, const double* params, const double* init, uint64_t index,
+                const OutputView& out, PluginRecord rec, void* ctx);
 };
 
 class PluginError : public std::runtime_error {

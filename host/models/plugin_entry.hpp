@@ -102,8 +102,8 @@ struct Probe {
 
 // As host/run/simulate.cpp's simulate_trace for one model type.
 template <class T>
-void trace_typed(const RunSettings& s, const double* params, const double* init, const OutputView& ov,
-                 PluginRecord rec, void* ctx) {
+void trace_typed(const RunSettings& s, const double* params, const double* init, uint64_t index,
+                 const OutputView& ov, PluginRecord rec, void* ctx) {
   HostTable<T> table;
   if (s.gating == Gating::Table) model_build_table<M, T>(table, s.sim, s.table_v_min, s.table_v_max, s.table_dv);
   T s0[M::kNumState];
@@ -117,17 +117,17 @@ void trace_typed(const RunSettings& s, const double* params, const double* init,
   const Probe<T> probe{rec, ctx};
   probe(0, s0);
   if (s.gating == Gating::Table)
-    run_instance<M, T>(s.sim, params, init, 1, 0, 0, table.view(), ov, probe);
+    run_instance<M, T>(s.sim, params, init, 1, 0, index, table.view(), ov, probe);
   else
-    run_instance<M, T>(s.sim, params, init, 1, 0, 0, Direct{}, ov, probe);
+    run_instance<M, T>(s.sim, params, init, 1, 0, index, Direct{}, ov, probe);
 }
 
-inline bool trace(const RunSettings& s, const double* params, const double* init, const OutputView& ov,
-                  PluginRecord rec, void* ctx) {
+inline bool trace(const RunSettings& s, const double* params, const double* init, uint64_t index,
+                  const OutputView& ov, PluginRecord rec, void* ctx) {
   if (s.precision == Precision::Double)
-    trace_typed<double>(s, params, init, ov, rec, ctx);
+    trace_typed<double>(s, params, init, index, ov, rec, ctx);
   else
-    trace_typed<float>(s, params, init, ov, rec, ctx);
+    trace_typed<float>(s, params, init, index, ov, rec, ctx);
   return reset_spikes<M>::value;
 }
 

@@ -175,7 +175,7 @@ Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
       x->tr->columns[0].push_back(double(step) * x->dt);
       for (size_t k = 0; k < x->recorded->size(); ++k) x->tr->columns[k + 1].push_back(st[(*x->recorded)[k]]);
     };
-    const bool grid = api->trace(s, params.data(), init_state ? init_state->data() : nullptr, ov, rec, &ctx);
+    const bool grid = api->trace(s, params.data(), init_state ? init_state->data() : nullptr, index, ov, rec, &ctx);
     const double step_tics = std::round(s.sim.dt * 1000.0);  // as for built-in reset models above
     if (grid && step_tics >= 1.0 && std::fabs(s.sim.dt * 1000.0 - step_tics) < 1e-6)
       for (double& t : tr.spike_times_f64) t = std::round(t / s.sim.dt) * step_tics / 1000.0;
