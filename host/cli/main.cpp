@@ -97,7 +97,9 @@ int cmd_simulate(const SimulateArgs& a) {
     if (!dir.empty() && !std::filesystem::is_directory(dir))
       throw ns::SpecError("-o '" + a.out + "': directory '" + dir.string() + "' does not exist");
   }
-  const auto tr = ns::simulate_trace(s, params, si.init.empty() ? nullptr : &si.init, every, m);
+  // --spec --instance i: the random input of instance i (as `run` drew it); 0 without --spec.
+  const auto tr = ns::simulate_trace(s, params, si.init.empty() ? nullptr : &si.init, every, m,
+                                     a.spec.empty() ? 0 : a.instance);
 
   nlohmann::json summary;
   summary["model"] = s.model;

@@ -359,7 +359,7 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
   // The stored trace of instance ti (parameters p, start state st or null): the analysis window
   // of the build's integration, sampled every output.traces.every.
   auto take_trace = [&](uint64_t ti, const std::vector<double>& p, const std::vector<double>* st) {
-    const Trace tr = simulate_trace(rs, p, st, spec.trace_every_steps, &m);
+    const Trace tr = simulate_trace(rs, p, st, spec.trace_every_steps, &m, ti);  // ti: its random input
     TraceData td;
     td.instance = ti;
     for (size_t c2 = 1; c2 < tr.names.size(); ++c2) {

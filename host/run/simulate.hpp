@@ -31,8 +31,9 @@ std::vector<double> resolve_params(const ModelDesc& m, const std::string& preset
 // Integrate and sample the state every `every_steps` steps (t = 0 included). desc: names of the
 // state variables (default: the registered model s.model); states whose names start with '#'
 // (unused cells and synapses of a circuit object) are not recorded. index: the instance index, key
-// of the counter-based random input of the models that draw one (StepContext in engine.hpp; 0 for
-// `neurosweep simulate`); deterministic models do not depend on it.
+// of the counter-based random input of the models that draw one (StepContext in engine.hpp; the
+// stored trace and `simulate --spec --instance i` pass i, plain `neurosweep simulate` 0);
+// deterministic models do not depend on it.
 Trace simulate_trace(const RunSettings& s, const std::vector<double>& params,
                      const std::vector<double>* init_state, int64_t every_steps,
                      const ModelDesc* desc = nullptr, uint64_t index = 0);

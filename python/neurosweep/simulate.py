@@ -150,6 +150,15 @@ def resimulate(db, i: int, binary: Optional[str] = None, every_ms: Optional[floa
             f"`neurosweep simulate` starts cold, so it cannot reproduce this instance")
     defaults = model_defaults(st["model"], exe)
     params = db.params_of(i, model_params=defaults.keys())
+    # Poisson input (the point models' rate_ex / rate_in, include/neurosweep/point/inputs.hpp) is
+    # keyed by the spec's seed and the instance index: only `simulate --spec --instance i` draws
+    # instance i's spike trains (plain `simulate` uses seed and index 0).
+    if any(float(params.get(k, 0.0) or 0.0) > 0.0 for k in ("rate_ex", "rate_in")):
+        if "parameter_file" in db.spec:
+            raise SimulateError(
+                f"{db.path}: instance {i} has Poisson input (rate_ex/rate_in) and the spec has a "
+                f"parameter_file; `neurosweep simulate` cannot reproduce its random input")
+        return _resimulate_spec(db, i, exe, st, every_ms, keep_transient)
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise SimulateError(f"{db.path}: parameters {unknown} are not parameters of model "
