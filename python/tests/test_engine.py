@@ -223,7 +223,7 @@ def test_stored_traces_of_poisson_instances_are_their_own(binary, tmp_path):
 
     from conftest import run_cli
 
-    spec = {"model": "iaf_psc_exp", "dt": "0.1 ms", "transient": "20 ms", "analysis": "300 ms", "seed": 5,
+    spec = {"model": "iaf_psc_exp", "dt": "0.1 ms", "transient": "20 ms", "analysis": "400 ms", "seed": 5,
             "fixed": {"rate_ex": 8000.0, "weight_ex": 30.0}, "classifier": {"slowest_period_ms": 100},
             "axes": [{"kind": "list", "param": "I_e", "values": [0.0, 0.0, 0.0, 0.0, 0.0]}],
             "output": {"traces": {"instances": [0, 1, 2, 3, 4], "every": "0.1 ms"}}}
