@@ -147,7 +147,8 @@ std::string toolchain_key(const std::string& py) {
     const fs::path src(kPluginSourceDir);
     s += "headers " + hash_tree(src / "include", {".hpp", ".h"}) + "\n";
     s += "plugin " + hash128(read_file(src / "host" / "models" / "plugin.hpp") +
-                             read_file(src / "host" / "models" / "plugin_entry.hpp")) + "\n";
+                             read_file(src / "host" / "models" / "plugin_entry.hpp") +
+                             read_file(src / "host" / "models" / "describe_header.hpp")) + "\n";
     s += "generator " + hash_tree(src / "python" / "neurosweep" / "nestml", {".py", ".jinja2"}) + "\n";
     s += "python " + py + " " + nestml_dist(py) + "\n";
     return hash128(s);
@@ -303,6 +304,34 @@ bool is_nestml_path(const std::string& m) {
   return m.size() > 7 && m.compare(m.size() - 7, 7, ".nestml") == 0;
 }
 
+// The cache entry of a source: <cache>/<stem>-<key prefix> (PluginBuild's paths), and a fresh
+// temporary folder beside it for a build (compile_entry renames it into place).
+struct CacheEntry {
+  fs::path cache, dir;
+  std::string stem;
+  PluginBuild b;
+};
+CacheEntry cache_entry(const std::string& source, const std::string& key) {
+  CacheEntry e;
+  e.cache = plugin_cache_dir();
+  e.stem = fs::path(source).stem().string();
+  e.dir = e.cache / (e.stem + "-" + key.substr(0, 20));
+  e.b.source = source;
+  e.b.dir = e.dir.string();
+  e.b.library = (e.dir / "plugin.so").string();
+  e.b.key = key;
+  return e;
+}
+fs::path fresh_tmp(const CacheEntry& e) {
+  std::error_code ec;
+  fs::create_directories(e.cache, ec);
+  if (ec) throw PluginError("cannot create the model cache " + e.cache.string() + ": " + ec.message() + " (set NEUROSWEEP_CACHE)");
+  const fs::path tmp = e.cache / (".tmp-" + e.stem + "-" + e.b.key.substr(0, 20) + "-" + std::to_string(getpid()));
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp);
+  return tmp;
+}
+
 const ModelDesc* load_nestml_model(const std::string& nestml_path, const PluginOptions& opt, PluginBuild* info) {
   const auto t_all = std::chrono::steady_clock::now();
   std::error_code ec;
@@ -314,14 +343,10 @@ const ModelDesc* load_nestml_model(const std::string& nestml_path, const PluginO
   const std::string tool = toolchain_key(py);
   const std::string key =
       hash128("source " + source + "\n" + read_file(source) + "\nsolver " + opt.numeric_solver + "\ntoolchain " + tool);
-  const fs::path cache(plugin_cache_dir());
-  const std::string stem = fs::path(source).stem().string();
-  const fs::path dir = cache / (stem + "-" + key.substr(0, 20));
-  PluginBuild b;
-  b.source = source;
-  b.dir = dir.string();
-  b.library = (dir / "plugin.so").string();
-  b.key = key;
+  CacheEntry e = cache_entry(source, key);
+  const fs::path &cache = e.cache, &dir = e.dir;
+  const std::string& stem = e.stem;
+  PluginBuild& b = e.b;
   std::lock_guard<std::mutex> lock(mu());
   for (const auto& l : loaded())
     if (l.key == key) {
@@ -331,11 +356,7 @@ const ModelDesc* load_nestml_model(const std::string& nestml_path, const PluginO
     }
   if (opt.force && fs::exists(dir, ec)) fs::remove_all(dir, ec);
   if (!fs::exists(dir / "plugin.so", ec)) {
-    fs::create_directories(cache, ec);
-    if (ec) throw PluginError("cannot create the model cache " + cache.string() + ": " + ec.message() + " (set NEUROSWEEP_CACHE)");
-    const fs::path tmp = cache / (".tmp-" + stem + "-" + key.substr(0, 20) + "-" + std::to_string(getpid()));
-    fs::remove_all(tmp, ec);
-    fs::create_directories(tmp);
+    const fs::path tmp = fresh_tmp(e);
     const fs::path log = tmp / "build.log";
     // 1. generate (PyNESTML + neurosweep's target)
     auto t0 = std::chrono::steady_clock::now();
@@ -381,21 +402,14 @@ const ModelDesc* load_model_header(const std::string& header_path, const std::st
   const std::string source = fs::canonical(header_path).string();
   const std::string tool = toolchain_key(python_exe());
   const std::string key = hash128("header " + source + "\n" + read_file(source) + "\ntype " + type + "\ntoolchain " + tool);
-  const fs::path cache(plugin_cache_dir());
-  const std::string stem = fs::path(source).stem().string();
-  const fs::path dir = cache / (stem + "-" + key.substr(0, 20));
-  PluginBuild b;
-  b.source = source;
-  b.dir = dir.string();
-  b.library = (dir / "plugin.so").string();
-  b.key = key;
+  CacheEntry e = cache_entry(source, key);
+  const fs::path &cache = e.cache, &dir = e.dir;
+  const std::string& stem = e.stem;
+  PluginBuild& b = e.b;
   std::lock_guard<std::mutex> lock(mu());
   if (opt.force) fs::remove_all(dir, ec);
   if (!fs::exists(dir / "plugin.so", ec)) {
-    fs::create_directories(cache, ec);
-    const fs::path tmp = cache / (".tmp-" + stem + "-" + key.substr(0, 20) + "-" + std::to_string(getpid()));
-    fs::remove_all(tmp, ec);
-    fs::create_directories(tmp);
+    const fs::path tmp = fresh_tmp(e);
     const std::string header = fs::path(source).filename().string();
     fs::copy_file(source, tmp / header, fs::copy_options::overwrite_existing);
     compile_entry(cache, tmp, dir, stem, key, tool, header, type, "", source, opt.verbose, b);

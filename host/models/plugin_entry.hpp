@@ -9,6 +9,7 @@
 #include <cmath>
 #include <iterator>
 
+#include "models/describe_header.hpp"
 #include "models/plugin.hpp"
 #include "neurosweep/cpu_tiles.hpp"
 
@@ -27,26 +28,8 @@ static_assert(check_model<M>(), "neurosweep model checklist");
 static_assert(M::kKind == ModelKind::kPointNeuron || M::kKind == ModelKind::kConductanceNeuron,
               "plugins hold single-neuron models (point or conductance kind)");
 
-// As registry.cpp's describe<M>() for a neuron: everything from the header (a template, so that
-// `if constexpr` discards the check of a model without one).
-template <class M>
-ModelDesc describe_t() {
-  ModelDesc d;
-  d.name = M::kName;
-  d.description = M::kDescription;
-  d.kind = M::kKind;
-  d.params.assign(std::begin(M::kParams), std::end(M::kParams));
-  d.state.assign(std::begin(M::kState), std::end(M::kState));
-  d.n_obs = M::kNumObs;
-  if (const Preset* pr = presets_of<M>()) d.presets.assign(pr, pr + num_presets<M>());
-  if constexpr (concept_detail::has_check<M>::value)
-    d.check = [](const ModelDesc&, const double* p) -> std::string {
-      const char* r = M::check(p);
-      return r ? r : "";
-    };
-  return d;
-}
-inline ModelDesc describe() { return describe_t<M>(); }
+// Described as the registry describes a built-in neuron (models/describe_header.hpp).
+inline ModelDesc describe() { return describe_from_header<M>(); }
 
 // As cpu_tiles::run_typed, with the output sized by the host (the plugin calls no function of
 // neurosweep's executable: it links against nothing of it).

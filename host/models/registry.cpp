@@ -7,6 +7,7 @@
 #include <iterator>
 #include <string>
 
+#include "models/describe_header.hpp"
 #include "models/plugin.hpp"
 #include "spec/circuit.hpp"
 #include "neurosweep/population/rate_engine.hpp"
@@ -148,22 +149,7 @@ ModelDesc describe() {
   } else if constexpr (concept_detail::has_host_described<M>::value) {
     return describe_host_model(static_cast<const M*>(nullptr));  // population networks
   } else {
-    ModelDesc d;
-    d.name = M::kName;
-    d.description = M::kDescription;
-    d.kind = M::kKind;
-    d.params.assign(std::begin(M::kParams), std::end(M::kParams));
-    d.state.assign(std::begin(M::kState), std::end(M::kState));
-    d.n_obs = M::kNumObs;
-    if (const Preset* pr = presets_of<M>()) d.presets.assign(pr, pr + num_presets<M>());
-    if constexpr (is_rate_model<M>::value)
-      for (int k = 0; k < M::kNumRates; ++k) d.rate_series.push_back(M::kRateNames[k]);
-    if constexpr (concept_detail::has_check<M>::value)  // empty: no per-instance pass over the sweep
-      d.check = [](const ModelDesc&, const double* p) -> std::string {
-        const char* r = M::check(p);
-        return r ? r : "";
-      };
-    return d;
+    return describe_from_header<M>();  // models/describe_header.hpp
   }
 }
 
