@@ -14,6 +14,7 @@
 #include "spec/nest_params.hpp"
 #include "neurosweep/engine.hpp"
 #include "neurosweep/models.hpp"
+#include "neurosweep/point/poisson_lanes.hpp"
 
 using namespace ns;
 
@@ -410,6 +411,49 @@ TEST(PointInputs, SimdDrawsEqualScalarDraws) {
   double expect = 0;
   for (int l = 0; l < W; ++l) expect += 200 * lam[l];
   EXPECT_NEAR(total, expect, 6 * std::sqrt(expect));
+}
+
+// The CPU tile's pre-drawn counts (point/poisson_lanes.hpp: instance part of the key once per tile,
+// CDF values once per tile, comparisons stopped when no lane counts further) equal poisson_count
+// bit for bit, per train, for tiles of 16 and 8 lanes with mixed means per train (0, small, near
+// kPoissonFastMean, above it: remaining parts) over 3000 steps and two seeds. Any difference in
+// key, CDF value or stopping rule shows here as a count that differs.
+template <int W>
+void check_poisson_lanes(uint64_t seed, uint64_t first, double scale) {
+  double dvals[W][point::kInputDerived];
+  double lam_ex[W], lam_in[W];
+  for (int l = 0; l < W; ++l) {
+    lam_ex[l] = l % 5 == 0 ? 0.0 : scale * 0.013 * l * l;
+    lam_in[l] = l % 3 == 0 ? 0.0 : scale * 0.2 * (W - l);
+    double p[point::kNumInputParams] = {};
+    p[point::kRateEx] = lam_ex[l] / (0.1 * 1e-3);  // rate (Hz) x dt (ms) x 1e-3 = mean per step
+    p[point::kRateIn] = lam_in[l] / (0.1 * 1e-3);
+    point::derive_inputs<double>(p, 0, dvals[l], 0, 0.1);
+  }
+  point::PoissonLanes<W> pl;
+  pl.setup(seed, [&](int l) { return first + l; }, [&](int l, int k) { return dvals[l][k]; }, 0);
+  double total = 0;
+  for (int64_t step = 0; step < 3000; ++step) {
+    pl.draw(step);
+    for (int l = 0; l < W; ++l) {
+      const double* d = dvals[l];
+      const point::PoissonSplit se{d[point::kLamEx], d[point::kP0Ex], d[point::kRestEx], d[point::kP0RestEx], d[point::kChunksEx]};
+      const point::PoissonSplit si{d[point::kLamIn], d[point::kP0In], d[point::kRestIn], d[point::kP0RestIn], d[point::kChunksIn]};
+      const double ne = point::poisson_count(point::CounterRng(seed, first + l, step, point::kStreamEx), se);
+      const double ni = point::poisson_count(point::CounterRng(seed, first + l, step, point::kStreamIn), si);
+      ASSERT_EQ(pl.n[0][l], ne) << "W " << W << " lane " << l << " step " << step;
+      ASSERT_EQ(pl.n[1][l], ni) << "W " << W << " lane " << l << " step " << step;
+      total += ne + ni;
+    }
+  }
+  double expect = 0;
+  for (int l = 0; l < W; ++l) expect += 3000 * ((lam_ex[l] > 0 ? lam_ex[l] : 0) + lam_in[l]);
+  EXPECT_NEAR(total, expect, 6 * std::sqrt(expect));  // the draws are Poisson (6 sigma)
+}
+TEST(PointInputs, TilePredrawnCountsEqualPoissonCount) {
+  check_poisson_lanes<16>(5, 0, 1.0);     // means up to 3.3 and 3.2 per step: remaining parts
+  check_poisson_lanes<16>(9, 1000, 0.1);  // all means <= 1: the fixed-cost part only
+  check_poisson_lanes<8>(5, 77, 1.0);
 }
 
 // Counter-based: the same (seed, instance, step, stream) gives the same draw; any change of one

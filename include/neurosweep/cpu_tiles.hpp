@@ -27,6 +27,7 @@
 #include "neurosweep/gating_table.hpp"
 #include "neurosweep/model_concept.hpp"
 #include "neurosweep/point/inputs.hpp"
+#include "neurosweep/point/poisson_lanes.hpp"
 
 namespace ns {
 namespace cpu_tiles {
@@ -253,32 +254,96 @@ void run_tile(const SimConfig& c, const ChunkInput& in, size_t i0, size_t nl, co
   // mode with a constant StepContext::input_mode, so a tile without random input (or with only
   // low Poisson rates) runs a vectorised step without the other draws. Lanes draw what the
   // reference draws.
+  // When the tile's only random draws are its Poisson counts (every lane's model mode is its input
+  // block's), they are drawn for all lanes before each step (point/poisson_lanes.hpp, the same
+  // numbers) and the step runs with kInputGiven.
   int input_mode = kInputAll;
+  using PL = point::PoissonLanes<W>;
+  alignas(64) unsigned char pl_mem[point::has_input_block<Model>::value ? sizeof(PL) : 1];
+  PL* pl = nullptr;
   if constexpr (point::has_input_block<Model>::value) {
     input_mode = kInputNone;
-    for (int l = 0; l < W; ++l)
-      input_mode = std::max(input_mode, point::model_input_mode<Model>(Lane<T, W>{dv, l}));
+    bool only_poisson = true;
+    for (int l = 0; l < W; ++l) {
+      const int m = point::model_input_mode<Model>(Lane<T, W>{dv, l});
+      input_mode = std::max(input_mode, m);
+      if (m != kInputNone && m != point::input_mode(Lane<T, W>{dv, l}, Model::kIn)) only_poisson = false;
+      if (m == kInputAll && point::has_own_input_mode<Model, Lane<T, W>>::value) only_poisson = false;
+    }
+    if (input_mode != kInputNone && only_poisson) {
+      pl = new (pl_mem) PL;  // trivially destructible: no delete
+      pl->setup(
+          c.seed, [&](int l) { return first + std::min<uint64_t>(l, nl - 1); },
+          [&](int l, int k) { return double(dv[k * W + l]); }, Model::kIn);
+      input_mode = kInputGiven;
+    }
   }
-  auto lanes = [&](int64_t k, auto mode) {
+  // Tile-uniform facts (StepContext::uniform): no lane with a step/ramp current; the model's own
+  // branches that every lane takes.
+  int uni = 0;
+  if constexpr (point::has_input_block<Model>::value) {
+    uni = kUniformNoStim | kUniformModelA | kUniformModelB;
+    for (int l = 0; l < W; ++l) {
+      int f = point::stim_off(Lane<T, W>{dv, l}, Model::kIn) ? kUniformNoStim : 0;
+      if constexpr (point::has_uniform_flags<Model, Lane<T, W>>::value)
+        f |= Model::uniform_flags(Lane<T, W>{dv, l}) & (kUniformModelA | kUniformModelB);
+      uni &= f;
+    }
+  }
+  auto lanes = [&](int64_t k, auto mode, auto ucst) {
+    constexpr int md = decltype(mode)::value;
+    constexpr int uf = decltype(ucst)::value;
+    // The counts of kInputGiven (0 in the other modes: a constant array, so that those steps do
+    // not read them).
+    static constexpr double kNoCounts[2][W] = {};
+    const double(*cnt)[W] = kNoCounts;
+    if constexpr (md == kInputGiven) {
+      pl->draw(k);
+      cnt = pl->n;
+    }
     if constexpr (kFetch) {
       rows->template fetch<Model>(tab, st);
 #pragma omp simd
       for (int l = 0; l < W; ++l)
         model_step<Model, T>(Lane<T, W>{st, l}, Lane<T, W>{dv, l}, TileTab<T, W, K>{rows, l},
-                             StepContext{c.seed, first + std::min<uint64_t>(l, nl - 1), k, decltype(mode)::value});
+                             StepContext{c.seed, first + std::min<uint64_t>(l, nl - 1), k, md, 0.0, 0.0,
+                                         md == kInputGiven ? cnt[0][l] : 0.0, md == kInputGiven ? cnt[1][l] : 0.0, uf});
     } else {
 #pragma omp simd
       for (int l = 0; l < W; ++l)
         model_step<Model, T>(Lane<T, W>{st, l}, Lane<T, W>{dv, l}, tab,
-                             StepContext{c.seed, first + std::min<uint64_t>(l, nl - 1), k, decltype(mode)::value});
+                             StepContext{c.seed, first + std::min<uint64_t>(l, nl - 1), k, md, 0.0, 0.0,
+                                         md == kInputGiven ? cnt[0][l] : 0.0, md == kInputGiven ? cnt[1][l] : 0.0, uf});
     }
   };
-  auto step = [&](int64_t k) {
-    if constexpr (point::has_input_block<Model>::value) {
-      if (input_mode == kInputNone) return lanes(k, std::integral_constant<int, kInputNone>{});
-      if (input_mode == kInputFast) return lanes(k, std::integral_constant<int, kInputFast>{});
+  // The step's compile-time variants: input mode x uniform facts (those the model can have; the
+  // uniform variants only for the vectorised modes None and Given).
+  auto with_uniform = [&](int64_t k, auto mode) {
+    using std::integral_constant;
+    constexpr bool kModelFlags = point::has_uniform_flags<Model, Lane<T, W>>::value;
+    if constexpr (kModelFlags) {
+      switch (uni) {
+        case kUniformModelA: return lanes(k, mode, integral_constant<int, kUniformModelA>{});
+        case kUniformModelB: return lanes(k, mode, integral_constant<int, kUniformModelB>{});
+        case kUniformNoStim | kUniformModelA:
+          return lanes(k, mode, integral_constant<int, kUniformNoStim | kUniformModelA>{});
+        case kUniformNoStim | kUniformModelB:
+          return lanes(k, mode, integral_constant<int, kUniformNoStim | kUniformModelB>{});
+        default: break;
+      }
     }
-    lanes(k, std::integral_constant<int, kInputAll>{});
+    if (uni & kUniformNoStim) return lanes(k, mode, integral_constant<int, kUniformNoStim>{});
+    lanes(k, mode, integral_constant<int, 0>{});
+  };
+  auto step = [&](int64_t k) {
+    using std::integral_constant;
+    if constexpr (point::has_input_block<Model>::value) {
+      if (input_mode == kInputNone) return with_uniform(k, integral_constant<int, kInputNone>{});
+      if (input_mode == kInputGiven) return with_uniform(k, integral_constant<int, kInputGiven>{});
+      if (input_mode == kInputFast)
+        return lanes(k, integral_constant<int, kInputFast>{}, integral_constant<int, 0>{});
+    }
+    lanes(k, integral_constant<int, kInputAll>{}, integral_constant<int, 0>{});
   };
   for (int64_t k = 0; k < c.n_transient; ++k) step(k);
   alignas(64) Detector<Model, T, NO * W> det;  // slot o * W + l

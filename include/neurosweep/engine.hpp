@@ -135,7 +135,9 @@ NS_HD uint8_t classify_status(T v, const SimConfig& c) {
 // backend's tiles only, none (kInputNone) or only the fixed-cost part of the Poisson counts
 // (kInputFast) when no lane of the tile needs more, so that the tile's vectorised step leaves out
 // work whose result would be zero anyway.
-enum InputMode : int { kInputNone = 0, kInputFast = 1, kInputAll = 2 };
+// kInputGiven (CPU tiles only): the Poisson counts of this step were drawn before the step, for all
+// lanes of the tile at once (point/poisson_lanes.hpp, the same draws), and arrive in n_ex / n_in.
+enum InputMode : int { kInputNone = 0, kInputFast = 1, kInputAll = 2, kInputGiven = 3 };
 struct StepContext {
   uint64_t seed;
   uint64_t instance;  // global instance index (network neurons: a key of instance and neuron)
@@ -147,7 +149,18 @@ struct StepContext {
   // add them where they add their Poisson input (point/inputs.hpp, poisson_input); 0 elsewhere.
   double syn_ex = 0.0;
   double syn_in = 0.0;
+  // kInputGiven: this step's Poisson counts of the excitatory and inhibitory trains.
+  double n_ex = 0.0;
+  double n_in = 0.0;
+  // Facts that hold for every lane of a CPU tile (kUniform* bits; 0 elsewhere: nothing known), a
+  // compile-time constant of the tile's step, so that a model leaves out the branch its lanes do
+  // not take (a SIMD step computes both sides of a per-lane branch).
+  int uniform = 0;
 };
+// kUniformNoStim: no step or ramp current (point/inputs.hpp, input_current); kUniformModelA/B:
+// model-defined (a model's uniform_flags(d) says which of its branches a lane takes, e.g.
+// izhikevich's consistent_integration).
+enum UniformFlag : int { kUniformNoStim = 1, kUniformModelA = 2, kUniformModelB = 4 };
 
 // Models opt in with `static constexpr bool kUsesContext = true;` and a 4-argument step.
 template <class M, class = void>

@@ -193,7 +193,7 @@ struct AeifCond : SpikeFlagNeuron<AeifCond<kAlpha>> {
 
   template <class T, class S, class D, class Tab>
   NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
-    const T i_ext = d[dI_e] + input_current<T>(d, kIn, ctx.step);
+    const T i_ext = d[dI_e] + input_current<T>(d, kIn, ctx);
     T y[kDim];
     for (int i = 0; i < kDim; ++i) y[i] = s[i];
     Sys<D, T> sys{d, i_ext, s[refr], T(0)};

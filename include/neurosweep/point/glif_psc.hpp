@@ -221,7 +221,7 @@ struct GlifPscModel : point::SpikeFlagNeuron<GlifPscModel> {
     T r = s[refr];
     bool fire = false;
     if (r == T(0)) {
-      const T I = d[dI_e] + point::input_current<T>(d, kIn, ctx.step);
+      const T I = d[dI_e] + point::input_current<T>(d, kIn, ctx);
       const bool has_ts = d[dHasTs] != T(0), has_asc = d[dHasAsc] != T(0);
       if (has_ts) ths = ths * d[dThSDecay];
       T asc_sum = T(0);

@@ -166,7 +166,7 @@ struct HhPscAlphaModel : point::SpikeFlagNeuron<HhPscAlphaModel> {
 
   template <class T, class S, class D, class Tab>
   NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
-    const T i_ext = d[dI_e] + point::input_current<T>(d, kIn, ctx.step);
+    const T i_ext = d[dI_e] + point::input_current<T>(d, kIn, ctx);
     T y[kDim];
     const T v_old = s[V];
     Sys<D, T> sys{d, i_ext};

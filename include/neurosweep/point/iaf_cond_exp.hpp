@@ -119,7 +119,7 @@ struct IafCondExpModel : point::SpikeFlagNeuron<IafCondExpModel> {
 
   template <class T, class S, class D, class Tab>
   NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
-    const T i_ext = d[dI_e] + point::input_current<T>(d, kIn, ctx.step);
+    const T i_ext = d[dI_e] + point::input_current<T>(d, kIn, ctx);
     T y[kDim];
     T r = s[refr];
     Sys<D, T> sys{d, i_ext, r > T(0)};

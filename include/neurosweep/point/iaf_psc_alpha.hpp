@@ -101,7 +101,7 @@ struct IafPscAlphaModel : point::SpikeFlagNeuron<IafPscAlphaModel> {
   // spike input into dI (so it reaches V from the next step on), threshold.
   template <class T, class S, class D, class Tab>
   NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
-    const T i_stim = point::input_current<T>(d, kIn, ctx.step);
+    const T i_stim = point::input_current<T>(d, kIn, ctx);
     T v = s[V] - d[dE_L];
     T r = s[refr];
     const T dex = s[dIex], iex = s[Iex], din = s[dIin], iin = s[Iin];

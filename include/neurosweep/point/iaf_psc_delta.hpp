@@ -81,7 +81,7 @@ struct IafPscDeltaModel : point::SpikeFlagNeuron<IafPscDeltaModel> {
   // refractory period (input discarded); then threshold.
   template <class T, class S, class D, class Tab>
   NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
-    const T i_stim = point::input_current<T>(d, kIn, ctx.step);
+    const T i_stim = point::input_current<T>(d, kIn, ctx);
     T w_ex, w_in;
     point::poisson_input<T>(d, kIn, ctx, w_ex, w_in);
     T v = s[V] - d[dE_L];

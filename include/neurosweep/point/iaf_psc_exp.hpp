@@ -101,7 +101,7 @@ struct IafPscExpModel : point::SpikeFlagNeuron<IafPscExpModel> {
   // One grid step t_k -> t_{k+1} in NEST's update order (iaf_psc_exp.cpp update()).
   template <class T, class S, class D, class Tab>
   NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
-    const T i_stim = point::input_current<T>(d, kIn, ctx.step);
+    const T i_stim = point::input_current<T>(d, kIn, ctx);
     T v = s[V] - d[dE_L];
     T r = s[refr];
     T iex = s[Iex], iin = s[Iin];

@@ -338,6 +338,13 @@ struct has_input_block : std::false_type {};
 template <class M>
 struct has_input_block<M, decltype(void(M::kIn))> : std::true_type {};
 
+// Models with tile-uniform branches: `template <class D> static int uniform_flags(D d)` returns the
+// kUniformModelA/B bits that hold for an instance (StepContext::uniform).
+template <class M, class D, class = void>
+struct has_uniform_flags : std::false_type {};
+template <class M, class D>
+struct has_uniform_flags<M, D, decltype(void(M::uniform_flags(std::declval<D>())))> : std::true_type {};
+
 // The input mode an instance needs: the model's own `input_mode(d)` when it has other random draws
 // (iaf_psc_exp's escape noise: kInputAll when it is on), else input_mode of its input block.
 template <class M, class D, class = void>
@@ -361,6 +368,20 @@ NS_HD T input_current(D d, int dbase, int64_t k) {
   return T((on ? double(d[dbase + kStepAmp]) : 0.0) + ramp);
 }
 
+// The same for the step of ctx; +0 without evaluating it when the CPU tile knows that no lane has
+// a step or ramp current (kUniformNoStim: both are +0, where the expression above gives +0 too).
+template <class T, class D>
+NS_HD T input_current(D d, int dbase, const StepContext& ctx) {
+  if (ctx.uniform & kUniformNoStim) return T(0);
+  return input_current<T>(d, dbase, ctx.step);
+}
+// Whether an instance has neither a step nor a ramp current (both exactly +0).
+template <class D>
+NS_HD bool stim_off(D d, int dbase) {
+  const double a = double(d[dbase + kStepAmp]), r = double(d[dbase + kRampPerStep]);
+  return a == 0.0 && r == 0.0 && 1.0 / a > 0.0 && 1.0 / r > 0.0;  // +0 (1/+0 = +inf, 1/-0 = -inf)
+}
+
 // Poisson spike counts of step k for both trains, as summed weights w_ex (excitatory synapse) and
 // w_in (magnitude on the inhibitory synapse, >= 0). NEST's sign convention (its handle(SpikeEvent)
 // of iaf_psc_*, aeif_cond_*, hh_psc_alpha: weight > 0 (>= 0 for psc) to the excitatory synapse,
@@ -376,14 +397,20 @@ NS_HD void poisson_input(D d, int dbase, const StepContext& ctx, T& w_ex, T& w_i
   w_ex = T(ctx.syn_ex);
   w_in = T(ctx.syn_in);
   if (ctx.input_mode == kInputNone) return;  // the tile has no Poisson input (CPU tiles only)
-  const PoissonSplit se{double(d[dbase + kLamEx]), double(d[dbase + kP0Ex]),
-                        double(d[dbase + kRestEx]), double(d[dbase + kP0RestEx]),
-                        ctx.input_mode == kInputAll ? double(d[dbase + kChunksEx]) : 0.0};
-  const PoissonSplit si{double(d[dbase + kLamIn]), double(d[dbase + kP0In]),
-                        double(d[dbase + kRestIn]), double(d[dbase + kP0RestIn]),
-                        ctx.input_mode == kInputAll ? double(d[dbase + kChunksIn]) : 0.0};
-  const T ne = T(poisson_count(CounterRng(ctx, kStreamEx), se));
-  const T ni = T(poisson_count(CounterRng(ctx, kStreamIn), si));
+  T ne, ni;
+  if (ctx.input_mode == kInputGiven) {  // drawn for the whole tile (CPU tiles only)
+    ne = T(ctx.n_ex);
+    ni = T(ctx.n_in);
+  } else {
+    const PoissonSplit se{double(d[dbase + kLamEx]), double(d[dbase + kP0Ex]),
+                          double(d[dbase + kRestEx]), double(d[dbase + kP0RestEx]),
+                          ctx.input_mode == kInputAll ? double(d[dbase + kChunksEx]) : 0.0};
+    const PoissonSplit si{double(d[dbase + kLamIn]), double(d[dbase + kP0In]),
+                          double(d[dbase + kRestIn]), double(d[dbase + kP0RestIn]),
+                          ctx.input_mode == kInputAll ? double(d[dbase + kChunksIn]) : 0.0};
+    ne = T(poisson_count(CounterRng(ctx, kStreamEx), se));
+    ni = T(poisson_count(CounterRng(ctx, kStreamIn), si));
+  }
   const T w = d[dbase + kWEx];
   const bool to_ex = !kRouteBySign || w >= T(0);
   w_ex = to_ex ? w_ex + ne * w : w_ex;

@@ -75,16 +75,26 @@ struct IzhikevichModel : point::SpikeFlagNeuron<IzhikevichModel> {
     s[spike_flag] = T(0);
   }
 
+  // Which integration branch an instance takes (StepContext::uniform): A consistent, B not.
+  template <class D>
+  NS_HD static int uniform_flags(D dv) {
+    return double(dv[dConsistent]) != 0.0 ? kUniformModelA : kUniformModelB;
+  }
+
   template <class T, class S, class D, class Tab>
   NS_HD static void step(S s, D dv, const Tab&, const StepContext& ctx) {
     const T h = dv[dH];
-    const T i = point::input_current<T>(dv, kIn, ctx.step) + dv[dI_e];
+    const T i = point::input_current<T>(dv, kIn, ctx) + dv[dI_e];
     T w_ex, w_in;
     point::poisson_input<T>(dv, kIn, ctx, w_ex, w_in);
     const T syn = w_ex - w_in;
     const T v_old = s[V], u_old = s[U];
     T v, u;
-    if (dv[dConsistent] != T(0)) {
+    // (a CPU tile whose lanes all take the same side computes only that one: uniform_flags)
+    const bool consistent = (ctx.uniform & kUniformModelA)   ? true
+                            : (ctx.uniform & kUniformModelB) ? false
+                                                             : dv[dConsistent] != T(0);
+    if (consistent) {
       v = v_old + h * (T(0.04) * v_old * v_old + T(5) * v_old + T(140) - u_old + i) + syn;
       u = u_old + h * dv[da] * (dv[db] * v_old - u_old);
     } else {
