@@ -288,7 +288,8 @@ TEST(NetworkExplicit, ErrorsNameFileGroupDatasetAndValue) {
   expect_spec_error(with("del.h5", {{"weight", nullptr}, {"delay", nullptr}}), spec,
                     {"del.h5", "dataset delay", "value 0.040000000000000001 ms at index 1", "below the time step"});
   // weight given twice (dataset and key)
-  expect_spec_error(with("del.h5", {{"delay", nullptr}}), spec, {"network.projections[1].weight", "has a dataset weight"});
+  write_edges((t.dir / "w.h5").string(), "/", {0, 1}, {0, 1}, &w);
+  expect_spec_error(with("w.h5"), spec, {"network.projections[1].weight", "w.h5", "has a dataset weight"});
   // no weight at all
   expect_spec_error(with("ok.h5", {{"weight", nullptr}}), spec, {"network.projections[1].weight", "no dataset weight"});
   // missing dataset
@@ -313,8 +314,8 @@ TEST(NetworkExplicit, ErrorsNameFileGroupDatasetAndValue) {
   k["network"]["projections"][1]["target"] = "E";
   k["network"]["projections"][1]["name"] = "X";
   write_edges((t.dir / "ok.h5").string(), "/", {0, 1}, {0, 150});
-  k["axes"] = json::array({json{{"kind", "grid"}, {"param", "NE"}, {"values", {200, 100}}}});
-  expect_spec_error(k, spec, {"ok.h5", "dataset target", "value 150 at index 1", "population E of size 100"});
+  k["axes"] = json::array({json{{"kind", "grid"}, {"param", "NE"}, {"values", {200, 120}}}});
+  expect_spec_error(k, spec, {"ok.h5", "dataset target", "value 150 at index 1", "population E of size 120"});
 }
 
 // ---- distributions ------------------------------------------------------------------------------

@@ -25,6 +25,9 @@ std::string num(double x) {
 struct H5Handle {  // closes an HDF5 identifier with its own close function
   hid_t id = -1;
   herr_t (*close)(hid_t) = nullptr;
+  H5Handle(hid_t i, herr_t (*c)(hid_t)) : id(i), close(c) {}
+  H5Handle(const H5Handle&) = delete;
+  H5Handle& operator=(const H5Handle&) = delete;
   ~H5Handle() {
     if (id >= 0 && close) close(id);
   }
@@ -38,7 +41,10 @@ bool read_1d(hid_t g, const std::string& where, const char* name, bool integer, 
   H5E_BEGIN_TRY { ex = H5Lexists(g, name, H5P_DEFAULT); }
   H5E_END_TRY;
   if (ex <= 0) return false;
-  H5Handle d{H5Dopen2(g, name, H5P_DEFAULT), H5Dclose};
+  hid_t did;
+  H5E_BEGIN_TRY { did = H5Dopen2(g, name, H5P_DEFAULT); }
+  H5E_END_TRY;
+  H5Handle d{did, H5Dclose};
   if (d.id < 0) throw std::runtime_error(where + ", dataset " + name + ": not a dataset");
   H5Handle sp{H5Dget_space(d.id), H5Sclose};
   H5Handle ty{H5Dget_type(d.id), H5Tclose};
@@ -74,13 +80,14 @@ std::shared_ptr<const ExplicitEdges> read_explicit_edges(const std::string& file
   std::error_code ec;
   if (!std::filesystem::is_regular_file(resolved, ec))
     throw std::runtime_error("file " + file + " (" + resolved + "): no such file");
-  H5Handle f;
-  H5E_BEGIN_TRY { f = H5Handle{H5Fopen(resolved.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose}; }
+  hid_t fid, gid;
+  H5E_BEGIN_TRY { fid = H5Fopen(resolved.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT); }
   H5E_END_TRY;
+  H5Handle f{fid, H5Fclose};
   if (f.id < 0) throw std::runtime_error("file " + file + " (" + resolved + "): not an HDF5 file");
-  H5Handle g;
-  H5E_BEGIN_TRY { g = H5Handle{H5Gopen2(f.id, group.c_str(), H5P_DEFAULT), H5Gclose}; }
+  H5E_BEGIN_TRY { gid = H5Gopen2(f.id, group.c_str(), H5P_DEFAULT); }
   H5E_END_TRY;
+  H5Handle g{gid, H5Gclose};
   if (g.id < 0) throw std::runtime_error(where + ": no such group");
   std::vector<int64_t> s, t;
   if (!read_1d(g.id, where, "source", true, s))
