@@ -273,19 +273,34 @@ struct Pop final : PopBase<T> {
 
   Pop(const double* params, const SimConfig& c, uint64_t n_, uint64_t key0_) : n(n_), seed(c.seed), key0(key0_) {
     model_derive<Model, T>(Strided<const double>{params, 1}, d, c);  // one parameter set per population
+    if constexpr (point::has_input_block<Model>::value) mode = point::model_input_mode<Model>(static_cast<const T*>(d));
     ntiles = (n + W - 1) / W;
     st.assign(ntiles * NS * W, T(0));
     for (uint64_t t = 0; t < ntiles; ++t)
       for (int l = 0; l < W; ++l) Model::template init<T>(d, Lane<T, W>{st.data() + t * NS * W, l});
   }
+  // The random draws this population's step needs (point/inputs.hpp, model_input_mode; one
+  // parameter set per population, so one mode): as the CPU backend's tiles, a step instantiated
+  // with a constant mode leaves out the sequential part of the Poisson counts when the drive's
+  // mean per step is below kPoissonFastMean (it would add zero), so the lanes vectorise; every
+  // lane draws what the reference draws.
+  int mode = kInputAll;
   void step(int64_t k, const T* syn_ex, const T* syn_in, std::vector<uint32_t>& spk) override {
+    if constexpr (point::has_input_block<Model>::value) {
+      if (mode == kInputNone) return step_mode(k, syn_ex, syn_in, spk, std::integral_constant<int, kInputNone>{});
+      if (mode == kInputFast) return step_mode(k, syn_ex, syn_in, spk, std::integral_constant<int, kInputFast>{});
+    }
+    step_mode(k, syn_ex, syn_in, spk, std::integral_constant<int, kInputAll>{});
+  }
+  template <class Mode>
+  void step_mode(int64_t k, const T* syn_ex, const T* syn_in, std::vector<uint32_t>& spk, Mode) {
     const T* dd = d;
     for (uint64_t t = 0; t < ntiles; ++t) {
       T* s = st.data() + t * NS * W;
       const uint64_t n0 = t * W;
 #pragma omp simd
       for (int l = 0; l < W; ++l) {
-        StepContext ctx{seed, key0 + n0 + static_cast<uint64_t>(l), k};
+        StepContext ctx{seed, key0 + n0 + static_cast<uint64_t>(l), k, Mode::value};
         ctx.syn_ex = double(syn_ex[n0 + l]);
         ctx.syn_in = double(syn_in[n0 + l]);
         model_step<Model, T>(Lane<T, W>{s, l}, dd, Direct{}, ctx);
