@@ -270,10 +270,15 @@ struct Pop final : PopBase<T> {
   uint64_t seed = 0, key0 = 0;  // per-neuron random key: key0 + neuron (StepContext::instance)
   std::vector<T> st;            // tile t at st[t * NS * W]
   T d[ND];
+  // the derived constants replicated per lane ([k * W + l], the CPU backend's tile layout), so the
+  // lane loop reads them as the backend's tiles do
+  alignas(64) T dlanes[ND * W];
 
   Pop(const double* params, const SimConfig& c, uint64_t n_, uint64_t key0_) : n(n_), seed(c.seed), key0(key0_) {
     model_derive<Model, T>(Strided<const double>{params, 1}, d, c);  // one parameter set per population
     if constexpr (point::has_input_block<Model>::value) mode = point::model_input_mode<Model>(static_cast<const T*>(d));
+    for (int q = 0; q < ND; ++q)
+      for (int l = 0; l < W; ++l) dlanes[q * W + l] = d[q];
     ntiles = (n + W - 1) / W;
     st.assign(ntiles * NS * W, T(0));
     for (uint64_t t = 0; t < ntiles; ++t)
@@ -294,16 +299,17 @@ struct Pop final : PopBase<T> {
   }
   template <class Mode>
   void step_mode(int64_t k, const T* syn_ex, const T* syn_in, std::vector<uint32_t>& spk, Mode) {
-    const T* dd = d;
+    T* dv = dlanes;
+    const uint64_t sd = seed, k0 = key0;
     for (uint64_t t = 0; t < ntiles; ++t) {
       T* s = st.data() + t * NS * W;
       const uint64_t n0 = t * W;
 #pragma omp simd
       for (int l = 0; l < W; ++l) {
-        StepContext ctx{seed, key0 + n0 + static_cast<uint64_t>(l), k, Mode::value};
+        StepContext ctx{sd, k0 + n0 + static_cast<uint64_t>(l), k, Mode::value};
         ctx.syn_ex = double(syn_ex[n0 + l]);
         ctx.syn_in = double(syn_in[n0 + l]);
-        model_step<Model, T>(Lane<T, W>{s, l}, dd, Direct{}, ctx);
+        model_step<Model, T>(Lane<T, W>{s, l}, Lane<T, W>{dv, l}, Direct{}, ctx);
       }
       int any = 0;
 #pragma omp simd reduction(| : any)
