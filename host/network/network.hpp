@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "neurosweep/models.hpp"
+#include "network/spike_source.hpp"
 
 namespace ns {
 
@@ -64,6 +65,9 @@ struct NetPopulation {
   int sample = 50;                  // neurons whose spikes are kept (the first ones)
   // view indices of the model's hidden input block entries the drives set, and of I_e
   int rate_ex_param = -1, weight_ex_param = -1, i_e_param = -1;
+  // Spike source (docs/NETWORKS.md "Spike sources"): neurons that emit these spike times; model
+  // "spike_source", desc = &spike_source_desc(), no parameters (param0 = -1) besides the size.
+  std::shared_ptr<const SpikeSource> source;
 };
 struct NetProjection {
   std::string name;  // "<src>-><tgt>" (or the spec's "name")
@@ -101,6 +105,9 @@ struct NetworkDesc {
   // each population, rule parameters against the sizes), else the problem naming the parameter.
   std::string check_realised(const double* q, double dt_ms) const;
   int64_t delay_steps(double delay_ms, double dt_ms) const;
+  // "" unless a spike source's file names a neuron >= its realised size, or a projection targets
+  // a spike source.
+  std::string check_spike_sources(const double* q) const;
   int total_sample() const {
     int s = 0;
     for (const auto& p : pops) s += p.sample;

@@ -64,6 +64,13 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     const double dt = duration(c, "dt", c.require("", j, "dt", "the time step, e.g. \"0.1 ms\""));
     if (!(dt > 0)) c.bad("dt", j["dt"], "a positive time step");
     network = parse_network(c, j["network"], dt);
+    std::string keyed;  // spike-source files are part of what the database means: in the hash
+    for (const auto& pop : network->pops)
+      if (pop.source) keyed += "\nspike_times:" + pop.name + ":" + std::to_string(pop.source->digest);
+    if (!keyed.empty()) {
+      keyed = r.canonical + keyed;
+      r.hash = fnv1a64(keyed.data(), keyed.size());
+    }
     r.network = network;
     r.model = &network->model;
     for (const auto& pop : network->pops) r.rate_series.push_back(pop.name);
