@@ -69,7 +69,7 @@ std::shared_ptr<const SpikeSource> read_spike_source(const std::string& file, co
   H5Eset_auto2(H5E_DEFAULT, fn, data);
   if (h.f < 0) throw std::runtime_error(file + ": cannot open as an HDF5 file");
   if (h.g < 0) throw std::runtime_error(file + ": no group \"" + group + "\"");
-  const std::string where = file + ":" + (group.empty() ? "/" : group);
+  const std::string where = file + ":" + (group.empty() || group == "/" ? "" : group);
   std::vector<int64_t> idx;
   std::vector<double> t;
   {

@@ -64,13 +64,6 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     const double dt = duration(c, "dt", c.require("", j, "dt", "the time step, e.g. \"0.1 ms\""));
     if (!(dt > 0)) c.bad("dt", j["dt"], "a positive time step");
     network = parse_network(c, j["network"], dt);
-    std::string keyed;  // spike-source files are part of what the database means: in the hash
-    for (const auto& pop : network->pops)
-      if (pop.source) keyed += "\nspike_times:" + pop.name + ":" + std::to_string(pop.source->digest);
-    if (!keyed.empty()) {
-      keyed = r.canonical + keyed;
-      r.hash = fnv1a64(keyed.data(), keyed.size());
-    }
     r.network = network;
     r.model = &network->model;
     for (const auto& pop : network->pops) r.rate_series.push_back(pop.name);
@@ -332,6 +325,12 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   if (!nestml_key.empty()) {
     // A changed model file is another spec (resume refuses it); the stored spec stays JSON.
     const std::string keyed = r.canonical + "\nnestml:" + nestml_key;
+    r.hash = fnv1a64(keyed.data(), keyed.size());
+  }
+  if (network && !network->identity.empty()) {
+    // The contents of explicit edge files (hashed datasets) are part of what the database means:
+    // a changed file is another spec (resume refuses it); the stored spec stays JSON.
+    const std::string keyed = r.canonical + "\nnetwork_files:" + network->identity;
     r.hash = fnv1a64(keyed.data(), keyed.size());
   }
   return r;

@@ -156,7 +156,7 @@ def _input_spikes(cfg: Dict[str, Any], cfg_path: Path) -> Dict[str, List[Tuple[n
         ids = np.asarray(ids, dtype=np.int64)
         bad = np.flatnonzero(~(t > 0) | ~np.isfinite(t))
         if bad.size:
-            raise PointNetError(f"{path}: spike time {t[bad[0]]!r} ms of node {int(ids[bad[0]])}: expected > 0 ms "
+            raise PointNetError(f"{path}: spike time {float(t[bad[0]])!r} ms of node {int(ids[bad[0]])}: expected > 0 ms "
                                 f"(NEST's spike_generator refuses times <= 0; BMTK stops there too)")
         out.setdefault(pop, []).append((ids, t, str(path)))
     return out
