@@ -245,3 +245,17 @@ def test_network_against_bmtk_and_nest(ei, reference, tmp_path, binary):
     assert df["poisson.rate_hz"].iloc[0] == pytest.approx(reference["input_rate_hz"], rel=1e-6)
     assert df["poisson->E.weight_scale"].tolist() == [1.0, 0.5]
     assert df["E.rate_hz"].iloc[1] < 0.5 * df["E.rate_hz"].iloc[0]
+
+
+def test_command_line(ei, tmp_path, binary, capsys):
+    """`python -m neurosweep pointnet CONFIG_DIR -o SPEC --axis ... --fixed ...` (pointnet.main)."""
+    root, _ = ei
+    rc = pointnet.main([str(root), "-o", str(tmp_path / "c.json"), "--binary", binary,
+                        "--axis", '{"kind": "list", "param": "E.tau_m", "values": [15, 20]}', "--fixed", "I.t_ref=2"])
+    assert rc == 0 and "3 populations (300 neurons), 6 projections" in capsys.readouterr().out
+    spec = json.loads((tmp_path / "c.json").read_text())
+    assert spec["axes"] == [{"kind": "list", "param": "E.tau_m", "values": [15, 20]}]
+    assert spec["fixed"] == {"I.t_ref": 2.0}
+    assert (tmp_path / "c.pointnet.h5").is_file()
+    assert pointnet.main([str(tmp_path / "missing.json"), "-o", str(tmp_path / "x.json")]) == 1
+    assert "missing.json: cannot read the BMTK config" in capsys.readouterr().err
