@@ -28,8 +28,7 @@ when pop_names repeat), so ``E.tau_m``, ``E->I.weight_scale``, ``input->E.delay`
 ``write_spec(config, out)`` writes ``out`` (the spec) and ``<out without .json>.pointnet.h5``
 (groups ``/projections/<src>-><tgt>`` with datasets source, target[, weight][, delay] and
 ``/inputs/<pop>`` with index, time) and ``<out>.pointnet.json`` (what maps to what: populations ->
-(SONATA population, node_type_id, node ids)), which ``spikes_to_sonata`` uses to write a
-database's spikes in SONATA node ids.
+(SONATA population, node_type_id, node ids)), to map a database's cells back to SONATA node ids.
 
 Refused, with the file, key and value: node types whose ``model_template`` is not ``nest:<a
 registry point model>`` (NESTML modules too: networks take registry models only), per-node
