@@ -22,12 +22,24 @@ std::string num(double x) {
   return b;
 }
 
-struct H5Handle {  // closes an HDF5 identifier with its own close function
+struct H5Handle {  // closes an HDF5 identifier with its own close function (movable, not copyable:
+                   // `h = H5Handle{...}` must not close the id when the temporary dies)
   hid_t id = -1;
   herr_t (*close)(hid_t) = nullptr;
+  H5Handle() = default;
   H5Handle(hid_t i, herr_t (*c)(hid_t)) : id(i), close(c) {}
   H5Handle(const H5Handle&) = delete;
   H5Handle& operator=(const H5Handle&) = delete;
+  H5Handle(H5Handle&& o) noexcept : id(o.id), close(o.close) { o.id = -1; }
+  H5Handle& operator=(H5Handle&& o) noexcept {
+    if (this != &o) {
+      if (id >= 0 && close) close(id);
+      id = o.id;
+      close = o.close;
+      o.id = -1;
+    }
+    return *this;
+  }
   ~H5Handle() {
     if (id >= 0 && close) close(id);
   }

@@ -248,12 +248,29 @@ std::string NetworkDesc::check_realised(const double* q, double dt_ms) const {
     if (pr.rule == ConnRule::kFixedTotalNumber && q[pr.rule_param] > 0 && self && !pr.autapses && ns < 2)
       return pr.name + ".N > 0 but no partner is available (autapses off, size 1)";
   }
+  if (std::string r = check_spike_sources(q); !r.empty()) return r;
   // Each population's model rules (e.g. V_reset < V_th) on its realised parameters.
   for (const auto& pop : pops) {
     if (!pop.desc->check) continue;
     const std::string r = pop.desc->check(*pop.desc, q + pop.param0);
     if (!r.empty()) return "population " + pop.name + ": rule " + r + " is broken";
   }
+  return "";
+}
+
+std::string NetworkDesc::check_spike_sources(const double* q) const {
+  for (const auto& pop : pops) {
+    if (!pop.source || pop.source->step.empty()) continue;
+    const double n = q[pop.size_param];
+    if (double(pop.source->max_index) >= n)
+      return pop.name + ".size = " + std::to_string(static_cast<long long>(n)) + " but " + pop.source->file + ":" +
+             (pop.source->group == "/" ? std::string() : pop.source->group) + "/index holds neuron " +
+             std::to_string(pop.source->max_index) +
+             " (indices are 0-based within the population)";
+  }
+  for (const auto& pr : projs)
+    if (pops[static_cast<size_t>(pr.tgt)].source)
+      return pr.name + ": target " + pops[static_cast<size_t>(pr.tgt)].name + " is a spike source (it receives no input)";
   return "";
 }
 

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "neurosweep/models.hpp"
+#include "network/spike_source.hpp"
 
 namespace ns {
 
@@ -108,6 +109,9 @@ struct NetPopulation {
   // Per-neuron initial values ("initial": {"V_m": {"distribution": ...}}): model state index and
   // its distribution; keyed by (seed, instance or shared, population, neuron).
   std::vector<std::pair<int, NetDist>> initial;
+  // Spike source (docs/NETWORKS.md "Spike sources"): neurons that emit these spike times; model
+  // "spike_source", desc = &spike_source_desc(), no parameters (param0 = -1) besides the size.
+  std::shared_ptr<const SpikeSource> source;
 };
 struct NetProjection {
   std::string name;  // "<src>-><tgt>" (or the spec's "name")
@@ -156,6 +160,9 @@ struct NetworkDesc {
   // each population, rule parameters against the sizes), else the problem naming the parameter.
   std::string check_realised(const double* q, double dt_ms) const;
   int64_t delay_steps(double delay_ms, double dt_ms) const;
+  // "" unless a spike source's file names a neuron >= its realised size, or a projection targets
+  // a spike source.
+  std::string check_spike_sources(const double* q) const;
   int total_sample() const {
     int s = 0;
     for (const auto& p : pops) s += p.sample;

@@ -333,6 +333,23 @@ struct Pop final : PopBase<T> {
   }
 };
 
+// A spike source (spike_source.hpp): emits its file's spikes in their steps; no state.
+template <class T>
+struct SourcePop final : PopBase<T> {
+  const SpikeSource* src;
+  uint64_t n;
+  size_t cur = 0;
+  SourcePop(const SpikeSource* s, uint64_t n_) : src(s), n(n_) {}
+  void step(int64_t k, const T*, const T*, std::vector<uint32_t>& spk) override {
+    const size_t e = src->step.size();
+    while (cur < e && src->step[cur] < k) ++cur;
+    for (; cur < e && src->step[cur] == k; ++cur)
+      if (src->index[cur] < n) spk.push_back(src->index[cur]);
+  }
+  bool finite() const override { return true; }
+  void set_state(int, uint64_t, double) override {}  // no state ("initial" is refused for sources)
+};
+
 template <class T>
 std::unique_ptr<PopBase<T>> make_pop(const std::string& model, const double* params, const SimConfig& c, uint64_t n,
                                      uint64_t key0) {
@@ -369,6 +386,10 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
     sample_off[p + 1] = sample_off[p] + static_cast<uint64_t>(P.sample);
   }
   for (size_t p = 0; p < np; ++p) {
+    if (net.pops[p].source) {  // a spike source (spike_source.hpp): no model, no state
+      pops[p] = std::make_unique<SourcePop<T>>(net.pops[p].source.get(), size[p]);
+      continue;
+    }
     pops[p] = make_pop<T>(net.pops[p].model, q + net.pops[p].param0, c, size[p], inst_key + off[p]);
     // Per-neuron initial values: keyed by (seed, instance or shared, population, variable, neuron).
     for (const auto& [sk, dist] : net.pops[p].initial) {

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <stdexcept>
 
 #include "spec/spec_detail.hpp"
 
@@ -81,6 +82,36 @@ struct NetBuilder {
   }
 };
 
+// A spike-source population {"name", "spike_times": {"file", "group"}, "size", "sample"}
+// (docs/NETWORKS.md "Spike sources"): the file is relative to the spec file.
+void parse_spike_source(NetBuilder& B, const std::string& path, const json& pj, NetPopulation& P, double dt_ms,
+                        std::vector<double>& defaults) {
+  const Ctx& c = B.c;
+  c.keys(path, pj, {"name", "spike_times", "size", "sample"});
+  const std::string sp = kpath(path, "spike_times");
+  const json& st = c.object(sp, pj["spike_times"]);
+  c.keys(sp, st, {"file", "group"});
+  std::filesystem::path fp = c.str(kpath(sp, "file"), c.require(sp, st, "file", "an HDF5 file, relative to the spec file"));
+  if (fp.is_relative() && !c.src.empty() && c.src[0] != '<') fp = std::filesystem::path(c.src).parent_path() / fp;
+  const std::string group = st.contains("group") ? c.str(kpath(sp, "group"), st["group"]) : "/";
+  try {
+    P.source = read_spike_source(fp.string(), group, dt_ms);
+  } catch (const std::exception& e) {
+    c.fail(sp, e.what());
+  }
+  // the file's spikes are part of the spec's identity (spec.cpp folds `identity` into the hash)
+  B.n.identity += "spike_times " + P.name + ": " + P.source->file + " " + group + " " +
+                  std::to_string(P.source->digest) + "\n";
+  P.model = "spike_source";
+  P.desc = &spike_source_desc();
+  P.size_param = B.param(kpath(path, "size"), P.name + ".size", "1", "neurons in the population", whole().ge(1).le(4.0e9));
+  const double n = B.value(kpath(path, "size"), c.require(path, pj, "size", "the number of neurons"), P.size_param);
+  if (static_cast<size_t>(P.size_param) >= defaults.size()) defaults.resize(static_cast<size_t>(P.size_param) + 1, 0.0);
+  defaults[static_cast<size_t>(P.size_param)] = n;
+  if (pj.contains("sample"))
+    P.sample = static_cast<int>(c.uint(kpath(path, "sample"), pj["sample"], 0, 100000, "neurons whose spikes are kept"));
+}
+
 }  // namespace
 
 std::shared_ptr<NetworkDesc> parse_network(const Ctx& c, const json& v, double dt_ms) {
@@ -116,12 +147,20 @@ std::shared_ptr<NetworkDesc> parse_network(const Ctx& c, const json& v, double d
   for (size_t a = 0; a < pa.size(); ++a) {
     const std::string path = ipath("network.populations", a);
     const json& pj = c.object(path, pa[a]);
-    c.keys(path, pj, {"name", "model", "size", "params", "sample", "initial"});
+    if (!pj.contains("spike_times")) c.keys(path, pj, {"name", "model", "size", "params", "sample", "initial", "spike_times"});
     NetPopulation P;
     P.name = c.str(kpath(path, "name"), c.require(path, pj, "name"));
     if (!is_identifier(P.name)) c.bad(kpath(path, "name"), pj["name"], "an identifier (letters, digits, _)");
     if (pop_index.count(P.name)) c.bad(kpath(path, "name"), pj["name"], "a population name not used before");
     if (P.name == "drive") c.bad(kpath(path, "name"), pj["name"], "a name other than \"drive\" (reserved for drives)");
+    if (pj.contains("spike_times")) {  // a spike source: no model, no params
+      if (pj.contains("model") || pj.contains("params"))
+        c.fail(path, "a population with \"spike_times\" is a spike source: it has no \"model\" or \"params\"");
+      parse_spike_source(B, path, pj, P, dt_ms, defaults);
+      pop_index[P.name] = static_cast<int>(net->pops.size());
+      net->pops.push_back(std::move(P));
+      continue;
+    }
     const json& mv = c.require(path, pj, "model", "a point-neuron model, e.g. \"iaf_psc_delta\"");
     P.model = c.str(kpath(path, "model"), mv);
     P.desc = find_model(P.model);
@@ -199,6 +238,8 @@ std::shared_ptr<NetworkDesc> parse_network(const Ctx& c, const json& v, double d
       NetProjection pr;
       pr.src = pop_of(kpath(path, "source"), c.require(path, pj, "source", "a population name"));
       pr.tgt = pop_of(kpath(path, "target"), c.require(path, pj, "target", "a population name"));
+      if (net->pops[static_cast<size_t>(pr.tgt)].source)
+        c.bad(kpath(path, "target"), pj["target"], "a population with a model (a spike source receives no connections)");
       pr.rule = enum_of<ConnRule>(c.choice(kpath(path, "rule"), c.require(path, pj, "rule", "one of " + join(rules)), rules),
                                   kConnRuleNames);
       const std::string rp = rule_param_name(pr.rule);
@@ -296,6 +337,7 @@ std::shared_ptr<NetworkDesc> parse_network(const Ctx& c, const json& v, double d
       c.keys(path, dj, dr.kind == NetDrive::kPoisson ? std::vector<std::string>{"target", "type", "rate", "weight"}
                                                      : std::vector<std::string>{"target", "type", "amplitude"});
       const NetPopulation& P = net->pops[static_cast<size_t>(dr.target)];
+      if (P.source) c.bad(kpath(path, "target"), dj["target"], "a population with a model (" + P.name + " is a spike source)");
       dr.name = "drive." + P.name;
       for (const auto& q : net->drives)
         if (q.target == dr.target && q.kind == dr.kind)
