@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -125,6 +126,34 @@ double NetExpr::eval(const double* v) const {
   return st[0];
 }
 
+// ---- distributions ---------------------------------------------------------------------------
+
+double NetDist::lo(const double* q) const {
+  if (kind == kUniform) return q[min];
+  return min >= 0 ? q[min] : -std::numeric_limits<double>::infinity();
+}
+double NetDist::hi(const double* q) const {
+  if (kind == kUniform) return q[max];
+  return max >= 0 ? q[max] : std::numeric_limits<double>::infinity();
+}
+
+double NetDist::draw(const double* q, uint64_t key, uint64_t index, uint64_t stream) const {
+  point::CounterRng r(key, index, 0, stream);
+  const double a = lo(q), b = hi(q);
+  if (kind == kUniform) return a + (b - a) * r.uniform();  // nest.random.uniform(min, max): [min, max)
+  const double m = q[mean], s = q[std];
+  // nest.math.redraw(nest.random.normal(mean, std), min, max): draw again until inside [min, max]
+  // (NEST nestkernel/parameter.cpp, RedrawParameter::value). Box-Muller, one value per pair of
+  // uniforms (Devroye 1986, sec. V.4.3).
+  for (int tries = 0; tries < 1000000; ++tries) {
+    const double u1 = 1.0 - r.uniform(), u2 = r.uniform();  // u1 in (0, 1]
+    const double x = m + s * std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    if (x >= a && x <= b) return x;
+  }
+  throw std::runtime_error("redraw: 10^6 draws of normal(mean " + std::to_string(m) + ", std " + std::to_string(s) +
+                           ") fell outside [" + std::to_string(a) + ", " + std::to_string(b) + "]");
+}
+
 // ---- realised parameters ----------------------------------------------------------------------
 
 void NetworkDesc::realise(const double* p, double* q) const {
@@ -164,13 +193,45 @@ std::string NetworkDesc::check_realised(const double* q, double dt_ms) const {
       return std::string(model.params[static_cast<size_t>(k)].name) + " = \"" + e.text + "\" = " +
              std::to_string(q[k]) + " breaks the rule " + v;
   }
+  auto check_dist = [&](const std::string& owner, const NetDist& d) -> std::string {
+    if (!d.active()) return "";
+    if (d.kind == NetDist::kNormal && !(q[d.std] >= 0))
+      return owner + ".std = " + std::to_string(q[d.std]) + " is negative";
+    if (!(d.lo(q) <= d.hi(q)) || (d.kind == NetDist::kUniform && !(d.lo(q) < d.hi(q))))
+      return owner + ".min = " + std::to_string(d.lo(q)) + " is not below " + owner + ".max = " + std::to_string(d.hi(q));
+    return "";
+  };
+  for (const auto& pop : pops)
+    for (const auto& [k, d] : pop.initial)
+      if (std::string r = check_dist(pop.name + ".initial." + pop.desc->state[static_cast<size_t>(k)].name, d); !r.empty())
+        return r;
   for (const auto& pr : projs) {
-    const double d = q[pr.delay_param];
-    if (!(d >= dt_ms - 1e-12 * dt_ms) || delay_steps(d, dt_ms) < 1)
-      return pr.name + ".delay = " + std::to_string(d) + " ms is below the time step dt = " + std::to_string(dt_ms) +
-             " ms (NEST: delays of at least one step)";
+    if (std::string r = check_dist(pr.name + ".weight", pr.weight_dist); !r.empty()) return r;
+    if (std::string r = check_dist(pr.name + ".delay", pr.delay_dist); !r.empty()) return r;
+    // A drawn delay must round to at least one step (NEST checks the delay in steps); PD14's
+    // example bounds its delays below by 0.5 dt (network.py, nest.math.redraw(min=h - 0.5 h)).
+    if (pr.delay_dist.active() && !(pr.delay_dist.lo(q) >= 0 && delay_steps(pr.delay_dist.lo(q), dt_ms) >= 1))
+      return pr.name + ".delay.min = " + std::to_string(pr.delay_dist.lo(q)) + " ms rounds to less than one step of dt = " +
+             std::to_string(dt_ms) + " ms (a drawn delay must be at least one step, as in NEST; set \"min\" >= dt/2)";
+    if (pr.delay_param >= 0) {
+      const double d = q[pr.delay_param];
+      if (!(d >= dt_ms - 1e-12 * dt_ms) || delay_steps(d, dt_ms) < 1)
+        return pr.name + ".delay = " + std::to_string(d) + " ms is below the time step dt = " + std::to_string(dt_ms) +
+               " ms (NEST: delays of at least one step)";
+    }
     const double ns = q[pops[static_cast<size_t>(pr.src)].size_param];
     const double nt = q[pops[static_cast<size_t>(pr.tgt)].size_param];
+    if (pr.edges) {
+      const ExplicitEdges& E = *pr.edges;
+      if (E.n && double(E.max_src) >= ns)
+        return pr.name + ": " + E.where() + ", dataset source: value " + std::to_string(E.max_src) + " at index " +
+               std::to_string(E.argmax_src) + " is out of range for population " + pops[static_cast<size_t>(pr.src)].name +
+               " of size " + std::to_string(static_cast<long long>(ns)) + " (0-based indices)";
+      if (E.n && double(E.max_tgt) >= nt)
+        return pr.name + ": " + E.where() + ", dataset target: value " + std::to_string(E.max_tgt) + " at index " +
+               std::to_string(E.argmax_tgt) + " is out of range for population " + pops[static_cast<size_t>(pr.tgt)].name +
+               " of size " + std::to_string(static_cast<long long>(nt)) + " (0-based indices)";
+    }
     const bool self = pr.src == pr.tgt;
     if (pr.rule == ConnRule::kOneToOne && ns != nt)
       return pr.name + ": one_to_one needs equal sizes, got " + std::to_string(ns) + " and " + std::to_string(nt);
@@ -187,12 +248,29 @@ std::string NetworkDesc::check_realised(const double* q, double dt_ms) const {
     if (pr.rule == ConnRule::kFixedTotalNumber && q[pr.rule_param] > 0 && self && !pr.autapses && ns < 2)
       return pr.name + ".N > 0 but no partner is available (autapses off, size 1)";
   }
+  if (std::string r = check_spike_sources(q); !r.empty()) return r;
   // Each population's model rules (e.g. V_reset < V_th) on its realised parameters.
   for (const auto& pop : pops) {
     if (!pop.desc->check) continue;
     const std::string r = pop.desc->check(*pop.desc, q + pop.param0);
     if (!r.empty()) return "population " + pop.name + ": rule " + r + " is broken";
   }
+  return "";
+}
+
+std::string NetworkDesc::check_spike_sources(const double* q) const {
+  for (const auto& pop : pops) {
+    if (!pop.source || pop.source->step.empty()) continue;
+    const double n = q[pop.size_param];
+    if (double(pop.source->max_index) >= n)
+      return pop.name + ".size = " + std::to_string(static_cast<long long>(n)) + " but " + pop.source->file + ":" +
+             (pop.source->group == "/" ? std::string() : pop.source->group) + "/index holds neuron " +
+             std::to_string(pop.source->max_index) +
+             " (indices are 0-based within the population)";
+  }
+  for (const auto& pr : projs)
+    if (pops[static_cast<size_t>(pr.tgt)].source)
+      return pr.name + ": target " + pops[static_cast<size_t>(pr.tgt)].name + " is a spike source (it receives no input)";
   return "";
 }
 

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "neurosweep/models.hpp"
+#include "network/spike_source.hpp"
 
 namespace ns {
 
@@ -42,9 +43,11 @@ struct NetExpr {
 // offending token.
 NetExpr parse_net_expr(const std::string& text, const std::vector<std::string>& names);
 
-enum class ConnRule { kAllToAll, kOneToOne, kFixedIndegree, kFixedOutdegree, kFixedTotalNumber, kPairwiseBernoulli };
-inline constexpr const char* kConnRuleNames[] = {"all_to_all", "one_to_one", "fixed_indegree",
-                                                  "fixed_outdegree", "fixed_total_number", "pairwise_bernoulli"};
+enum class ConnRule { kAllToAll, kOneToOne, kFixedIndegree, kFixedOutdegree, kFixedTotalNumber, kPairwiseBernoulli,
+                      kExplicit };
+inline constexpr const char* kConnRuleNames[] = {"all_to_all",         "one_to_one",         "fixed_indegree",
+                                                  "fixed_outdegree",    "fixed_total_number", "pairwise_bernoulli",
+                                                  "explicit"};
 // The rule's parameter as NEST names it ("" for rules without one).
 inline const char* rule_param_name(ConnRule r) {
   switch (r) {
@@ -56,6 +59,45 @@ inline const char* rule_param_name(ConnRule r) {
   }
 }
 
+// A per-synapse (or per-neuron) random value (docs/NETWORKS.md, "Distributions"): NEST's
+// nest.random.normal / nest.random.uniform, bounded by nest.math.redraw(min, max) (draw again
+// until the value lies in [min, max]). Fields are view indices of its sweepable parameters
+// ("<owner>.mean", ".std", ".min", ".max"; -1: not given, i.e. -inf / +inf for the bounds).
+struct NetDist {
+  enum Kind { kNone, kNormal, kUniform } kind = kNone;
+  int mean = -1, std = -1, min = -1, max = -1;
+  bool active() const { return kind != kNone; }
+  // One value from r: normal (Box-Muller) redrawn until in [lo, hi], or uniform on [lo, hi).
+  // Throws std::runtime_error after 10^6 redraws (a bound far outside the distribution).
+  double draw(const double* q, uint64_t key, uint64_t index, uint64_t stream) const;
+  double lo(const double* q) const;
+  double hi(const double* q) const;
+};
+
+// The edges of an "explicit" projection, read from an HDF5 group (docs/NETWORKS.md, "Explicit
+// edge lists"), sorted by source (stable: the file's order within a source), held read-only and
+// shared by every instance.
+struct ExplicitEdges {
+  std::string file, group;                 // as the spec names them (file relative to the spec)
+  std::string resolved;                    // the path opened
+  std::vector<uint32_t> src, tgt;          // by source, then file order
+  std::vector<double> weight, delay_ms;    // empty: the file has no such dataset
+  uint64_t n = 0;                          // edges
+  uint64_t max_src = 0, max_tgt = 0;       // largest index and its position in the file
+  uint64_t argmax_src = 0, argmax_tgt = 0;
+  uint64_t hash = 0;                       // FNV-1a of the datasets' values (the spec's identity)
+  size_t bytes() const {
+    return (src.size() + tgt.size()) * sizeof(uint32_t) + (weight.size() + delay_ms.size()) * sizeof(double);
+  }
+  // "file edges.h5, group /" for messages
+  std::string where() const;
+};
+// Reads and checks an edge file (1-D integer datasets source, target; optional float datasets
+// weight, delay). Throws std::runtime_error naming the file, group, dataset and the offending
+// value and index (dt_ms: delays below it are refused).
+std::shared_ptr<const ExplicitEdges> read_explicit_edges(const std::string& file, const std::string& resolved,
+                                                         const std::string& group, double dt_ms);
+
 struct NetPopulation {
   std::string name, model;
   const ModelDesc* desc = nullptr;  // registry model (kPointNeuron)
@@ -64,6 +106,12 @@ struct NetPopulation {
   int sample = 50;                  // neurons whose spikes are kept (the first ones)
   // view indices of the model's hidden input block entries the drives set, and of I_e
   int rate_ex_param = -1, weight_ex_param = -1, i_e_param = -1;
+  // Per-neuron initial values ("initial": {"V_m": {"distribution": ...}}): model state index and
+  // its distribution; keyed by (seed, instance or shared, population, neuron).
+  std::vector<std::pair<int, NetDist>> initial;
+  // Spike source (docs/NETWORKS.md "Spike sources"): neurons that emit these spike times; model
+  // "spike_source", desc = &spike_source_desc(), no parameters (param0 = -1) besides the size.
+  std::shared_ptr<const SpikeSource> source;
 };
 struct NetProjection {
   std::string name;  // "<src>-><tgt>" (or the spec's "name")
@@ -71,6 +119,15 @@ struct NetProjection {
   ConnRule rule = ConnRule::kAllToAll;
   bool autapses = true, multapses = true;  // NEST's defaults
   int weight_param = -1, delay_param = -1, rule_param = -1;  // view indices (rule_param -1: none)
+  // Per-synapse distributions (weight_param / delay_param are -1 when one is active).
+  NetDist weight_dist, delay_dist;
+  // rule "explicit": the file's edges and the sweepable "<name>.weight_scale" (weight_param and
+  // delay_param are -1 when the file has per-edge weights / delays).
+  std::shared_ptr<const ExplicitEdges> edges;
+  int weight_scale_param = -1;
+  bool per_synapse() const {
+    return weight_dist.active() || delay_dist.active() || (edges && (!edges->weight.empty() || !edges->delay_ms.empty()));
+  }
 };
 struct NetDrive {
   enum Kind { kPoisson, kDc } kind = kPoisson;
@@ -93,6 +150,8 @@ struct NetworkDesc {
 
   // The spec's "network" object, normalised (the database's root attribute "network").
   nlohmann::json normalised;
+  // What the spec's identity hash must also cover: the contents of the edge files.
+  std::string identity;
 
   // Every view parameter of one instance with the references evaluated: p has model.params.size()
   // entries (as the sweep fills them); writes the realised values into q (same size).
@@ -101,6 +160,9 @@ struct NetworkDesc {
   // each population, rule parameters against the sizes), else the problem naming the parameter.
   std::string check_realised(const double* q, double dt_ms) const;
   int64_t delay_steps(double delay_ms, double dt_ms) const;
+  // "" unless a spike source's file names a neuron >= its realised size, or a projection targets
+  // a spike source.
+  std::string check_spike_sources(const double* q) const;
   int total_sample() const {
     int s = 0;
     for (const auto& p : pops) s += p.sample;

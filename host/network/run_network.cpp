@@ -19,6 +19,9 @@ namespace {
 
 // ---- connectivity -----------------------------------------------------------------------------
 constexpr uint64_t kStreamConn = 0x636f6e6eULL;  // "conn"
+constexpr uint64_t kStreamWeight = 0x77676874ULL;  // "wght"
+constexpr uint64_t kStreamDelay = 0x646c6179ULL;   // "dlay"
+constexpr uint64_t kStreamInit = 0x696e6974ULL;    // "init"
 
 // Uniform integer in [0, n) (Lemire's multiply-shift; bias below 2^-64 * n).
 inline uint64_t below(point::CounterRng& r, uint64_t n) {
@@ -153,8 +156,49 @@ Csr draw_projection(ConnRule rule, bool autapses, bool multapses, bool same, uin
       }
       return c;
     }
+    case ConnRule::kExplicit:
+      break;  // explicit_csr
   }
-  throw std::logic_error("draw_projection: unknown rule");
+  throw std::logic_error("draw_projection: not a drawn rule");
+}
+
+Csr explicit_csr(const ExplicitEdges& E, uint64_t ns) {
+  Csr c;
+  c.off.assign(ns + 1, 0);
+  for (uint32_t s : E.src) ++c.off[s + 1];  // E.src < ns: check_realised
+  for (uint64_t s = 0; s < ns; ++s) c.off[s + 1] += c.off[s];
+  c.tgt = E.tgt;  // already ordered by source (read_explicit_edges)
+  return c;
+}
+
+SynArrays make_syn_arrays(const NetworkDesc& net, const NetProjection& pr, const Csr& csr, const double* q,
+                          double dt_ms, uint64_t key) {
+  SynArrays a;
+  const size_t n = csr.tgt.size();
+  if (pr.weight_dist.active()) {
+    a.w.resize(n);
+    for (size_t e = 0; e < n; ++e) a.w[e] = static_cast<float>(pr.weight_dist.draw(q, key, e, kStreamWeight));
+  } else if (pr.edges && !pr.edges->weight.empty()) {
+    const double scale = q[pr.weight_scale_param];
+    a.w.resize(n);
+    for (size_t e = 0; e < n; ++e) a.w[e] = static_cast<float>(pr.edges->weight[e] * scale);
+  }
+  auto steps = [&](double ms, size_t e) {
+    const int64_t d = net.delay_steps(ms, dt_ms);
+    if (d < 1 || d > 65535)
+      throw std::runtime_error(pr.name + ": delay " + std::to_string(ms) + " ms of synapse " + std::to_string(e) +
+                               " is " + std::to_string(d) + " steps; expected 1 .. 65535 steps");
+    return static_cast<uint16_t>(d);
+  };
+  if (pr.delay_dist.active()) {
+    a.d.resize(n);
+    for (size_t e = 0; e < n; ++e) a.d[e] = steps(pr.delay_dist.draw(q, key, e, kStreamDelay), e);
+  } else if (pr.edges && !pr.edges->delay_ms.empty()) {
+    a.d.resize(n);
+    for (size_t e = 0; e < n; ++e) a.d[e] = steps(pr.edges->delay_ms[e], e);
+  }
+  for (uint16_t d : a.d) a.dmax = std::max<int64_t>(a.dmax, d);
+  return a;
 }
 
 std::shared_ptr<const Csr> ConnCache::get(int proj, const NetProjection& pr, uint64_t ns, uint64_t nt, double value,
@@ -165,10 +209,22 @@ std::shared_ptr<const Csr> ConnCache::get(int proj, const NetProjection& pr, uin
   if (it != map_.end()) return it->second;
   // Drawn under the lock: each distinct connectivity once; threads that need it wait for it.
   auto c = std::make_shared<const Csr>(
-      draw_projection(pr.rule, pr.autapses, pr.multapses, pr.src == pr.tgt, ns, nt, value, key));
+      pr.edges ? explicit_csr(*pr.edges, ns)
+               : draw_projection(pr.rule, pr.autapses, pr.multapses, pr.src == pr.tgt, ns, nt, value, key));
   bytes_ += c->bytes();
   map_.emplace(k, c);
   return c;
+}
+std::shared_ptr<const SynArrays> ConnCache::get_syn(int proj, const std::vector<double>& values,
+                                                   const std::function<SynArrays()>& make) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto k = std::make_pair(proj, values);
+  auto it = syn_.find(k);
+  if (it != syn_.end()) return it->second;
+  auto a = std::make_shared<const SynArrays>(make());
+  bytes_ += a->bytes();
+  syn_.emplace(k, a);
+  return a;
 }
 size_t ConnCache::distinct() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -200,6 +256,8 @@ struct PopBase {
   // of the neurons that fired to `spk`.
   virtual void step(int64_t k, const T* syn_ex, const T* syn_in, std::vector<uint32_t>& spk) = 0;
   virtual bool finite() const = 0;
+  // Sets state variable k of neuron i (per-neuron initial values).
+  virtual void set_state(int k, uint64_t i, double v) = 0;
 };
 
 // The neurons of one population in tiles of W lanes; every lane runs the model's step (the same
@@ -212,25 +270,46 @@ struct Pop final : PopBase<T> {
   uint64_t seed = 0, key0 = 0;  // per-neuron random key: key0 + neuron (StepContext::instance)
   std::vector<T> st;            // tile t at st[t * NS * W]
   T d[ND];
+  // the derived constants replicated per lane ([k * W + l], the CPU backend's tile layout), so the
+  // lane loop reads them as the backend's tiles do
+  alignas(64) T dlanes[ND * W];
 
   Pop(const double* params, const SimConfig& c, uint64_t n_, uint64_t key0_) : n(n_), seed(c.seed), key0(key0_) {
     model_derive<Model, T>(Strided<const double>{params, 1}, d, c);  // one parameter set per population
+    if constexpr (point::has_input_block<Model>::value) mode = point::model_input_mode<Model>(static_cast<const T*>(d));
+    for (int q = 0; q < ND; ++q)
+      for (int l = 0; l < W; ++l) dlanes[q * W + l] = d[q];
     ntiles = (n + W - 1) / W;
     st.assign(ntiles * NS * W, T(0));
     for (uint64_t t = 0; t < ntiles; ++t)
       for (int l = 0; l < W; ++l) Model::template init<T>(d, Lane<T, W>{st.data() + t * NS * W, l});
   }
+  // The random draws this population's step needs (point/inputs.hpp, model_input_mode; one
+  // parameter set per population, so one mode): as the CPU backend's tiles, a step instantiated
+  // with a constant mode leaves out the sequential part of the Poisson counts when the drive's
+  // mean per step is below kPoissonFastMean (it would add zero), so the lanes vectorise; every
+  // lane draws what the reference draws.
+  int mode = kInputAll;
   void step(int64_t k, const T* syn_ex, const T* syn_in, std::vector<uint32_t>& spk) override {
-    const T* dd = d;
+    if constexpr (point::has_input_block<Model>::value) {
+      if (mode == kInputNone) return step_mode(k, syn_ex, syn_in, spk, std::integral_constant<int, kInputNone>{});
+      if (mode == kInputFast) return step_mode(k, syn_ex, syn_in, spk, std::integral_constant<int, kInputFast>{});
+    }
+    step_mode(k, syn_ex, syn_in, spk, std::integral_constant<int, kInputAll>{});
+  }
+  template <class Mode>
+  void step_mode(int64_t k, const T* syn_ex, const T* syn_in, std::vector<uint32_t>& spk, Mode) {
+    T* dv = dlanes;
+    const uint64_t sd = seed, k0 = key0;
     for (uint64_t t = 0; t < ntiles; ++t) {
       T* s = st.data() + t * NS * W;
       const uint64_t n0 = t * W;
 #pragma omp simd
       for (int l = 0; l < W; ++l) {
-        StepContext ctx{seed, key0 + n0 + static_cast<uint64_t>(l), k};
+        StepContext ctx{sd, k0 + n0 + static_cast<uint64_t>(l), k, Mode::value};
         ctx.syn_ex = double(syn_ex[n0 + l]);
         ctx.syn_in = double(syn_in[n0 + l]);
-        model_step<Model, T>(Lane<T, W>{s, l}, dd, Direct{}, ctx);
+        model_step<Model, T>(Lane<T, W>{s, l}, Lane<T, W>{dv, l}, Direct{}, ctx);
       }
       int any = 0;
 #pragma omp simd reduction(| : any)
@@ -242,6 +321,7 @@ struct Pop final : PopBase<T> {
       }
     }
   }
+  void set_state(int k, uint64_t i, double v) override { st[(i / W) * NS * W + k * W + i % W] = T(v); }
   bool finite() const override {
     for (uint64_t t = 0; t < ntiles; ++t)
       for (int l = 0; l < W && t * W + l < n; ++l)
@@ -251,6 +331,23 @@ struct Pop final : PopBase<T> {
         }
     return true;
   }
+};
+
+// A spike source (spike_source.hpp): emits its file's spikes in their steps; no state.
+template <class T>
+struct SourcePop final : PopBase<T> {
+  const SpikeSource* src;
+  uint64_t n;
+  size_t cur = 0;
+  SourcePop(const SpikeSource* s, uint64_t n_) : src(s), n(n_) {}
+  void step(int64_t k, const T*, const T*, std::vector<uint32_t>& spk) override {
+    const size_t e = src->step.size();
+    while (cur < e && src->step[cur] < k) ++cur;
+    for (; cur < e && src->step[cur] == k; ++cur)
+      if (src->index[cur] < n) spk.push_back(src->index[cur]);
+  }
+  bool finite() const override { return true; }
+  void set_state(int, uint64_t, double) override {}  // no state ("initial" is refused for sources)
 };
 
 template <class T>
@@ -288,8 +385,19 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
     off[p + 1] = off[p] + (size[p] + W - 1) / W * W;
     sample_off[p + 1] = sample_off[p] + static_cast<uint64_t>(P.sample);
   }
-  for (size_t p = 0; p < np; ++p)
+  for (size_t p = 0; p < np; ++p) {
+    if (net.pops[p].source) {  // a spike source (spike_source.hpp): no model, no state
+      pops[p] = std::make_unique<SourcePop<T>>(net.pops[p].source.get(), size[p]);
+      continue;
+    }
     pops[p] = make_pop<T>(net.pops[p].model, q + net.pops[p].param0, c, size[p], inst_key + off[p]);
+    // Per-neuron initial values: keyed by (seed, instance or shared, population, variable, neuron).
+    for (const auto& [sk, dist] : net.pops[p].initial) {
+      uint64_t key = mix64(mix64(c.seed ^ kStreamInit) ^ (net.shared_connectivity ? 0 : mix64(instance + 1)));
+      key = mix64(key ^ (static_cast<uint64_t>(p) << 32) ^ static_cast<uint64_t>(sk));
+      for (uint64_t nrn = 0; nrn < size[p]; ++nrn) pops[p]->set_state(sk, nrn, dist.draw(q, key, nrn, kStreamInit));
+    }
+  }
   const uint64_t ntot = off[np];
   // projections: connectivity (shared or this instance's), delay in steps, weight
   struct Proj {
@@ -298,6 +406,8 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
     T w_abs;
     bool inh;
     uint64_t tgt_off;
+    std::shared_ptr<const SynArrays> syn;  // per-synapse weights / delays (null: none)
+    T w_signed;
   };
   std::vector<std::vector<Proj>> from(np);
   int64_t dmax = 1;
@@ -308,7 +418,8 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
     const uint64_t ns = size[static_cast<size_t>(pr.src)], nt = size[static_cast<size_t>(pr.tgt)];
     uint64_t key = mix64(mix64(c.seed ^ 0x6e6574776f726bULL) ^ static_cast<uint64_t>(j + 1));  // "network"
     std::shared_ptr<const Csr> csr;
-    if (net.shared_connectivity) {
+    const bool shared = net.shared_connectivity || pr.edges;  // an edge file is shared read-only always
+    if (shared) {
       csr = cache.get(static_cast<int>(j), pr, ns, nt, value, key);
     } else {
       key = mix64(key ^ mix64(instance + 1));
@@ -316,12 +427,29 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
                                                         value, key));
       own_bytes += csr->bytes();
     }
-    const double w = q[pr.weight_param];
-    const int64_t d = net.delay_steps(q[pr.delay_param], c.dt);
+    std::shared_ptr<const SynArrays> syn;
+    if (pr.per_synapse()) {
+      auto make = [&] { return make_syn_arrays(net, pr, *csr, q, c.dt, key); };
+      if (shared) {
+        // everything the arrays depend on: sizes, rule value, distribution parameters, scale
+        std::vector<double> vals = {double(ns), double(nt), value};
+        for (const NetDist* dd : {&pr.weight_dist, &pr.delay_dist})
+          for (int k : {dd->mean, dd->std, dd->min, dd->max}) vals.push_back(k >= 0 ? q[k] : NAN);
+        vals.push_back(pr.weight_scale_param >= 0 ? q[pr.weight_scale_param] : 1.0);
+        syn = cache.get_syn(static_cast<int>(j), vals, make);
+      } else {
+        syn = std::make_shared<const SynArrays>(make());
+        own_bytes += syn->bytes();
+      }
+      dmax = std::max(dmax, syn->dmax);
+    }
+    double w = pr.weight_param >= 0 ? q[pr.weight_param] : 0.0;
+    if (pr.weight_scale_param >= 0) w *= q[pr.weight_scale_param];
+    const int64_t d = pr.delay_param >= 0 ? net.delay_steps(q[pr.delay_param], c.dt) : 1;
     dmax = std::max(dmax, d);
     // NEST routes a spike by the sign of its weight (handle(SpikeEvent): w >= 0 excitatory).
     from[static_cast<size_t>(pr.src)].push_back(
-        Proj{csr, d, T(w < 0 ? -w : w), w < 0, off[static_cast<size_t>(pr.tgt)]});
+        Proj{csr, d, T(w < 0 ? -w : w), w < 0, off[static_cast<size_t>(pr.tgt)], syn, T(w)});
   }
   conn_bytes = own_bytes;
   // Ring buffers (NEST's semantics): a spike emitted in step k (time stamp t_{k+1}) with a delay
@@ -382,6 +510,23 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
         }
       }
       for (const Proj& pj : from[p]) {
+        if (pj.syn) {  // per-synapse weights and/or delays; routed by each weight's sign (NEST)
+          const uint32_t* tg = pj.csr->tgt.data();
+          const uint64_t* of = pj.csr->off.data();
+          const float* pw = pj.syn->w.empty() ? nullptr : pj.syn->w.data();
+          const uint16_t* pd = pj.syn->d.empty() ? nullptr : pj.syn->d.data();
+          for (uint32_t s : spk[p]) {
+            for (uint64_t e = of[s]; e < of[s + 1]; ++e) {
+              const T w = pw ? T(pw[e]) : pj.w_signed;
+              const int64_t dd = pd ? int64_t(pd[e]) : pj.d;
+              const size_t at = static_cast<size_t>((k + dd) % L) * ntot + pj.tgt_off + tg[e];
+              if (w >= T(0)) ring_ex[at] += w;
+              else ring_in[at] -= w;
+            }
+            stats.events += of[s + 1] - of[s];
+          }
+          continue;
+        }
         T* row = (pj.inh ? ring_in.data() : ring_ex.data()) + static_cast<size_t>((k + pj.d) % L) * ntot + pj.tgt_off;
         const uint32_t* tg = pj.csr->tgt.data();
         const uint64_t* of = pj.csr->off.data();

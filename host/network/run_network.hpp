@@ -6,6 +6,7 @@
 // read-only between instances whose connectivity parameters are equal.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,17 +35,37 @@ struct Csr {
 Csr draw_projection(ConnRule rule, bool autapses, bool multapses, bool same_population, uint64_t n_src,
                     uint64_t n_tgt, double value, uint64_t key);
 
+// Per-synapse weights and delays (in the Csr's order) of a projection that draws them from
+// distributions or reads them from an edge file; empty vectors: the projection's single value.
+struct SynArrays {
+  std::vector<float> w;     // signed weight (the target model's unit)
+  std::vector<uint16_t> d;  // delay in steps (NEST's rounding), >= 1
+  int64_t dmax = 0;         // largest delay in d (0 when d is empty)
+  size_t bytes() const { return w.size() * sizeof(float) + d.size() * sizeof(uint16_t); }
+};
+// Draws / converts the per-synapse arrays of projection pr (csr: its connectivity, q: the
+// realised parameters, key: the projection's stream, as for the connectivity). Value e comes from
+// its own counter-based stream (key, e), so it depends on nothing but (seed, projection, synapse).
+SynArrays make_syn_arrays(const NetworkDesc& net, const NetProjection& pr, const Csr& csr, const double* q,
+                          double dt_ms, uint64_t key);
+// The Csr of an explicit projection for a source population of n_src neurons.
+Csr explicit_csr(const ExplicitEdges& e, uint64_t n_src);
+
 // Connectivity shared between instances: one Csr per distinct (projection, sizes, rule value).
 class ConnCache {
  public:
   std::shared_ptr<const Csr> get(int proj, const NetProjection& pr, uint64_t n_src, uint64_t n_tgt, double value,
                                  uint64_t key);
+  // Per-synapse arrays of projection `proj` keyed by everything they depend on (`values`).
+  std::shared_ptr<const SynArrays> get_syn(int proj, const std::vector<double>& values,
+                                           const std::function<SynArrays()>& make);
   size_t distinct() const;
   size_t bytes() const;
 
  private:
   mutable std::mutex mu_;
   std::map<std::tuple<int, uint64_t, uint64_t, double>, std::shared_ptr<const Csr>> map_;
+  std::map<std::pair<int, std::vector<double>>, std::shared_ptr<const SynArrays>> syn_;
   size_t bytes_ = 0;
 };
 

@@ -327,6 +327,12 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     const std::string keyed = r.canonical + "\nnestml:" + nestml_key;
     r.hash = fnv1a64(keyed.data(), keyed.size());
   }
+  if (network && !network->identity.empty()) {
+    // The contents of explicit edge files (hashed datasets) are part of what the database means:
+    // a changed file is another spec (resume refuses it); the stored spec stays JSON.
+    const std::string keyed = r.canonical + "\nnetwork_files:" + network->identity;
+    r.hash = fnv1a64(keyed.data(), keyed.size());
+  }
   return r;
 }
 

@@ -1,13 +1,15 @@
 """`python -m neurosweep COMMAND`: commands of the Python package.
 
     python -m neurosweep search SPEC -o RESULT.h5 [--resume] [--force]   # docs/SEARCH.md
+    python -m neurosweep pointnet CONFIG -o SPEC.json [--axis JSON] [--fixed NAME=VALUE]
+                                          # a BMTK PointNet network as a spec (docs/NETWORKS.md)
 """
 import sys
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"search": "neurosweep.search"}
+    commands = {"search": "neurosweep.search", "pointnet": "neurosweep.pointnet"}
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         if argv and argv[0] not in ("-h", "--help"):
             print(f"python -m neurosweep: unknown command {argv[0]!r}; commands: {', '.join(commands)}", file=sys.stderr)

@@ -29,13 +29,12 @@ Units: DiPDE's seconds and volts are converted to neurosweep's ms and mV here, a
 """
 from __future__ import annotations
 
-import csv
 import json
-import math
 import os
-import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+
+from . import sonata
 
 _S_TO_MS = 1000.0  # DiPDE / PopNet seconds -> neurosweep ms
 _V_TO_MV = 1000.0  # DiPDE volts -> neurosweep mV
@@ -46,122 +45,40 @@ _SOLVER_KEYS = {"update_method", "approx_order", "tol", "norm", "record", "initi
 _MODEL_KEYS = {"tau_m", "v_min", "v_max", "dv"}
 
 
-class PopNetError(ValueError):
+class PopNetError(sonata.SonataError):
     """A PopNet file that cannot be read; the message names the file, the key and the value."""
 
 
-def _resolve(value: str, manifest: Dict[str, str]) -> str:
-    for _ in range(10):
-        new = re.sub(r"\$\{?(\w+)\}?", lambda m: manifest.get("$" + m.group(1), m.group(0)), value)
-        if new == value:
-            break
-        value = new
-    return value
-
-
 def _load_config(path: Path) -> Dict[str, Any]:
-    try:
-        cfg = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise PopNetError(f"{path}: cannot read the PopNet config: {e}") from e
-    base = path.parent
-    manifest = {k: v for k, v in cfg.get("manifest", {}).items()}
-    manifest.setdefault("$BASE_DIR", str(base))
-    for k, v in list(manifest.items()):
-        v = _resolve(str(v), manifest)
-        manifest[k] = str((base / v).resolve()) if not os.path.isabs(v) else v
-    def fix(o):
-        if isinstance(o, dict):
-            return {k: fix(v) for k, v in o.items()}
-        if isinstance(o, list):
-            return [fix(v) for v in o]
-        if isinstance(o, str) and "$" in o:
-            return _resolve(o, manifest)
-        return o
-    cfg = fix(cfg)
-    if isinstance(cfg.get("network"), str):  # simulation config -> circuit config
-        net = Path(cfg["network"])
-        net = net if net.is_absolute() else base / net
-        circuit = _load_config(net)
-        for k, v in circuit.items():
-            cfg.setdefault(k, v)
-    return cfg
+    return sonata.load_config(path, PopNetError)
 
 
 def _read_csv(path: Path) -> List[Dict[str, str]]:
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f, delimiter=" ", skipinitialspace=True))
-    except OSError as e:
-        raise PopNetError(f"{path}: cannot read: {e}") from e
-    return rows
+    return sonata.read_csv(path, PopNetError)
 
 
 def _number(path, key, value) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise PopNetError(f"{path}: {key} = {value!r}: expected a number") from None
-    if not math.isfinite(x):
-        raise PopNetError(f"{path}: {key} = {value!r}: expected a finite number")
-    return x
+    return sonata.number(path, key, value, PopNetError)
 
 
-def _edges_of(edges_h5: Path):
-    """Per edge: (source population, source node id, target population, target node id, edge type
-    id, {attribute: value} of its SONATA edge group)."""
-    import h5py
-    out = []
-    with h5py.File(edges_h5, "r") as f:
-        for pop in f["edges"]:
-            g = f["edges"][pop]
-            src, trg = g["source_node_id"], g["target_node_id"]
-            sp = src.attrs.get("node_population", b"")
-            tp = trg.attrs.get("node_population", b"")
-            sp = sp.decode() if isinstance(sp, bytes) else str(sp)
-            tp = tp.decode() if isinstance(tp, bytes) else str(tp)
-            gid = g["edge_group_id"][()] if "edge_group_id" in g else None
-            gix = g["edge_group_index"][()] if "edge_group_index" in g else None
-            groups = {}
-            for k in g:
-                if isinstance(g[k], h5py.Group) and k.isdigit():
-                    groups[int(k)] = {a: g[k][a][()] for a in g[k] if isinstance(g[k][a], h5py.Dataset)}
-            for n, (s_, t_, e_) in enumerate(zip(src[()], trg[()], g["edge_type_id"][()])):
-                attrs = {}
-                if gid is not None and int(gid[n]) in groups:
-                    attrs = {a: v[int(gix[n])] for a, v in groups[int(gid[n])].items()}
-                out.append((sp, int(s_), tp, int(t_), int(e_), attrs))
-    return out
+_edges_of = sonata.edges_of
 
 
 def read_popnet(config: "str | os.PathLike") -> Dict[str, Any]:
     """Reads a PopNet network (config.json and the files it names) into a neurosweep spec (dict)
     for model ``dipde_network``: transient 0, analysis = run.tstop, dt = run.dt, rates binned per
     time step. Raises PopNetError naming the file, the key and the value."""
-    import h5py
     cfg_path = Path(config)
     cfg = _load_config(cfg_path)
     comps = cfg.get("components", {})
     pop_dir = Path(comps.get("population_models_dir", cfg_path.parent))
     nets = cfg.get("networks", {})
     # node types per SONATA node population (ids repeat across networks): (population, type id)
-    types: Dict[tuple, Dict[str, str]] = {}
-    node_group: Dict[tuple, tuple] = {}
-    for nf in nets.get("nodes", []):
-        rows = {int(r["node_type_id"]): r for r in _read_csv(Path(nf["node_types_file"]))}
-        with h5py.File(nf["nodes_file"], "r") as f:
-            for pop in f["nodes"]:
-                for i, t in zip(f["nodes"][pop]["node_id"][()], f["nodes"][pop]["node_type_id"][()]):
-                    if int(t) not in rows:
-                        raise PopNetError(f"{nf['nodes_file']}: node {pop}:{int(i)}: node_type_id = {int(t)} is not "
-                                          f"in {nf['node_types_file']}")
-                    node_group[(pop, int(i))] = (pop, int(t))
-                    types[(pop, int(t))] = rows[int(t)]
+    types, node_group, _ = sonata.node_types(nets, PopNetError)
     if not types:
         raise PopNetError(f"{cfg_path}: networks.nodes: no nodes found")
     used = sorted(types)
-    base = {k: re.sub(r"[^A-Za-z0-9_]", "_", types[k].get("pop_name") or f"{k[0]}_{k[1]}") for k in used}
-    names = {k: base[k] if list(base.values()).count(base[k]) == 1 else f"{k[0]}_{base[k]}_{k[1]}" for k in used}
+    names = sonata.names_of(used, types)
     internal, external = {}, {}
     for k in used:
         row = types[k]
