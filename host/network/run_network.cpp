@@ -12,6 +12,7 @@
 
 #include "neurosweep/hash.hpp"
 #include "neurosweep/models.hpp"
+#include "neurosweep/point/poisson_lanes.hpp"
 #include "neurosweep/point/inputs.hpp"
 
 namespace ns {
@@ -280,6 +281,20 @@ struct Pop final : PopBase<T> {
     for (int q = 0; q < ND; ++q)
       for (int l = 0; l < W; ++l) dlanes[q * W + l] = d[q];
     ntiles = (n + W - 1) / W;
+    // Poisson drive only (the model's mode is its input block's): the counts of each tile are
+    // drawn before its step (point/poisson_lanes.hpp, the same numbers as the step's own draws),
+    // with the CDF values computed once for the population and each neuron's instance key once.
+    if constexpr (point::has_input_block<Model>::value) {
+      if (mode != kInputNone && mode == point::input_mode(static_cast<const T*>(d), Model::kIn) &&
+          !(mode == kInputAll && point::has_own_input_mode<Model, const T*>::value)) {
+        pl = std::make_unique<point::PoissonLanes<W>>();
+        pl->setup(seed, [&](int l) { return key0 + static_cast<uint64_t>(l); },
+                  [&](int, int q) { return double(d[q]); }, Model::kIn);
+        ikeys.resize(ntiles * W);
+        for (uint64_t i = 0; i < ntiles * W; ++i) ikeys[i] = point::instance_key(seed, key0 + i);
+        mode = kInputGiven;
+      }
+    }
     st.assign(ntiles * NS * W, T(0));
     for (uint64_t t = 0; t < ntiles; ++t)
       for (int l = 0; l < W; ++l) Model::template init<T>(d, Lane<T, W>{st.data() + t * NS * W, l});
@@ -290,10 +305,13 @@ struct Pop final : PopBase<T> {
   // mean per step is below kPoissonFastMean (it would add zero), so the lanes vectorise; every
   // lane draws what the reference draws.
   int mode = kInputAll;
+  std::unique_ptr<point::PoissonLanes<W>> pl;  // kInputGiven: the tile's counts
+  std::vector<uint64_t> ikeys;                 // kInputGiven: point::instance_key of each neuron
   void step(int64_t k, const T* syn_ex, const T* syn_in, std::vector<uint32_t>& spk) override {
     if constexpr (point::has_input_block<Model>::value) {
       if (mode == kInputNone) return step_mode(k, syn_ex, syn_in, spk, std::integral_constant<int, kInputNone>{});
       if (mode == kInputFast) return step_mode(k, syn_ex, syn_in, spk, std::integral_constant<int, kInputFast>{});
+      if (mode == kInputGiven) return step_mode(k, syn_ex, syn_in, spk, std::integral_constant<int, kInputGiven>{});
     }
     step_mode(k, syn_ex, syn_in, spk, std::integral_constant<int, kInputAll>{});
   }
@@ -304,11 +322,17 @@ struct Pop final : PopBase<T> {
     for (uint64_t t = 0; t < ntiles; ++t) {
       T* s = st.data() + t * NS * W;
       const uint64_t n0 = t * W;
+      static constexpr double kNoCounts[2][W] = {};
+      const double(*cnt)[W] = kNoCounts;
+      if constexpr (Mode::value == kInputGiven) {
+        pl->draw_keys(k, ikeys.data() + n0);
+        cnt = pl->n;
+      }
 #pragma omp simd
       for (int l = 0; l < W; ++l) {
-        StepContext ctx{sd, k0 + n0 + static_cast<uint64_t>(l), k, Mode::value};
-        ctx.syn_ex = double(syn_ex[n0 + l]);
-        ctx.syn_in = double(syn_in[n0 + l]);
+        StepContext ctx{sd, k0 + n0 + static_cast<uint64_t>(l), k, Mode::value, double(syn_ex[n0 + l]),
+                        double(syn_in[n0 + l]), Mode::value == kInputGiven ? cnt[0][l] : 0.0,
+                        Mode::value == kInputGiven ? cnt[1][l] : 0.0};
         model_step<Model, T>(Lane<T, W>{s, l}, Lane<T, W>{dv, l}, Direct{}, ctx);
       }
       int any = 0;

@@ -23,6 +23,9 @@
 namespace ns {
 namespace point {
 
+// The step-independent part of CounterRng's key (the first two of its four mixes).
+inline uint64_t instance_key(uint64_t seed, uint64_t instance) { return mix64(mix64(seed) ^ instance); }
+
 template <int W>
 struct PoissonLanes {
   static constexpr int K = kPoissonFastK;
@@ -38,10 +41,9 @@ struct PoissonLanes {
   // model's kIn; inst(l): StepContext::instance of lane l.
   template <class DVal, class Inst>
   void setup(uint64_t seed, Inst inst, DVal dval, int dbase) {
-    const uint64_t s = mix64(seed);
     with_rest = false;
     for (int l = 0; l < W; ++l) {
-      ikey[l] = mix64(s ^ static_cast<uint64_t>(inst(l)));
+      ikey[l] = instance_key(seed, static_cast<uint64_t>(inst(l)));
       for (int c = 0; c < 2; ++c) {
         const int o = c ? (kLamIn - kLamEx) : 0;
         const double lam = dval(l, dbase + kLamEx + o), p0 = dval(l, dbase + kP0Ex + o);
@@ -62,12 +64,16 @@ struct PoissonLanes {
   }
 
   // The counts of step `step` into n[0] (excitatory train) and n[1] (inhibitory train).
-  void draw(int64_t step) {
+  void draw(int64_t step) { draw_keys(step, ikey); }
+  // The same with the lanes' instance keys from elsewhere (ik[l] = instance_key(seed, instance of
+  // lane l)), for callers whose lanes share the CDF values but not the instance (a network
+  // population: one parameter set, many neurons).
+  void draw_keys(int64_t step, const uint64_t* ik) {
     const uint64_t st = static_cast<uint64_t>(step);
     int any = 0;
 #pragma omp simd reduction(| : any)
     for (int l = 0; l < W; ++l) {
-      const uint64_t ks = mix64(ikey[l] ^ st);
+      const uint64_t ks = mix64(ik[l] ^ st);
       const uint64_t k0 = mix64(ks ^ static_cast<uint64_t>(kStreamEx));
       const uint64_t k1 = mix64(ks ^ static_cast<uint64_t>(kStreamIn));
       key[0][l] = k0;
