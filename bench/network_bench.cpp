@@ -4,8 +4,8 @@
 // neuron updates/s, synaptic events/s and the connectivity memory (shared and per instance), and
 // the same figures of NEST 3.10 (single thread) from the reference file's wall times.
 //
-//   build/network_bench [state=AI] [instances=4] [reference=tests/data/brunel_nest.json]
-// (run from the repository root)
+//   build/network_bench [--json] [state=AI] [instances=4] [reference=tests/data/brunel_nest.json]
+// (run from the repository root; --json prints one JSON record per line, for bench/run_bench.py)
 #include <time.h>
 
 #include <chrono>
@@ -24,9 +24,15 @@ using json = nlohmann::json;
 using namespace ns;
 
 int main(int argc, char** argv) {
-  const std::string state = argc > 1 ? argv[1] : "AI";
-  const uint64_t n = argc > 2 ? std::stoull(argv[2]) : 4;
-  std::ifstream f(argc > 3 ? argv[3] : "tests/data/brunel_nest.json");
+  bool as_json = false;
+  std::vector<std::string> pos;
+  for (int a = 1; a < argc; ++a) {
+    if (std::string(argv[a]) == "--json") as_json = true;
+    else pos.emplace_back(argv[a]);
+  }
+  const std::string state = pos.size() > 0 ? pos[0] : "AI";
+  const uint64_t n = pos.size() > 1 ? std::stoull(pos[1]) : 4;
+  std::ifstream f(pos.size() > 2 ? pos[2] : "tests/data/brunel_nest.json");
   if (!f) {
     std::fprintf(stderr, "network_bench: cannot read the NEST reference (run from the repository root)\n");
     return 2;
@@ -59,7 +65,8 @@ int main(int argc, char** argv) {
                                   {"linspace", {{"start", double(st["g"]) * 0.99}, {"stop", double(st["g"]) * 1.01}, {"count", n}}}}});
     return parse_spec(j, "bench");
   };
-  std::printf("state %s (g %.2f, eta %.2f), %llu networks of %g neurons, %g + %g ms\n", state.c_str(),
+  if (!as_json)
+    std::printf("state %s (g %.2f, eta %.2f), %llu networks of %g neurons, %g + %g ms\n", state.c_str(),
               double(st["g"]), double(st["eta"]), static_cast<unsigned long long>(n), ne + ni,
               double(ref["transient_ms"]), double(ref["analysis_ms"]));
   for (const char* conn : {"shared", "per_instance"})
@@ -83,6 +90,16 @@ int main(int argc, char** argv) {
       double rate_e = 0;
       for (uint64_t i = 0; i < n; ++i) rate_e += out.series_features[i * 2 * out.n_series_features] / double(n);
       const size_t mem = std::string(conn) == "shared" ? run.connectivity_bytes() : run.last_instance_bytes();
+      if (as_json) {
+        const json rec = {{"bench", "network"}, {"model", "brunel_" + state}, {"n", n}, {"neurons", ne + ni},
+                          {"connectivity", conn}, {"threads", threads}, {"wall_s", wall}, {"cpu_s", s},
+                          {"neuron_updates_per_cpu_s", double(run.neuron_updates()) / s},
+                          {"synaptic_events_per_cpu_s", double(run.synaptic_events()) / s}, {"rate_e_hz", rate_e},
+                          {"connectivity_mib", double(mem) / 1048576.0},
+                          {"state_mib", double(run.last_state_bytes()) / 1048576.0}};
+        std::printf("%s\n", rec.dump().c_str());
+        continue;
+      }
       std::printf("%-12s threads %d: %.2f s wall, %.2f s CPU; per CPU second: %.3g neuron updates, %.3g synaptic "
                   "events; E rate %.1f Hz, connectivity %.2f MiB (%s), state %.2f MiB per running network\n",
                   conn, threads, wall, s, double(run.neuron_updates()) / s, double(run.synaptic_events()) / s, rate_e,
@@ -97,6 +114,14 @@ int main(int argc, char** argv) {
     const double wall = run.contains("cpu_s") ? double(run["cpu_s"]) : double(run["wall_s"]);
     const double spikes = (double(run["rate_hz"]["E"]) * ne + double(run["rate_hz"]["I"]) * ni) *
                           (double(ref["transient_ms"]) + double(ref["analysis_ms"])) * 1e-3;
+    if (as_json) {
+      const json rec = {{"bench", "network"}, {"model", "brunel_" + state}, {"reference", "nest 3.10 (tests/data/brunel_nest.json)"},
+                        {"seed", run["seed"]}, {"threads", 1}, {"cpu_s", wall},
+                        {"neuron_updates_per_cpu_s", (ne + ni) * steps / wall},
+                        {"synaptic_events_per_cpu_s", spikes * ce * (ne + ni) / ne / wall}};
+      std::printf("%s\n", rec.dump().c_str());
+      continue;
+    }
     std::printf("NEST seed %d (1 thread): %.2f s CPU; per CPU second: %.3g neuron updates, %.3g synaptic events "
                 "(estimated from the rates)\n",
                 int(run["seed"]), wall, (ne + ni) * steps / wall, spikes * ce * (ne + ni) / ne / wall);

@@ -5,9 +5,9 @@
 // ring buffers), and NEST 3.10's times for the same spec from tests/data/pd14_nest.json
 // (tests/data/make_pd14_nest.py, nest.Simulate, 1 thread).
 //
-//   build/pd14_bench [spec=sweeps/pd14_scale01.json] [reference=tests/data/pd14_nest.json] [bio_ms=1000]
+//   build/pd14_bench [--json] [spec=sweeps/pd14_scale01.json] [reference=tests/data/pd14_nest.json] [bio_ms=1000]
 //                    [max_threads=2]
-// (run from the repository root)
+// (run from the repository root; --json prints one JSON record per line, for bench/run_bench.py)
 #include <sys/resource.h>
 #include <time.h>
 
@@ -34,10 +34,16 @@ static double cpu_now() {
 }
 
 int main(int argc, char** argv) {
-  const std::string spec_path = argc > 1 ? argv[1] : "sweeps/pd14_scale01.json";
-  const std::string ref_path = argc > 2 ? argv[2] : "tests/data/pd14_nest.json";
-  const double bio_ms = argc > 3 ? std::stod(argv[3]) : 1000.0;
-  const int max_threads = argc > 4 ? std::stoi(argv[4]) : 2;
+  bool as_json = false;
+  std::vector<std::string> pos;
+  for (int a = 1; a < argc; ++a) {
+    if (std::string(argv[a]) == "--json") as_json = true;
+    else pos.emplace_back(argv[a]);
+  }
+  const std::string spec_path = pos.size() > 0 ? pos[0] : "sweeps/pd14_scale01.json";
+  const std::string ref_path = pos.size() > 1 ? pos[1] : "tests/data/pd14_nest.json";
+  const double bio_ms = pos.size() > 2 ? std::stod(pos[2]) : 1000.0;
+  const int max_threads = pos.size() > 3 ? std::stoi(pos[3]) : 2;
   std::ifstream f(spec_path);
   if (!f) {
     std::fprintf(stderr, "pd14_bench: cannot read %s (run from the repository root)\n", spec_path.c_str());
@@ -71,6 +77,18 @@ int main(int argc, char** argv) {
       const double bio_s = bio_ms * 1e-3 * double(n);
       rusage ru;
       getrusage(RUSAGE_SELF, &ru);
+      if (as_json) {
+        const json rec = {{"bench", "network"}, {"model", "pd14_scale01"}, {"n", n}, {"threads", threads},
+                          {"pass", pass ? "simulation only" : "with the connectivity draw"},
+                          {"wall_s_per_bio_s", wall / bio_s}, {"cpu_s_per_bio_s", cpu / bio_s},
+                          {"neuron_updates_per_cpu_s", double(run.neuron_updates()) / cpu},
+                          {"synaptic_events_per_cpu_s", double(run.synaptic_events()) / cpu},
+                          {"connectivity_mib", double(run.connectivity_bytes()) / 1048576.0},
+                          {"state_mib", double(run.last_state_bytes()) / 1048576.0},
+                          {"peak_rss_mib", double(ru.ru_maxrss) / 1024.0}};
+        std::printf("%s\n", rec.dump().c_str());
+        continue;
+      }
       std::printf("neurosweep, %d thread(s), %zu network(s), %s: %.2f s wall, %.2f s CPU per network-second of "
                   "biological time; %.3g neuron updates, %.3g synaptic events per CPU s; connectivity %.1f MiB "
                   "(weights, delays included; shared), state %.1f MiB per instance; peak RSS %.0f MiB\n",
@@ -84,11 +102,21 @@ int main(int argc, char** argv) {
   if (g) {
     const json ref = json::parse(g);
     const double t = (double(ref["transient_ms"]) + double(ref["analysis_ms"])) * 1e-3;
-    for (const auto& run : ref["runs"])
+    for (const auto& run : ref["runs"]) {
+      if (as_json) {
+        const json rec = {{"bench", "network"}, {"model", "pd14_scale01"},
+                          {"reference", "nest " + std::string(ref["nest_version"]) + " (tests/data/pd14_nest.json)"},
+                          {"seed", run["seed"]}, {"threads", run["threads"]},
+                          {"wall_s_per_bio_s", double(run["wall_s"]) / t}, {"cpu_s_per_bio_s", double(run["cpu_s"]) / t},
+                          {"build_s", run["build_s"]}};
+        std::printf("%s\n", rec.dump().c_str());
+        continue;
+      }
       std::printf("NEST %s seed %d (%d thread): %.2f s wall, %.2f s CPU per second of biological time (Simulate); "
                   "build %.1f s\n",
                   std::string(ref["nest_version"]).c_str(), int(run["seed"]), int(run["threads"]),
                   double(run["wall_s"]) / t, double(run["cpu_s"]) / t, double(run["build_s"]));
+    }
   }
   return 0;
 }

@@ -118,7 +118,7 @@ def run_json_lines(cmd, timeout, env=None):
     """Run cmd (list); return (records, error). Records = JSON objects printed one per line."""
     t0 = time.perf_counter()
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
     except subprocess.TimeoutExpired:
         return [], f"timed out after {timeout:.0f} s"
     except OSError as e:
@@ -773,6 +773,20 @@ def extra_sections(ns_recs, extra):
                      f"| {fmt(r['achieved_gflops'])} | {fmt(r['peak_fma_gflops'])} | {f1} | {fmt(r['peak_muladd_gflops'])} | {f2} |")
     if pk.get("notes"):
         L.append("\nNotes: " + "; ".join(pk["notes"]) + "\n")
+    net = [r for r in ns_recs if r.get("bench") == "network"]
+    if net:
+        L.append("\n## Spiking networks (network_bench: reduced Brunel model A; pd14_bench: PD14 at scale 0.1)\n")
+        L.append("Per CPU second (the machine may be shared; CPU time is the per-core basis). NEST rows: NEST 3.10, "
+                 "1 thread, from the reference files the tests use (their wall/CPU times were recorded when the "
+                 "references were made, not in this run). docs/NETWORKS.md describes the workloads.\n")
+        L.append("| workload | who | connectivity / pass | n | threads | neuron updates per CPU s "
+                 "| synaptic events per CPU s | CPU s per biological s | connectivity MiB | state MiB |")
+        L.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for r in net:
+            who = r.get("reference") or "neurosweep"
+            L.append(f"| {r.get('model')} | {who} | {r.get('connectivity') or r.get('pass') or ''} | {r.get('n', '')} "
+                     f"| {r.get('threads')} | {fmt(r.get('neuron_updates_per_cpu_s'))} | {fmt(r.get('synaptic_events_per_cpu_s'))} "
+                     f"| {fmt(r.get('cpu_s_per_bio_s'))} | {fmt(r.get('connectivity_mib'))} | {fmt(r.get('state_mib'))} |")
     return L
 
 
