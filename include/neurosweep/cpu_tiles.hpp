@@ -44,6 +44,24 @@ constexpr int tile_width() {
   return sizeof(T) == 4 ? 16 : 8;
 }
 
+// Lanes per tile of a model (issue 19). Each step of a tile has fixed costs beside the lanes'
+// arithmetic: the dispatch of the step variant, the spike detector's any-reduction and its branch,
+// the loop set-up. Cheap point models spend a large share of their step there, so their tiles are
+// 4 x wider: 64 float / 32 double lanes (measured on the 2-core Xeon, one thread, 4096 neurons,
+// CPU time: izhikevich float DC 1.1e9 -> 1.55e9 neuron-steps/s, iaf_psc_delta 1.06e9 -> 1.52e9,
+// iaf_psc_exp double 5.0e8 -> 7.2e8, Poisson input +10-20 %; RKF45 models and the STG neuron
+// unchanged within noise; spike counts identical). A model whose tile (state, derived constants and,
+// with table gating, the fetched rows: kMaxCols columns per lookup) would not fit in 16 KiB keeps
+// 16 / 8 lanes, so the tile stays in L1 (the STG neuron, circuits). Results do not depend on the
+// width: lanes are independent (idle lanes repeat the last instance and are not stored).
+template <class Model, class T>
+constexpr int model_tile_width() {
+  constexpr int wide = sizeof(T) == 4 ? 64 : 32;
+  constexpr size_t values = size_t(Model::kNumState) + size_t(Model::kNumDerived) +
+                            size_t(table_keys<Model>::value) * 32;  // TileRows::kMaxCols
+  return values * wide * sizeof(T) <= 16384 ? wide : tile_width<T>();
+}
+
 // ---- table values fetched per tile ------------------------------------------------------------
 // Looking a gating table up lane by lane inside the SIMD step costs two gathers per table column
 // (44 per STG step), which dominate the step on x86. For models that declare their lookups
@@ -222,7 +240,7 @@ struct TileTab {
 template <class Model, class T, class Tab>
 void run_tile(const SimConfig& c, const ChunkInput& in, size_t i0, size_t nl, const Tab& tab,
               const OutputView& out) {
-  constexpr int W = tile_width<T>();
+  constexpr int W = model_tile_width<Model, T>();
   constexpr int NS = Model::kNumState, ND = Model::kNumDerived, NO = Model::kNumObs;
   alignas(64) T st[NS * W];
   alignas(64) T dv[ND * W];
@@ -370,7 +388,7 @@ void run_tile(const SimConfig& c, const ChunkInput& in, size_t i0, size_t nl, co
 
 template <class Model, class T, class Tab>
 void run_all(const RunSettings& s, const ChunkInput& in, const Tab& tab, const OutputView& out) {
-  constexpr size_t W = tile_width<T>();
+  constexpr size_t W = model_tile_width<Model, T>();
   const size_t ntiles = (in.n + W - 1) / W;
   const int threads = s.threads > 0 ? s.threads : omp_get_num_procs();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
