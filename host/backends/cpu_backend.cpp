@@ -19,6 +19,7 @@
 #include "neurosweep/backend.hpp"
 #include "neurosweep/cpu_tiles.hpp"
 #include "neurosweep/models.hpp"
+#include "backends/cpu_tiles_wide.hpp"
 #include "population/run_rates.hpp"
 #include "models/plugin.hpp"
 
@@ -50,6 +51,8 @@ class CpuBackend final : public Backend {
       using T = std::remove_pointer_t<decltype(t)>;
       if constexpr (is_rate_model<M>::value)  // population models: host/population/run_rates.hpp
         run_rate_chunk<M, T>(s, in, out, s.threads > 0 ? s.threads : omp_get_num_procs());
+      else if constexpr (cpu_wide_vectors<M>::value)  // their tiles: cpu_tiles_wide.cpp
+        run_wide_vector_tiles(s, in, out);
       else
         run_typed<M, T>(s, in, out);
     });

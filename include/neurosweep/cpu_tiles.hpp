@@ -29,8 +29,25 @@
 #include "neurosweep/point/inputs.hpp"
 #include "neurosweep/point/poisson_lanes.hpp"
 
+// Wide-vector variant (issue 19): host/backends/cpu_tiles_wide.cpp includes this header with
+// NS_CPU_TILES_NAMESPACE = cpu_tiles_wide and -mprefer-vector-width=512, so that its instantiations
+// are distinct symbols from the default (256-bit) ones and the linker cannot mix them.
+#ifndef NS_CPU_TILES_NAMESPACE
+#define NS_CPU_TILES_NAMESPACE cpu_tiles
+#endif
+
 namespace ns {
-namespace cpu_tiles {
+
+// Models that declare kCpuWideVectors = true run their tiles with 512-bit vectors where the CPU
+// has them (host/backends/cpu_tiles_wide.cpp); the others keep GCC's default preference for
+// 256-bit vectors, which is faster for them (measured, see that file).
+template <class M, class = void>
+struct cpu_wide_vectors : std::false_type {};
+template <class M>
+struct cpu_wide_vectors<M, std::void_t<decltype(M::kCpuWideVectors)>>
+    : std::bool_constant<M::kCpuWideVectors> {};
+
+namespace NS_CPU_TILES_NAMESPACE {
 
 template <class T, int W>
 struct Lane {
@@ -412,5 +429,5 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
   }
 }
 
-}  // namespace cpu_tiles
+}  // namespace NS_CPU_TILES_NAMESPACE
 }  // namespace ns

@@ -21,7 +21,8 @@
 // (instantaneous rate of series k in Hz; population/rate_engine.hpp runs them).
 // Optional: kPresets / kNumPresets (named parameter sets), check(const double* p) (cross-parameter
 // rules: nullptr when p is admissible, else the rule broken, naming the parameters, e.g.
-// "V_reset < V_th"), kUsesContext, kResetSpikes.
+// "V_reset < V_th"), kUsesContext, kResetSpikes, kCpuWideVectors (CPU tiles with 512-bit vectors:
+// include/neurosweep/cpu_tiles.hpp).
 #include <type_traits>
 #include <utility>
 

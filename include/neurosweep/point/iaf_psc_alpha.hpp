@@ -16,6 +16,7 @@ struct IafPscAlphaModel : point::SpikeFlagNeuron<IafPscAlphaModel> {
   static constexpr const char* kDescription =
       "NEST iaf_psc_alpha: LIF, alpha-shaped PSCs, exact integration (Rotter & Diesmann 1999)";
   static constexpr ModelKind kKind = ModelKind::kPointNeuron;
+  static constexpr bool kCpuWideVectors = true;  // 512-bit CPU tiles (host/backends/cpu_tiles_wide.cpp)
   static constexpr bool kUsesContext = true;
   static constexpr bool kResetSpikes = true;
 

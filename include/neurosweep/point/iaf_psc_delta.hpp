@@ -16,6 +16,7 @@ struct IafPscDeltaModel : point::SpikeFlagNeuron<IafPscDeltaModel> {
   static constexpr const char* kDescription =
       "NEST iaf_psc_delta: LIF with voltage-jump (delta) synapses, exact integration";
   static constexpr ModelKind kKind = ModelKind::kPointNeuron;
+  static constexpr bool kCpuWideVectors = true;  // 512-bit CPU tiles (host/backends/cpu_tiles_wide.cpp)
   static constexpr bool kUsesContext = true;
   static constexpr bool kResetSpikes = true;
 

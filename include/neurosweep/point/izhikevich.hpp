@@ -19,6 +19,7 @@ struct IzhikevichModel : point::SpikeFlagNeuron<IzhikevichModel> {
   static constexpr const char* kDescription =
       "NEST izhikevich: Izhikevich (2003) simple model, NEST's Euler integration";
   static constexpr ModelKind kKind = ModelKind::kPointNeuron;
+  static constexpr bool kCpuWideVectors = true;  // 512-bit CPU tiles (host/backends/cpu_tiles_wide.cpp)
   static constexpr bool kUsesContext = true;
   static constexpr bool kResetSpikes = true;
 
