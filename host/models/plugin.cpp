@@ -37,7 +37,6 @@ namespace fs = std::filesystem;
 namespace ns {
 namespace {
 
-
 struct Loaded {
   ModelDesc desc;
   const PluginApi* api = nullptr;
