@@ -9,9 +9,12 @@
    each (whole process: spec, integration, classification, database). Target: the plugin within
    1.3x of the built-in (the same SIMD tile driver, include/neurosweep/cpu_tiles.hpp).
 
-    python3 bench/nestml_plugin_bench.py [--build build] [--n 20000] [--ms 1000] [--repeats 3] [--threads 0]
+    python3 bench/nestml_plugin_bench.py [--build build] [--n 20000] [--ms 1000] [--repeats 3] [--threads 0] [--json]
 
-Timings on a shared machine: report the ratios and the load (printed).
+--json: one JSON object per line instead of the text ("bench": "nestml_build" per model with the
+first-build and cached-start times, "bench": "nestml" per model pair with both throughputs and the
+ratio); bench/run_bench.py runs it so (its "nestml" part). Timings on a shared machine: report the
+ratios and the load (printed, and in every record).
 """
 import argparse
 import json
@@ -59,19 +62,33 @@ def main():
     ap.add_argument("--ms", type=float, default=1000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--json", action="store_true", help="one JSON record per line")
     a = ap.parse_args()
+
+    def say(text, rec):
+        if a.json:
+            rec.update(load_average=os.getloadavg(), cores=os.cpu_count(), n=a.n, ms=a.ms, repeats=a.repeats,
+                       threads=a.threads)
+            print(json.dumps(rec), flush=True)
+        else:
+            print(text, flush=True)
+
     exe = os.path.join(a.build, "neurosweep")
     tmp = tempfile.mkdtemp(prefix="ns-nestml-bench-")
     env = dict(os.environ, NEUROSWEEP_CACHE=os.path.join(tmp, "cache"))
-    print(f"load average {os.getloadavg()}, {os.cpu_count()} cores; {a.n} neurons x {a.ms} ms at 0.1 ms")
+    if not a.json:
+        print(f"load average {os.getloadavg()}, {os.cpu_count()} cores; {a.n} neurons x {a.ms} ms at 0.1 ms")
     iaf, izh = library("iaf_psc_exp_neuron"), library("izhikevich_neuron")
     rows = []
     for path, solver in ((iaf, "rk45"), (izh, "forward-Euler")):
         first, r1 = timed([exe, "model", "build", "--json", "--numeric-solver", solver, path], env)
         second, r2 = timed([exe, "model", "build", "--json", "--numeric-solver", solver, path], env)
         j1, j2 = json.loads(r1.stdout), json.loads(r2.stdout)
-        print(f"{j1['name']}: first build {first:.1f} s (generate {j1['generate_s']:.1f} s, compile "
-              f"{j1['compile_s']:.1f} s), cached second start {second * 1000:.0f} ms (compiled: {j2['compiled']})")
+        say(f"{j1['name']}: first build {first:.1f} s (generate {j1['generate_s']:.1f} s, compile "
+            f"{j1['compile_s']:.1f} s), cached second start {second * 1000:.0f} ms (compiled: {j2['compiled']})",
+            {"bench": "nestml_build", "model": j1["name"], "numeric_solver": solver, "first_build_s": first,
+             "generate_s": j1["generate_s"], "compile_s": j1["compile_s"], "cached_start_s": second,
+             "second_compiled": j2["compiled"]})
     cases = [
         ("iaf_psc_exp", spec("iaf_psc_exp", a.n, a.ms, 300, 800, {}),
          spec(iaf, a.n, a.ms, 300, 800, {})),
@@ -91,10 +108,14 @@ def main():
                 best[kind] = min(best[kind], dt)
         ratio = best["plugin"] / best["builtin"]
         rows.append((name, steps / best["builtin"], steps / best["plugin"], ratio))
-        print(f"{name}: built-in {steps / best['builtin']:.3g} neuron-steps/s, NESTML plugin "
-              f"{steps / best['plugin']:.3g} neuron-steps/s, time ratio plugin/built-in {ratio:.2f}")
+        say(f"{name}: built-in {steps / best['builtin']:.3g} neuron-steps/s, NESTML plugin "
+            f"{steps / best['plugin']:.3g} neuron-steps/s, time ratio plugin/built-in {ratio:.2f}",
+            {"bench": "nestml", "model": name, "builtin_neuron_steps_per_s": steps / best["builtin"],
+             "plugin_neuron_steps_per_s": steps / best["plugin"], "time_ratio_plugin_builtin": ratio,
+             "builtin_best_s": best["builtin"], "plugin_best_s": best["plugin"]})
     shutil.rmtree(tmp, ignore_errors=True)
-    print(f"load average after {os.getloadavg()}")
+    if not a.json:
+        print(f"load average after {os.getloadavg()}")
 
 
 if __name__ == "__main__":

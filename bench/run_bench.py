@@ -223,6 +223,24 @@ def run_peers(args, py, log):
 # ---------------------------------------------------------------------------------------------
 # neurosweep
 
+def run_nestml_bench(args, ns_exe, log):
+    """bench/nestml_plugin_bench.py --json: compile time, cached start and CPU throughput of NESTML's
+    iaf_psc_exp_neuron and izhikevich_neuron as plugins against the built-ins, same run."""
+    if not ns_exe:
+        return [], ["nestml: no neurosweep executable"]
+    cmd = [sys.executable, os.path.join(HERE, "nestml_plugin_bench.py"), "--json", "--build", os.path.dirname(ns_exe),
+           "--n", "5000" if args.quick else "20000", "--ms", "200" if args.quick else "1000",
+           "--repeats", "1" if args.quick else "3"]
+    log(f"  {' '.join(cmd[1:])} ...")
+    recs, err = run_json_lines(cmd, timeout=max(args.ns_timeout, 900))
+    for r in recs:
+        r["peer"] = "neurosweep"
+        r["command"] = " ".join(cmd[1:])
+    notes = [f"nestml_plugin_bench.py: {err} (needs nestml in the interpreter of NEUROSWEEP_PYTHON or "
+             f"<source>/.venv; skip with --skip nestml)"] if err else []
+    return recs, notes
+
+
 def run_ns_benches(benches, args, log):
     out, notes = [], []
     if not benches:
@@ -773,6 +791,27 @@ def extra_sections(ns_recs, extra):
                      f"| {fmt(r['achieved_gflops'])} | {fmt(r['peak_fma_gflops'])} | {f1} | {fmt(r['peak_muladd_gflops'])} | {f2} |")
     if pk.get("notes"):
         L.append("\nNotes: " + "; ".join(pk["notes"]) + "\n")
+    nb = [r for r in ns_recs if r.get("bench") == "nestml_build"]
+    nt = [r for r in ns_recs if r.get("bench") == "nestml"]
+    if nb or nt:
+        L.append("\n## NESTML plugins against the built-in models (bench/nestml_plugin_bench.py)\n")
+        L.append("`neurosweep run --backend cpu`, float, DC over an I_e grid, dt 0.1 ms; whole process (spec, "
+                 "integration, classification, database), best of the repeats, built-in and plugin alternated in "
+                 "the same run; load average in the record. Target: time ratio <= 1.3 (issue 15).\n")
+        if nb:
+            L.append("| model | numeric solver | first build s | generate s | compile s | cached second start ms |")
+            L.append("|---|---|---:|---:|---:|---:|")
+            for r in nb:
+                L.append(f"| {r['model']} | {r['numeric_solver']} | {r['first_build_s']:.1f} | {r['generate_s']:.1f} "
+                         f"| {r['compile_s']:.1f} | {r['cached_start_s'] * 1000:.0f} |")
+        if nt:
+            L.append("\n| built-in model | n x ms | built-in neuron-steps/s | NESTML plugin neuron-steps/s "
+                     "| time ratio plugin / built-in | load average |")
+            L.append("|---|---|---:|---:|---:|---|")
+            for r in nt:
+                L.append(f"| {r['model']} | {r['n']} x {r['ms']:g} | {fmt(r['builtin_neuron_steps_per_s'])} "
+                         f"| {fmt(r['plugin_neuron_steps_per_s'])} | {r['time_ratio_plugin_builtin']:.2f} "
+                         f"| {', '.join(f'{x:.1f}' for x in r['load_average'])} |")
     net = [r for r in ns_recs if r.get("bench") == "network"]
     if net:
         L.append("\n## Spiking networks (network_bench: reduced Brunel model A; pd14_bench: PD14 at scale 0.1)\n")
@@ -932,9 +971,9 @@ def main():
     ncpu = os.cpu_count() or 1
     args.db_threads = sorted({ncpu if t.strip() == "all" else int(t) for t in args.db_threads.split(",")})
     skip = set(x.strip() for x in args.skip.split(",") if x.strip())
-    bad = skip - {"engine", "scan", "db", "peak", "peers"}
+    bad = skip - {"engine", "scan", "db", "peak", "peers", "nestml"}
     if bad:
-        ap.error(f"--skip {args.skip}: unknown part(s) {sorted(bad)}; expected engine, scan, db, peak, peers")
+        ap.error(f"--skip {args.skip}: unknown part(s) {sorted(bad)}; expected engine, scan, db, peak, peers, nestml")
     if "peers" in skip:
         args.no_peers = True
 
@@ -953,6 +992,11 @@ def main():
     if not ns_exe:
         ns_notes.append("no neurosweep executable (build*/neurosweep): agreement check skipped")
     extra = {}
+    if "nestml" not in skip:
+        log("NESTML plugins against the built-in models (bench/nestml_plugin_bench.py):")
+        recs, notes = run_nestml_bench(args, ns_exe, log)
+        ns_recs += recs
+        ns_notes += notes
     if "scan" not in skip:
         log("neurosweep engine over instance counts:")
         scan, notes = run_engine_scan(benches, args, log)

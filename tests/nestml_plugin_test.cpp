@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -213,3 +214,53 @@ TEST_F(NestmlPlugin, CompileFailureNamesTheFileAndTheFirstError) {
     EXPECT_NE(w.find("error: expected primary-expression"), std::string::npos) << w;
   }
 }
+
+#if defined(NEUROSWEEP_HAVE_CUDA)
+// The CUDA module of a plugin, host side, without a GPU (docs/NESTML.md "Plugins"): the CUDA
+// backend's call for a plugin model (run_plugin_cuda) compiles the module with nvcc into the
+// model's cache entry (cuda-<key>.so), loads it, checks its ABI and runs it; with no device the
+// module's own cudaSetDevice fails and its message comes back as a BackendError naming the model
+// (so the whole path up to the device was taken). With a device it runs (gpu.CudaPlugin.* compares
+// it with the CPU). A second call reuses the loaded module; a new process reuses the file.
+TEST_F(NestmlPlugin, CudaModuleIsBuiltIntoTheCacheEntryAndRun) {
+  REQUIRE_NESTML();
+  const std::string lib = nestml_library() + "/iaf_psc_exp_neuron.nestml";
+  ns::PluginBuild b;
+  const ns::ModelDesc* m = ns::load_nestml_model(lib, {}, &b);
+  ASSERT_NE(m, nullptr);
+  ns::RunSettings s;
+  s.model = m->name;
+  s.precision = ns::Precision::Double;
+  s.sim.dt = 0.1;
+  s.sim.n_analysis = 100;
+  s.sim.max_spikes = 10;
+  const auto def = m->defaults();
+  ns::ChunkInput in;
+  in.n = 1;
+  in.params = def.data();
+  std::string why;
+  const bool device = ns::cuda_device_count(&why) > 0;
+  for (int call = 0; call < 2; ++call) {
+    ns::ChunkOutput out;
+    try {
+      EXPECT_TRUE(ns::run_plugin_cuda(s, in, out, 0));
+      EXPECT_TRUE(device) << "ran without a device?";
+      EXPECT_EQ(out.n, 1u);
+    } catch (const ns::BackendError& e) {
+      EXPECT_FALSE(device) << e.what();
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("plugin model '" + m->name + "'"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("cudaSetDevice"), std::string::npos) << msg;
+    }
+  }
+  int modules = 0;
+  for (const auto& f : fs::directory_iterator(b.dir))
+    if (f.path().filename().string().rfind("cuda-", 0) == 0 && f.path().extension() == ".so") ++modules;
+  EXPECT_EQ(modules, 1) << b.dir;
+  ns::RunSettings other = s;
+  other.model = "no_such_plugin";
+  ns::ChunkOutput out;
+  EXPECT_FALSE(ns::run_plugin_cuda(other, in, out, 0));
+  if (!device) std::cout << "[   NOTE   ] CUDA module built and loaded; no device to run it (" << why << ")\n";
+}
+#endif

@@ -47,29 +47,6 @@ bool has_numerics_options(const std::string& model) {
   return yes;
 }
 
-void ChunkOutput::resize(size_t n_, int n_obs_, int max_spikes_, int n_state, bool final_state_) {
-  n = n_;
-  n_obs = n_obs_;
-  max_spikes = max_spikes_;
-  const size_t slots = n * static_cast<size_t>(n_obs);
-  spike_times.assign(slots * static_cast<size_t>(max_spikes), 0.0f);
-  n_spikes.assign(slots, 0);
-  v_min.assign(slots, 0.0f);
-  v_max.assign(slots, 0.0f);
-  v_mean.assign(slots, 0.0f);
-  status.assign(n, 0);
-  if (final_state_)
-    final_state.assign(n * static_cast<size_t>(n_state), 0.0);
-  else
-    final_state.clear();
-}
-
-void ChunkOutput::resize_rates(int n_series_, uint64_t n_bins_) {
-  n_series = n_series_;
-  n_bins = n_bins_;
-  rates.assign(n * static_cast<size_t>(n_series) * n_bins, 0.0f);
-}
-
 OutputView ChunkOutput::view() {
   OutputView v;
   v.n = n;

@@ -28,6 +28,9 @@
 #include <sstream>
 
 #include "neurosweep/plugin_config.hpp"
+#if defined(NEUROSWEEP_HAVE_CUDA)
+#include "neurosweep/cuda_backend.hpp"
+#endif
 
 namespace fs = std::filesystem;
 
@@ -38,6 +41,8 @@ struct Loaded {
   ModelDesc desc;
   const PluginApi* api = nullptr;
   std::string source, key, dir;
+  // The CUDA module (run_plugin_cuda): built and loaded on first use; its run function.
+  int (*cuda_run)(const RunSettings&, const ChunkInput&, ChunkOutput&, int, char*, size_t) = nullptr;
 };
 
 std::mutex& mu() {
@@ -229,6 +234,9 @@ const Loaded& load_entry(const fs::path& dir, const std::string& expect_key, con
                         " (another file or version); one model name per run");
     }
   loaded().push_back(Loaded{std::move(d), api, source, expect_key, dir.string()});
+#if defined(NEUROSWEEP_HAVE_CUDA)
+  set_plugin_cuda_runner(&run_plugin_cuda);  // the CUDA backend's way to plugin models
+#endif
   return loaded().back();
 }
 
@@ -291,12 +299,12 @@ std::string plugin_python() { return python_exe(); }
 
 std::string backend_for_model(const std::string& which, const std::string& model, std::string* notice) {
   if (!find_plugin(model)) return which;
-  if (which == "cuda")
+  if (which == "cuda" && !*kPluginNvcc)
     throw BackendError("--backend cuda: model '" + model +
-                       "' is a NESTML plugin, which runs on the CPU backend only (the CUDA module of plugins is not "
-                       "built yet; docs/NESTML.md); use --backend cpu");
+                       "' is a NESTML plugin and this neurosweep was built without the CUDA backend; use --backend cpu");
   if (which == "auto" && notice)
-    *notice = "backend auto: model '" + model + "' is a NESTML plugin; using the CPU backend (plugins have no CUDA module yet)";
+    *notice = "backend auto: model '" + model + "' is a NESTML plugin; using the CPU backend (--backend cuda compiles "
+              "and runs its CUDA module)";
   return which == "auto" ? "cpu" : which;
 }
 
@@ -447,6 +455,95 @@ bool run_plugin_cpu(const RunSettings& s, const ChunkInput& in, ChunkOutput& out
 }
 bool run_plugin_reference(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
   return run_plugin(s, in, out, true);
+}
+
+namespace {
+// kernels/plugin_cuda_entry.cuh's PluginCudaApi (the module is compiled from that header; the host
+// does not include CUDA headers): the ABI number and the run function.
+constexpr int kPluginCudaAbi = 1;
+struct CudaModuleApi {
+  int abi;
+  int (*run)(const RunSettings&, const ChunkInput&, ChunkOutput&, int, char*, size_t);
+};
+
+// The CUDA module's part of the key: nvcc, its version and flags, and the kernel headers it
+// compiles (the rest, model header and include/, is in the entry's key already).
+std::string cuda_module_key() {
+  const fs::path k = fs::path(kPluginSourceDir) / "kernels";
+  return hash128(std::string("nvcc ") + kPluginNvcc + " " + kPluginNvccId + "\nflags " + kPluginNvccFlags + "\n" +
+                 read_file(k / "cuda_kernels.cuh") + read_file(k / "plugin_cuda_entry.cuh") +
+                 read_file(fs::path(kPluginSourceDir) / "include" / "neurosweep" / "backend.hpp"))
+      .substr(0, 20);
+}
+
+// Builds (unless present) and loads the entry's CUDA module <dir>/cuda-<key>.so from plugin.cpp's
+// header and model type; mu() held.
+void load_cuda_module(Loaded& l) {
+  if (l.cuda_run) return;
+  if (!*kPluginNvcc)
+    throw BackendError("--backend cuda: model '" + l.desc.name + "' is a plugin and this neurosweep was built "
+                       "without the CUDA backend (no nvcc); use --backend cpu");
+  const fs::path dir(l.dir);
+  const fs::path lib = dir / ("cuda-" + cuda_module_key() + ".so");
+  std::error_code ec;
+  if (!fs::exists(lib, ec)) {
+    // plugin.cpp (compile_entry): #include "<header>", #define NS_PLUGIN_MODEL <type>
+    std::string header, type;
+    std::istringstream in(read_file(dir / "plugin.cpp"));
+    for (std::string line; std::getline(in, line);) {
+      if (header.empty() && line.rfind("#include \"", 0) == 0) header = line.substr(10, line.size() - 11);
+      if (line.rfind("#define NS_PLUGIN_MODEL ", 0) == 0) type = line.substr(24);
+    }
+    if (header.empty() || type.empty()) throw PluginError((dir / "plugin.cpp").string() + ": cannot read the model header and type");
+    const std::string tag = std::to_string(getpid());
+    const std::string cu = "plugin_cuda-" + tag + ".cu", tmp = "cuda-" + tag + ".so.tmp";
+    write_file(dir / cu, "// CUDA module of the neurosweep model plugin for " + l.source + " (host/models/plugin.cpp)\n#include \"" +
+                             header + "\"\n#include \"plugin_cuda_entry.cuh\"\nNS_PLUGIN_CUDA_MODEL(" + type + ")\n");
+    std::vector<std::string> argv = {kPluginNvcc};
+    for (const auto& f : split(kPluginNvccFlags, ' '))
+      if (!f.empty()) argv.push_back(f);
+    for (const auto& inc : split(kPluginIncludes, ';')) argv.push_back("-I" + inc);
+    argv.push_back("-I" + (fs::path(kPluginSourceDir) / "kernels").string());
+    argv.insert(argv.end(), {cu, "-o", tmp});
+    std::string cmdline;
+    for (const auto& a : argv) cmdline += "'" + a + "' ";
+    write_file(dir / ("compile_cuda-" + tag + ".sh"), "cd \"$(dirname \"$0\")\" && " + cmdline + "\n");
+    const fs::path log = dir / ("build_cuda-" + tag + ".log");
+    std::cerr << "neurosweep: compiling the CUDA module of model '" << l.desc.name << "' (nvcc; once per model)\n";
+    const int rc = run_process(argv, dir, dir / ("compile_cuda-" + tag + ".out"), log);
+    if (rc != 0)
+      throw PluginError(l.source + ": the CUDA module of the generated code does not compile: " + (dir / header).string() +
+                        "\n  first compiler error: " + first_error(read_file(log)) + "\n  full log: " + log.string() +
+                        "\n  command: " + (dir / ("compile_cuda-" + tag + ".sh")).string());
+    fs::rename(dir / tmp, lib, ec);  // atomic; another process may have put the same module in place
+    fs::remove(dir / cu, ec);
+  }
+  void* h = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) throw PluginError("cannot load the CUDA module " + lib.string() + ": " + dlerror());
+  auto* entry = reinterpret_cast<const CudaModuleApi* (*)()>(dlsym(h, "neurosweep_plugin_cuda_v1"));
+  const CudaModuleApi* api = entry ? entry() : nullptr;
+  if (!api || api->abi != kPluginCudaAbi)
+    throw PluginError(lib.string() + ": not a CUDA module of this neurosweep (ABI differs; delete it)");
+  l.cuda_run = api->run;
+}
+
+}  // namespace
+
+bool run_plugin_cuda(const RunSettings& s, const ChunkInput& in, ChunkOutput& out, int device) {
+  decltype(Loaded::cuda_run) run = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu());
+    Loaded* l = nullptr;
+    for (auto& x : loaded())
+      if (x.desc.name == s.model) l = &x;
+    if (!l) return false;
+    load_cuda_module(*l);
+    run = l->cuda_run;
+  }
+  char err[2048] = {0};
+  if (run(s, in, out, device, err, sizeof err) != 0)
+    throw BackendError(std::string("cuda backend (plugin model '") + s.model + "'): " + err);
+  return true;
 }
 
 std::vector<std::string> plugin_model_names() {

@@ -86,6 +86,12 @@ const PluginApi* find_plugin(const std::string& name);
 // The backends' calls: false when s.model is no loaded plugin, else out resized and filled.
 bool run_plugin_cpu(const RunSettings& s, const ChunkInput& in, ChunkOutput& out);
 bool run_plugin_reference(const RunSettings& s, const ChunkInput& in, ChunkOutput& out);
+// The CUDA backend's call (registered with set_plugin_cuda_runner when a plugin loads): false when
+// s.model is no loaded plugin; else the plugin's CUDA module (kernels/plugin_cuda_entry.cuh: the
+// CUDA backend's kernels for the model type) is compiled by nvcc into the cache entry on first use
+// (cuda-<key>.so, key: nvcc, its version and flags, the kernel headers), loaded, and run on
+// `device`. Errors: PluginError (compile) or BackendError (run).
+bool run_plugin_cuda(const RunSettings& s, const ChunkInput& in, ChunkOutput& out, int device);
 // find_model's fallback: a loaded plugin model, else the newest cached plugin of that name
 // (loaded; so `neurosweep simulate --model NAME` works after a build), else nullptr.
 const ModelDesc* find_plugin_model(const std::string& name);
@@ -95,8 +101,9 @@ std::vector<std::string> cached_plugin_names();
 
 bool is_nestml_path(const std::string& model);  // ends in ".nestml"
 
-// The backend choice for a model: a plugin model runs on the CPU ("auto" -> "cpu" with a notice;
-// "cuda" refused with a BackendError naming the model); others: `which` unchanged.
+// The backend choice for a model: a plugin model runs on the CPU with "auto" (with a notice) and on
+// the GPU with "cuda" (its CUDA module; refused naming the model when the CUDA backend is not
+// built); others: `which` unchanged.
 std::string backend_for_model(const std::string& which, const std::string& model, std::string* notice);
 // The generator's interpreter: $NEUROSWEEP_PYTHON, else <source>/.venv/bin/python, else python3.
 std::string plugin_python();

@@ -52,7 +52,7 @@ Evaluator::Evaluator(const RunSpec& spec, const EvalOptions& opt) : spec_(spec),
   if (opt_.spikes < 0) throw SpecError("spikes " + std::to_string(opt_.spikes) + ": must be >= 0");
   if (opt_.threads < 0) throw SpecError("threads " + std::to_string(opt_.threads) + ": must be >= 0 (0: all cores)");
   stage_ = make_classifier_stage(spec_);
-  backend_ = make_backend(backend_for_model(opt_.backend, spec_.model->name, &notice_), &notice_);  // plugins: CPU
+  backend_ = make_backend(backend_for_model(opt_.backend, spec_.model->name, &notice_), &notice_);  // plugins: CPU with auto
   rs_ = run_settings(spec_, std::max(stage_->spikes_needed(), opt_.spikes), opt_.threads);
   rs_.want_final_state = false;
   probe_ = Probe::make(spec_, rs_);

@@ -236,7 +236,7 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
       throw SpecError("-o '" + out + "': directory '" + dir.string() + "' does not exist");
   }
   std::string notice;
-  auto backend = make_backend(backend_for_model(opt.backend, spec.model->name, &notice), &notice);  // plugins: CPU
+  auto backend = make_backend(backend_for_model(opt.backend, spec.model->name, &notice), &notice);  // plugins: CPU with auto
   if (!opt.quiet && !notice.empty()) std::cerr << "neurosweep: " << notice << "\n";
 
   const RunSettings rs = run_settings(spec, std::max(stage->spikes_needed(), spec.out_spikes), opt.threads);

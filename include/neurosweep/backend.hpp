@@ -73,10 +73,35 @@ struct ChunkOutput {
   int n_series_features = 0;
   std::vector<double> series_features;
 
+  // resize and resize_rates are inline (below): the CUDA module of a plugin (kernels/cuda_kernels.cuh
+  // run_typed, compiled into the plugin) calls them and calls no function of the executable.
   void resize(size_t n, int n_obs, int max_spikes, int n_state, bool final_state);
   void resize_rates(int n_series, uint64_t n_bins);  // after resize(): zeroed rate series
   OutputView view();
 };
+
+inline void ChunkOutput::resize(size_t n_, int n_obs_, int max_spikes_, int n_state, bool final_state_) {
+  n = n_;
+  n_obs = n_obs_;
+  max_spikes = max_spikes_;
+  const size_t slots = n * static_cast<size_t>(n_obs);
+  spike_times.assign(slots * static_cast<size_t>(max_spikes), 0.0f);
+  n_spikes.assign(slots, 0);
+  v_min.assign(slots, 0.0f);
+  v_max.assign(slots, 0.0f);
+  v_mean.assign(slots, 0.0f);
+  status.assign(n, 0);
+  if (final_state_)
+    final_state.assign(n * static_cast<size_t>(n_state), 0.0);
+  else
+    final_state.clear();
+}
+
+inline void ChunkOutput::resize_rates(int n_series_, uint64_t n_bins_) {
+  n_series = n_series_;
+  n_bins = n_bins_;
+  rates.assign(n * static_cast<size_t>(n_series) * n_bins, 0.0f);
+}
 
 class Backend {
  public:

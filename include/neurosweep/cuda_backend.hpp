@@ -16,4 +16,8 @@ int cuda_devices(std::string* why);
 // False with the reason in *why. Without it a backend splits each chunk over every visible device
 // (or those in NEUROSWEEP_CUDA_DEVICES, e.g. "0,1"), with results independent of the split.
 bool cuda_select_device(int ordinal, std::string* why);
+// Model plugins (host/models/plugin.hpp run_plugin_cuda): the backend runs a model that is no
+// built-in through this function, registered when a plugin loads (one device: the first in use).
+using PluginCudaRunner = bool (*)(const RunSettings& s, const ChunkInput& in, ChunkOutput& out, int device);
+void set_plugin_cuda_runner(PluginCudaRunner f);
 }  // namespace ns
