@@ -14,6 +14,7 @@
 #include "neurosweep/cuda_backend.hpp"
 #include "neurosweep/models.hpp"
 #include "neurosweep/population/rate_engine.hpp"
+#include "circuit_kernels.cuh"
 
 namespace ns {
 namespace {
@@ -135,13 +136,15 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
   ov.final_state = out.final_state.empty() ? nullptr : d_final.p;
   ov.status = d_status.p;
   const double* init = in.init_state ? d_init.p : nullptr;
-  DeviceBuffer<T> d_scratch(kDerivedInGlobal<Model> ? n * Model::kNumDerived : 0);
+  DeviceBuffer<T> d_scratch(kDerivedInGlobal<Model> && !circuit_gpu::is_lane_circuit<Model>::value
+                               ? n * Model::kNumDerived
+                               : 0);
 
   int block = 0, min_grid = 0;
   // Models without table lookups (the point models: table_keys == 0) ignore the gating argument:
   // only their direct kernel is instantiated (half the device code and CUDA compile time).
   bool done = false;
-  if constexpr (table_keys<Model>::value > 0) {
+  if constexpr (table_keys<Model>::value > 0 && !circuit_gpu::is_lane_circuit<Model>::value) {
     if (s.gating == Gating::Table) {
       HostTable<T> table;
       model_build_table<Model, T>(table, s.sim, s.table_v_min, s.table_v_max, s.table_dv);
@@ -178,6 +181,9 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
     check(cudaGetLastError(), "kernel launch (rates)");
     check(cudaDeviceSynchronize(), "kernel execution (rates)");
     d_rates.download(out.rates.data());
+  } else if constexpr (circuit_gpu::is_lane_circuit<Model>::value) {  // cell per lane (circuit_kernels.cuh)
+    (void)done;
+    circuit_gpu::launch_lanes<Model, T>(s, d_params.p, init, n, ov);
   } else if (!done) {
     auto kern = integrate_direct<Model, T>;
     check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, 0, 0), "occupancy");

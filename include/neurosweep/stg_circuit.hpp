@@ -2,7 +2,8 @@
 // Circuits of STG model neurons coupled by graded chemical synapses: the pyloric network of
 //   [P04] Prinz AA, Bucher D, Marder E (2004) Nat Neurosci 7:1345-1352
 // and user-defined circuits of up to 16 cells and 64 synapses. One circuit instance is integrated
-// by one thread (CUDA) or one SIMD lane (CPU), exactly like a single neuron.
+// by one SIMD lane (CPU), exactly like a single neuron; on CUDA by a group of adjacent warp lanes,
+// one cell per lane (circuit_lanes.hpp, kernels/circuit_kernels.cuh), with the same results.
 //
 // Cells: the P03/P04 neuron of stg.hpp, unchanged (StgModel::step_with takes the synaptic terms).
 // Synapses (P04 p. 1351, via shared/reference/prinz-stg-model.md section 4.2):
