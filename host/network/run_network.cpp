@@ -395,7 +395,8 @@ struct InstanceStats {
 
 template <class T>
 void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& cache, const double* q,
-                      uint64_t instance, size_t i, ChunkOutput& out, InstanceStats& stats, size_t& conn_bytes) {
+                      uint64_t instance, size_t i, ChunkOutput& out, InstanceStats& stats, size_t& conn_bytes,
+                      NetworkRunner::AllSpikes* rec = nullptr) {
   constexpr int W = tile_width<T>();
   const SimConfig& c = rs.sim;
   const size_t np = net.pops.size();
@@ -496,6 +497,11 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
         std::numeric_limits<float>::quiet_NaN();
   }
   std::vector<std::vector<uint32_t>> spk(np);
+  if (rec) {
+    rec->size = size;
+    rec->node.assign(np, {});
+    rec->t_ms.assign(np, {});
+  }
   const int64_t n_steps = c.n_transient + c.n_analysis;
   for (int64_t k = 0; k < n_steps; ++k) {
     const size_t slot = static_cast<size_t>(k % L) * ntot;
@@ -524,6 +530,10 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
           }
           last[g] = t_ms;
           ++nspk[g];
+          if (rec) {
+            rec->node[p].push_back(s);
+            rec->t_ms[p].push_back(t_ms);
+          }
           if (s < static_cast<uint32_t>(net.pops[p].sample)) {
             const size_t slot_o = i * n_obs + sample_off[p] + s;
             const uint32_t cnt = out.n_spikes[slot_o];
@@ -568,6 +578,7 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
   bool ok = true;
   for (size_t p = 0; p < np; ++p) ok = ok && pops[p]->finite();
   out.status[i] = ok ? kOk : kNonFinite;
+  if (rec) rec->status = out.status[i];
   const double t_an_s = double(c.n_analysis) * c.dt * 1e-3;
   const double bin_s = double(rs.rate_bin_steps) * c.dt * 1e-3;
   const int nf = out.n_series_features;
@@ -639,6 +650,30 @@ void NetworkRunner::run(const ChunkInput& in, ChunkOutput& out) {
   syn_events_ = events;
   last_instance_bytes_ = inst_bytes;
   last_state_bytes_ = state_bytes;
+}
+
+NetworkRunner::AllSpikes NetworkRunner::record_all(const double* params, uint64_t instance) {
+  // The same instance as in run(): same realised parameters, same keys (instance index), same
+  // connectivity (the cache or the instance's own draw), so the spikes are the build's.
+  const NetworkDesc& net = *net_;
+  const size_t np = net.pops.size();
+  ChunkOutput out;
+  out.resize(1, net.total_sample(), rs_.sim.max_spikes, 0, false);
+  if (rs_.rate_bins() > 0 || !rs_.rate_series.empty()) out.resize_rates(static_cast<int>(np), rs_.rate_bins());
+  out.n_series = static_cast<int>(np);
+  out.n_series_features = spiking_feature_tref_index() + 1;
+  out.series_features.assign(np * static_cast<size_t>(out.n_series_features), 0.0);
+  const size_t nparam = net.model.params.size();
+  std::vector<double> q(nparam);
+  net.realise(params, q.data());
+  AllSpikes rec;
+  InstanceStats st;
+  size_t cb = 0;
+  if (rs_.precision == Precision::Double)
+    run_instance_net<double>(net, rs_, cache_, q.data(), instance, 0, out, st, cb, &rec);
+  else
+    run_instance_net<float>(net, rs_, cache_, q.data(), instance, 0, out, st, cb, &rec);
+  return rec;
 }
 
 }  // namespace ns

@@ -88,6 +88,17 @@ class NetworkRunner {
   // The chunk's instances: in.params column-major over the view's parameters. Fills out (spikes
   // of the sampled neurons as obs slots, rates, series_features, status).
   void run(const ChunkInput& in, ChunkOutput& out);
+  // Every spike of every neuron of one instance (params: the view's parameters of that instance,
+  // unrealised) in the analysis window, for output.sonata_spikes: per population, the neurons
+  // (0-based within the population) and times (ms from the start of the analysis window, the
+  // stamps the sampled spikes get), in the order emitted (by time, then neuron).
+  struct AllSpikes {
+    std::vector<uint64_t> size;                 // per population
+    std::vector<std::vector<uint64_t>> node;    // per population
+    std::vector<std::vector<double>> t_ms;      // per population
+    int status = 0;                             // kOk or kNonFinite
+  };
+  AllSpikes record_all(const double* params, uint64_t instance);
   // Memory of the distinct connectivities drawn so far (shared mode) and how many.
   size_t connectivity_bytes() const { return cache_.bytes(); }
   size_t distinct_connectivities() const { return cache_.distinct(); }

@@ -40,6 +40,7 @@
 #include "classify/stage.hpp"
 #include "classify/stage_network.hpp"
 #include "network/run_network.hpp"
+#include "network/sonata_spikes.hpp"
 
 namespace ns {
 namespace {
@@ -299,6 +300,12 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
   if (spec.start_axis >= 0) attrs["starts"] = starts_json(spec);
   if (spec.circuit) attrs["circuit"] = spec.circuit->to_json().dump();  // the wiring, by name
   if (spec.network) attrs["network"] = spec.network->normalised.dump();  // the spec's network object
+  if (!spec.sonata_instances.empty()) {
+    nlohmann::json so = {{"dir", spec.sonata_dir.empty() ? std::filesystem::path(opt.out).filename().string() + ".sonata"
+                                                        : spec.sonata_dir},
+                         {"instances", spec.sonata_instances}};
+    attrs["sonata_spikes"] = so.dump();  // where output.sonata_spikes wrote (relative to the database)
+  }
   if (spec.start_axis < 0 && spec.initial().kind == InitialKind::kThermalized)
     attrs["thermalize_ms"] = spec.initial().thermal_ms;
   // Each instance's start (run/starts.hpp): thermalised cells once per distinct cell and T,
@@ -314,6 +321,22 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
   BuildStore store = opt.resume ? BuildStore::resume(out, spec.hash, spec.canonical, &schema)
                                 : BuildStore::create(out, spec.canonical, spec.hash, n_total, chunk, schema, attrs,
                                                      opt.force, opt.shard_k, opt.shard_n, prefix ? &*prefix : nullptr);
+  // output.sonata_spikes: the files of this shard's chosen instances; a fresh build removes those a
+  // previous build left, so that a resumed build keeps only files this build wrote.
+  const std::string sonata_dir = spec.sonata_instances.empty() ? "" : sonata_spikes_dir(opt.out, spec.sonata_dir);
+  std::vector<uint64_t> sonata_mine;
+  if (!spec.sonata_instances.empty()) {
+    const auto scs = store.shard_chunks();
+    const uint64_t a = store.chunk_range(scs.first).first, b = std::min(n_total, scs.second * store.chunk_size());
+    for (uint64_t i : spec.sonata_instances)
+      if (i >= a && i < b) sonata_mine.push_back(i);
+    std::error_code ec;
+    std::filesystem::create_directories(sonata_dir, ec);
+    if (!std::filesystem::is_directory(sonata_dir))
+      throw SpecError(opt.spec_path + ": output.sonata_spikes.dir = \"" + sonata_dir + "\": cannot create the directory");
+    if (!opt.resume)
+      for (uint64_t i : sonata_mine) std::filesystem::remove(sonata_spikes_file(sonata_dir, i), ec);
+  }
   // A resumed build keeps the chunk size it was created with, whatever --chunk says now.
   const uint64_t chunk_used = store.chunk_size();
   if (opt.resume && opt.chunk && opt.chunk != chunk_used && !opt.quiet)
@@ -560,8 +583,33 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
     store.write_late_traces(traces);
     t_traces = seconds_since(tt);
   }
+  // SONATA pass (output.sonata_spikes): the chosen instances run again, as in the build (same
+  // parameters, keys and connectivity), with every neuron recorded; one atomic file each, so a
+  // build killed here redoes only the missing files on --resume.
+  double t_sonata = 0;
+  if (!sonata_mine.empty()) {
+    const auto tt = Clock::now();
+    std::vector<std::string> pops;
+    for (const auto& P : spec.network->pops) pops.push_back(P.name);
+    uint64_t written = 0;
+    for (uint64_t ti : sonata_mine) {
+      const std::string f = sonata_spikes_file(sonata_dir, ti);
+      if (std::filesystem::exists(f)) continue;  // written by the run this one resumes
+      std::vector<double> p(np);
+      spec.sweep.fill(ti, 1, p.data());
+      write_sonata_spikes(f, pops, net_runner->record_all(p.data(), ti), ti, spec.transient_ms);
+      ++written;
+      if (const int sig = StopSignals::received()) {
+        stop_message(std::string("interrupted by ") + strsignal(sig) + " while writing SONATA spike files");
+        return 128 + sig;
+      }
+    }
+    if (!opt.quiet)
+      std::cerr << "neurosweep: " << written << " SONATA spike file(s) (every neuron) in " << sonata_dir << "\n";
+    t_sonata = seconds_since(tt);
+  }
   const auto t0 = Clock::now();
-  nlohmann::json timings = {{"wall_s", seconds_since(t_start)},
+  nlohmann::json timings = {{"sonata_s", t_sonata},{"wall_s", seconds_since(t_start)},
                             {"expand_s", t_expand},
                             {"integrate_s", t_integrate},
                             {"classify_s", t_classify},

@@ -256,7 +256,29 @@ RunSpec parse_spec(const json& j, const std::string& source) {
   // output
   if (j.contains("output")) {
     const json& o = c.object("output", j["output"]);
-    c.keys("output", o, {"final_state", "spikes", "traces", "rate_bin"});
+    c.keys("output", o, {"final_state", "spikes", "traces", "rate_bin", "sonata_spikes"});
+    if (o.contains("sonata_spikes")) {
+      const json& t = c.object("output.sonata_spikes", o["sonata_spikes"]);
+      c.keys("output.sonata_spikes", t, {"instances", "dir"});
+      if (!network)
+        c.bad("output.sonata_spikes", t, "no \"sonata_spikes\" for model \"" + mname +
+                                             "\" (only spiking networks write SONATA spike files)");
+      if (!t.contains("instances")) c.fail("output.sonata_spikes", "give \"instances\" (instance indices)");
+      std::set<uint64_t> seen;
+      const json& in = c.array("output.sonata_spikes.instances", t["instances"]);
+      for (size_t q = 0; q < in.size(); ++q) {
+        const std::string p = ipath("output.sonata_spikes.instances", q);
+        const uint64_t i = c.uint(p, in[q], 0, std::numeric_limits<uint64_t>::max(), "an instance index");
+        if (i >= r.sweep.size())
+          c.bad(p, in[q], "an instance index < " + std::to_string(r.sweep.size()) + " (the sweep size)");
+        if (!seen.insert(i).second) c.bad(p, in[q], "distinct instance indices");
+      }
+      r.sonata_instances.assign(seen.begin(), seen.end());
+      if (t.contains("dir")) {
+        r.sonata_dir = c.str("output.sonata_spikes.dir", t["dir"]);
+        if (r.sonata_dir.empty()) c.bad("output.sonata_spikes.dir", t["dir"], "a directory name");
+      }
+    }
     if (o.contains("rate_bin")) {
       if (r.rate_series.empty())
         c.bad("output.rate_bin", o["rate_bin"], "no \"rate_bin\" for model \"" + mname +

@@ -156,6 +156,10 @@ struct RunSpec {
   uint64_t trace_max = 0;
   bool traces_by_predicate() const { return trace_per_label > 0 || !trace_where.empty(); }
   double trace_every_ms = 0;              // 0 when no traces
+  // output.sonata_spikes (networks, docs/NETWORKS.md): instances re-simulated after the build
+  // with every neuron recorded, one SONATA spike file each in sonata_dir (empty: "<out>.sonata").
+  std::vector<uint64_t> sonata_instances;  // ascending, unique, < sweep.size()
+  std::string sonata_dir;
   int64_t trace_every_steps = 0;
   // The start states: one (the "initial" setting, default cold) or the entries of the start
   // axis sweep.axes()[start_axis]; instance i starts from starts[start_of(i)].

@@ -746,6 +746,32 @@ class Database:
             base += s.n
         raise AssertionError("unreachable")
 
+    # ---- SONATA spike files (output.sonata_spikes) --------------------------------------------
+    def sonata_spikes_path(self, i: int) -> str:
+        """Path of the SONATA spike file of instance i written by output.sonata_spikes
+        (docs/NETWORKS.md, "Outputs"): /spikes/<population>/node_ids, timestamps (ms from the start
+        of the analysis window). Raises KeyError naming the instances that have one."""
+        raw = self.attrs.get("sonata_spikes")
+        if raw is None:
+            raise KeyError(f"{self.path}: no SONATA spike files (the spec has no output.sonata_spikes)")
+        so = self._parse_json(self.path, "sonata_spikes", raw)
+        if int(i) not in [int(x) for x in so["instances"]]:
+            raise KeyError(f"{self.path}: instance {i} has no SONATA spike file; output.sonata_spikes.instances = "
+                           f"{so['instances']}")
+        d = so["dir"]
+        if not os.path.isabs(d):
+            d = os.path.join(os.path.dirname(os.path.abspath(self.path)), d)
+        return os.path.join(d, f"instance_{int(i)}.h5")
+
+    def sonata_spikes(self, i: int) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+        """Every spike of instance i from its SONATA spike file: {population: (node_ids, times_ms)}."""
+        path = self.sonata_spikes_path(i)
+        out = {}
+        with h5py.File(path, "r") as f:
+            for pop, g in f["spikes"].items():
+                out[pop] = (g["node_ids"][()], g["timestamps"][()])
+        return out
+
     # ---- stored traces -------------------------------------------------------------------------
     def stored_traces(self) -> List[int]:
         """Instances with a trace stored in /traces (output.traces of the spec)."""
