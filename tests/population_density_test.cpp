@@ -655,9 +655,9 @@ TEST(DensityDipde, TutorialAtDt2msAgreesWithSmallerSteps) {
 // The tutorial at dt 2 ms against independent references of the same time discretisation (dt
 // 2 ms, lag 2 steps, input held over a step), from bench/peers/dipde_dense.py:
 //  - tests/data/dipde_reference.json tutorial_expm_dt2ms: p <- scipy.linalg.expm(J dt) p (Pade
-//    scaling and squaring, no Taylor series), dense, V and s. The engine's m sub-steps (9 here)
-//    each stop at a last term <= 1e-12 and round below 6.6e-13 (density.hpp): ~1e-11 per bin per
-//    step; a rate is 1e3 x sum_c lambda_c f_c . p over 700 bins with lambda ~ 0.2 /ms, so ~1e-9 Hz
+//    scaling and squaring, no Taylor series), dense, V and s. The engine's sub-steps (6 for E,
+//    9 for I, where the whole step fails its rounding check) each stop at a last term <= 1e-12 and
+//    round below 6.6e-13 (density.hpp): ~1e-11 per bin per step; a rate is 1e3 x sum_c lambda_c f_c . p over 700 bins with lambda ~ 0.2 /ms, so ~1e-9 Hz
 //    per step, carried on through the network. Tolerance 1e-8 Hz + 1e-8 relative (measured: at
 //    most 4.4e-10 Hz for E, 1.4e-9 Hz for I; expm's own error is ~1e-15 relative);
 //  - DiPDE's gmres numbers in the reference (5.4: E(50 ms) 3.7777 Hz, I(100 ms) 4.2234 Hz). gmres is
