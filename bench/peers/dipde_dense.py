@@ -7,14 +7,17 @@ DiPDE itself is not on PyPI and needs numpy < 1.24; this file re-implements its 
 dense matrices as DiPDE builds them (leak matrix, flux matrices by overlap fractions, threshold
 flux vectors, delay queues with a lag of round(delay/dt) + 1 steps) and its update methods
 'approx' (Taylor series to tol, max-norm of the last term) and 'gmres' (backward Euler, solved
-directly here: (I - dt J) p_new = p). It is the peer of neurosweep's banded C++ engine
-(include/neurosweep/population/density.hpp):
+directly here: (I - dt J) p_new = p). Not DiPDE's, for the engine's sub-step guard: 'expm'
+(p_new = expm(J dt) p with scipy, independent of the Taylor series) and 'gmres/M' (backward Euler
+in M sub-steps of the held input, to estimate backward Euler's own error). It is the peer of
+neurosweep's banded C++ engine (include/neurosweep/population/density.hpp):
 
-  python dipde_dense.py --check          DiPDE's own test values (reference 5.3) and the PopNet
-                                         tutorial steady state (reference 5.4)
+  python dipde_dense.py --check          DiPDE's own test values (reference 5.3), the PopNet
+                                         tutorial steady state (reference 5.4), the tutorial at
+                                         dt 2 ms: gmres, gmres/2, gmres/4, expm
   python dipde_dense.py --reference OUT  tests/data/dipde_reference.json: the tutorial network's
-                                         rate time courses ('approx', tol 1e-12, dt 1 ms) and the
-                                         single-population test cases
+                                         rate time courses ('approx', tol 1e-12, dt 1 ms;
+                                         'expm', dt 2 ms)
   python dipde_dense.py --bench          seconds per network step of the tutorial network (dense)
 
 Run it with bench/.peers-venv/bin/python (numpy, scipy), never the product's venv.
@@ -26,6 +29,7 @@ import sys
 import time
 
 import numpy as np
+import scipy.linalg
 
 EPS = np.finfo(float).eps
 
@@ -153,6 +157,13 @@ class Net:
                     term = Jd @ term / n
                     pn = pn + term
                     err = np.abs(term).max()
+            elif self.method == "expm":  # exact exp(J dt) p (scipy's Pade scaling and squaring)
+                pn = scipy.linalg.expm(self.dt * J) @ p
+            elif self.method.startswith("gmres/"):  # backward Euler in m sub-steps (error estimate)
+                m = int(self.method[6:])
+                pn = p
+                for _ in range(m):
+                    pn = np.linalg.solve(np.eye(len(p)) - self.dt / m * J, pn)
             else:  # gmres: backward Euler (solved directly)
                 pn = np.linalg.solve(np.eye(len(p)) - self.dt * J, p)
             if (pn < 0).any() or abs(pn.sum() - 1) > 1e-15:
@@ -197,16 +208,28 @@ def check():
     print("tutorial gmres dt 2 ms: E(0.05) = %.4f (3.7777), I(0.1) = %.4f (4.2234), steady E %.6f I %.6f"
           % (rec[24]["E"], rec[49]["I"], rec[-1]["E"], rec[-1]["I"]))
     assert abs(rec[-1]["E"] - 3.535453) < 2e-6 * 3.54 and abs(rec[-1]["I"] - 4.154555) < 2e-6 * 4.15
+    for m in (2, 4):  # backward Euler's own error at dt 2 ms (same held input, finer propagation)
+        n = tutorial(0.002, "gmres/%d" % m)
+        r = [n.step() for _ in range(50)]
+        print("tutorial backward Euler dt 2 ms in %d sub-steps: E(0.05) = %.4f, I(0.1) = %.4f" % (m, r[24]["E"], r[49]["I"]))
+    n = tutorial(0.002, "expm")
+    r = [n.step() for _ in range(50)]
+    print("tutorial expm dt 2 ms: E(0.05) = %.4f, I(0.1) = %.4f" % (r[24]["E"], r[49]["I"]))
 
 
 def reference(out):
     n = tutorial(0.001, "approx")
     rec = [n.step() for _ in range(300)]
+    n = tutorial(0.002, "expm")
+    rec2 = [n.step() for _ in range(300)]
     ref = {
         "about": "bench/peers/dipde_dense.py --reference: DiPDE's numerics with dense NumPy matrices "
                  "(DiPDE is not on PyPI); the PopNet tutorial network, 'approx' to tol 1e-12, dt 1 ms, "
-                 "rates in Hz after each step (t = 1..300 ms)",
+                 "rates in Hz after each step (t = 1..300 ms); tutorial_expm_dt2ms: the same network at "
+                 "dt 2 ms with p <- scipy.linalg.expm(J dt) p (not DiPDE's step: the exact step the "
+                 "engine's sub-steps approximate), t = 2..600 ms",
         "tutorial_approx_dt1ms": {"E": [r["E"] for r in rec], "I": [r["I"] for r in rec]},
+        "tutorial_expm_dt2ms": {"E": [r["E"] for r in rec2], "I": [r["I"] for r in rec2]},
         "numpy": np.__version__,
     }
     with open(out, "w") as f:

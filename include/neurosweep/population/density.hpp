@@ -30,7 +30,9 @@
 //  - time step (InternalPopulation.update_propability_mass, 'approx' with approx_order None):
 //    p <- sum_k (J dt)^k p / k!, adding terms until the max-norm of the last term is <= tol; then
 //    negative entries clipped to 0 and p renormalised when the sum is off by more than 1e-15; the
-//    rate uses the new p and this step's lambda.
+//    rate uses the new p and this step's lambda. Not in DiPDE: when that series loses more than
+//    kRoundTol to rounding (large dt |J|, e.g. dt 2 ms on the PopNet tutorial grid), the step is
+//    redone in equal sub-steps (kSubstepTheta below); an accepted full step is DiPDE's bit for bit.
 // Units: ms, mV, Hz (rates) in the engine; DiPDE's s and V are converted by the PopNet reader
 // (python/neurosweep/popnet.py), the one place that converts.
 //
@@ -58,7 +60,29 @@ struct DensityNetworkModel : point::NoTable {
 
   static constexpr int kMaxInternal = 4, kMaxExternal = 4, kMaxConnections = 16, kMaxBins = 1024;
   static constexpr int kPieces = 4, kMaxDelay = 255, kHist = kMaxDelay + 1;
-  static constexpr int kMaxTerms = 400;  // Taylor terms per step before giving up (status nonfinite)
+  static constexpr int kMaxTerms = 400;  // Taylor terms per (sub-)step before giving up (status nonfinite)
+  // Rounding guard of the Taylor step (not in DiPDE; docs/POPULATIONS.md "Time step"). The series
+  // of exp(J dt) p loses about eps * sum_n ||(J dt)^n p / n!||_inf to rounding (eps = 2.2e-16):
+  // harmless while the terms stay small (PopNet tutorial grid, dv 0.1 mV, v_min -50 mV: the sum is
+  // <= 0.25 up to dt 1 ms, 13.5 at 1.5 ms), catastrophic once they grow (dt 2 ms: 1.1e17, and clip +
+  // renormalise hid it: the rates went to 0). So each step first runs DiPDE's series over the whole
+  // dt (bit for bit DiPDE's step when accepted) while summing the max-norms of its terms; once
+  // eps x that sum exceeds kRoundTol the step is redone in m = ceil(dt a / kSubstepTheta) equal
+  // sub-steps h = dt / m (at least 2), each a series to tol followed by DiPDE's clip + renormalise.
+  // a = the largest outflow rate of a bin (leak outflow, largest at the extreme bins, plus the sum
+  // of the population's input rates lambda) bounds the operator: ||J||_1 <= 2a (each column of J
+  // holds -a_k or more on the diagonal and at most a_k off it). With h a <= kSubstepTheta = 4,
+  // ||J h||_1 <= 8: the term norms are bounded by 8^n / n! (non-increasing from n = 8 on, at most
+  // 8^8 / 8! = 416) and their sum by e^8 = 2981, so the sub-step's rounding is below about
+  // 2981 x 2.2e-16 = 6.6e-13 < kRoundTol whatever the density, without a check. (Theta 1 or 2
+  // would cost more sub-steps for no accuracy that matters at tol 1e-12.)
+  static constexpr double kRoundTol = 1e-12;   // accepted rounding of one full step (max-norm)
+  static constexpr double kEps = 2.220446049250313e-16;
+  static constexpr double kSubstepTheta = 4.0;
+  // Most sub-steps per step (bounded work: (kMaxSubsteps + 1) x kMaxTerms applications of J).
+  // Beyond it the instance's state and rates become NaN, so its status is nonfinite
+  // (rate_engine.hpp), never a silent value.
+  static constexpr int kMaxSubsteps = 1024;
 
   // ---- parameters ----
   enum IntParam { tau_m, v_min, v_max, dv, kIntParams };
@@ -81,7 +105,7 @@ struct DensityNetworkModel : point::NoTable {
   static constexpr const char* kRateNames[kNumRates] = {"pop0", "pop1", "pop2", "pop3"};
 
   // ---- derived ----
-  enum IntDerived { d_nb, d_e0, d_delta, d_vmax, d_z0, d_z1, d_inv_tau, d_p0, kIntDerived };
+  enum IntDerived { d_nb, d_e0, d_delta, d_vmax, d_z0, d_z1, d_inv_tau, d_p0, d_leak, kIntDerived };
   enum ConnDerived { dc_src, dc_tgt, dc_w, dc_nsyn, dc_lag, kConnDerived };
   static constexpr int kDInt = 0;
   static constexpr int kDExt = kDInt + kMaxInternal * kIntDerived;
@@ -151,6 +175,18 @@ struct DensityNetworkModel : point::NoTable {
       z1 = z1 < 0 ? 0 : (z1 >= nb ? nb - 1 : z1);
       d[b + d_z0] = T(z0);
       d[b + d_z1] = T(z1);
+      // largest leak outflow rate of a bin (1/ms), as apply_J computes them (sub-step guard)
+      const double it = double(d[b + d_inv_tau]);
+      double lk = 0.0;
+      for (int i = z1 + 1; i < nb; ++i) {
+        const double lo = edge(d, q, i), hi = edge(d, q, i + 1), r = hi * it / (hi - lo);
+        lk = r > lk ? r : lk;
+      }
+      for (int i = 0; i < z0; ++i) {
+        const double lo = edge(d, q, i), hi = edge(d, q, i + 1), r = lo * it / (lo - hi);
+        lk = r > lk ? r : lk;
+      }
+      d[b + d_leak] = T(lk);
     }
     for (int k = 0; k < kMaxExternal * kExtParams; ++k) d[kDExt + k] = T(p[kPExt + k]);
     for (int c = 0; c < kMaxConnections; ++c) {
@@ -280,6 +316,53 @@ struct DensityNetworkModel : point::NoTable {
     if (thr) *thr = flux;
   }
 
+  // x <- exp(J h) x by DiPDE's Taylor series to tol (max-norm of the last term), then DiPDE's clip
+  // and renormalise. watch: give up (return kSeriesRounding, x spoiled) once eps x the sum of the
+  // terms' max-norms exceeds kRoundTol. Returns kSeriesOk, or kSeriesFailed (NaN or no
+  // convergence within kMaxTerms).
+  enum SeriesResult { kSeriesOk, kSeriesRounding, kSeriesFailed };
+  template <class D>
+  NS_HD static int series(D d, int q, const double* lam, int nb, double h, double tolv, bool watch, double* x,
+                          double* term, double* y) {
+    for (int i = 0; i < nb; ++i) term[i] = x[i];
+    int res = kSeriesFailed;
+    double grown = 0.0;
+    for (int n = 1; n <= kMaxTerms; ++n) {
+      apply_J(d, q, lam, term, y, nullptr);
+      double err = 0.0;
+      const double f = h / double(n);
+      for (int i = 0; i < nb; ++i) {
+        term[i] = y[i] * f;
+        x[i] += term[i];
+        const double a = term[i] < 0 ? -term[i] : term[i];
+        err = a > err ? a : err;
+      }
+      if (!(err == err)) break;
+      grown += err;
+      if (watch && grown * kEps > kRoundTol) return kSeriesRounding;
+      if (err <= tolv) {
+        res = kSeriesOk;
+        break;
+      }
+    }
+    // clip and renormalise (DiPDE: negative entries or |sum - 1| > 1e-15)
+    double sum = 0.0;
+    bool neg = false;
+    for (int i = 0; i < nb; ++i) {
+      neg = neg || x[i] < 0.0;
+      sum += x[i];
+    }
+    if (neg || sum - 1.0 > 1e-15 || 1.0 - sum > 1e-15) {
+      sum = 0.0;
+      for (int i = 0; i < nb; ++i) {
+        x[i] = x[i] < 0.0 ? 0.0 : x[i];
+        sum += x[i];
+      }
+      for (int i = 0; i < nb; ++i) x[i] /= sum;
+    }
+    return res;
+  }
+
   template <class T, class S, class D, class Tab>
   NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
     const int ni = static_cast<int>(d[kDGlobal + dg_ni]);
@@ -303,39 +386,22 @@ struct DensityNetworkModel : point::NoTable {
         else r = j <= 0 ? 0.0 : double(s[kSHist + src * kHist + static_cast<int>(j % kHist)]);
         lam[c] = double(d[b + dc_nsyn]) * r * 1e-3;  // Hz -> 1/ms
       }
-      // Taylor series of exp(J dt) p to the tolerance
-      for (int i = 0; i < nb; ++i) x[i] = term[i] = double(s[kSP + q * kMaxBins + i]);
-      bool ok = false;
-      for (int n = 1; n <= kMaxTerms; ++n) {
-        apply_J(d, q, lam, term, y, nullptr);
-        double err = 0.0;
-        const double f = dt / double(n);
-        for (int i = 0; i < nb; ++i) {
-          term[i] = y[i] * f;
-          x[i] += term[i];
-          const double a = term[i] < 0 ? -term[i] : term[i];
-          err = a > err ? a : err;
-        }
-        if (!(err == err)) break;
-        if (err <= tolv) {
+      // DiPDE's step over the whole dt, watched for rounding (kRoundTol); if that fails, m
+      // sub-steps (kSubstepTheta); m above kMaxSubsteps or a NaN rate: state NaN (status nonfinite)
+      for (int i = 0; i < nb; ++i) x[i] = double(s[kSP + q * kMaxBins + i]);
+      bool ok = series(d, q, lam, nb, dt, tolv, true, x, term, y) == kSeriesOk;
+      if (!ok) {
+        double a = double(d[kDInt + q * kIntDerived + d_leak]);
+        for (int c = 0; c < nc; ++c) a += lam[c] < 0.0 ? -lam[c] : lam[c];
+        const double ratio = dt * a / kSubstepTheta;
+        if (ratio == ratio && ratio <= double(kMaxSubsteps)) {
+          int m = static_cast<int>(__builtin_ceil(ratio));
+          m = m < 2 ? 2 : m;
+          const double h = dt / double(m);
+          for (int i = 0; i < nb; ++i) x[i] = double(s[kSP + q * kMaxBins + i]);
           ok = true;
-          break;
+          for (int j = 0; j < m && ok; ++j) ok = series(d, q, lam, nb, h, tolv, false, x, term, y) == kSeriesOk;
         }
-      }
-      // clip and renormalise (DiPDE: negative entries or |sum - 1| > 1e-15)
-      double sum = 0.0;
-      bool neg = false;
-      for (int i = 0; i < nb; ++i) {
-        neg = neg || x[i] < 0.0;
-        sum += x[i];
-      }
-      if (neg || sum - 1.0 > 1e-15 || 1.0 - sum > 1e-15) {
-        sum = 0.0;
-        for (int i = 0; i < nb; ++i) {
-          x[i] = x[i] < 0.0 ? 0.0 : x[i];
-          sum += x[i];
-        }
-        for (int i = 0; i < nb; ++i) x[i] /= sum;
       }
       for (int i = 0; i < nb; ++i) s[kSP + q * kMaxBins + i] = T(ok ? x[i] : __builtin_nan(""));
       double thr = 0.0;
