@@ -1,7 +1,8 @@
-// `neurosweep explore DB`: the web explorer (python/neurosweep/explorer) in the Python environment
-// next to this executable. This command only finds that Python and replaces itself with
-// `python -m neurosweep.explorer DB --binary <this executable> ...` (execv): the app is Python
-// (Panel, Bokeh, datashader), this executable stays free of any web stack.
+// `neurosweep explore DB`: the web explorer (python/neurosweep/explorer) in the project's Python
+// environment (ns::plugin_python, the interpreter the NESTML generator uses too). This command
+// only finds that Python and replaces itself with `python -m neurosweep.explorer DB --binary <this
+// executable> ...` (execv): the app is Python (Panel, Bokeh, datashader), this executable stays
+// free of any web stack.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "models/plugin.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -23,20 +26,11 @@ struct ExploreArgs {
   bool show = false;
 };
 
-// $NEUROSWEEP_PYTHON, else <repo>/.venv/bin/python for <repo>/build/neurosweep, else python3.
-std::string find_python(const fs::path& self) {
-  if (const char* p = std::getenv("NEUROSWEEP_PYTHON"); p && *p) return p;
-  std::error_code ec;
-  const fs::path venv = self.parent_path().parent_path() / ".venv" / "bin" / "python";
-  if (fs::exists(venv, ec)) return venv.string();
-  return "python3";
-}
-
 [[noreturn]] void exec_explorer(const ExploreArgs& a) {
   std::error_code ec;
   fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (ec) self = fs::path("neurosweep");
-  const std::string py = find_python(self);
+  const std::string py = ns::plugin_python();  // the one lookup (models/plugin.hpp)
   // a source checkout: its python/ package first (editable installs find themselves anyway)
   const fs::path pkg = self.parent_path().parent_path() / "python";
   if (fs::exists(pkg / "neurosweep" / "explorer", ec)) {

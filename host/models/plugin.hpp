@@ -105,7 +105,8 @@ bool is_nestml_path(const std::string& model);  // ends in ".nestml"
 // the GPU with "cuda" (its CUDA module; refused naming the model when the CUDA backend is not
 // built); others: `which` unchanged.
 std::string backend_for_model(const std::string& which, const std::string& model, std::string* notice);
-// The generator's interpreter: $NEUROSWEEP_PYTHON, else <source>/.venv/bin/python, else python3.
+// The project's Python (the NESTML generator's and `neurosweep explore`'s): $NEUROSWEEP_PYTHON,
+// else <source>/.venv/bin/python, else python3.
 std::string plugin_python();
 
 }  // namespace ns
