@@ -204,7 +204,8 @@ def read_pointnet(config: "str | os.PathLike", binary: Optional[str] = None):
         nodes_file, types_file = files[k]
         where = f"{types_file}: node_type_id {k[1]} (population {k[0]})"
         mt = row.get("model_type", "")
-        mapping["populations"][name] = {"population": k[0], "node_type_id": k[1], "node_ids": members[k]}
+        mapping["populations"][name] = {"population": k[0], "node_type_id": k[1], "node_ids": members[k],
+                                        "virtual": mt == "virtual"}
         if mt == "virtual":
             virtual[k] = name
             continue
@@ -393,6 +394,61 @@ def write_spec(config, out, axes: Optional[list] = None, fixed: Optional[dict] =
     return spec
 
 
+def bmtk_spikes(db, instance: int, mapping, out=None) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+    """The SONATA spike file of one instance (output.sonata_spikes) with BMTK's node ids: every
+    spike of the simulated (non-virtual) node types, grouped per SONATA node population as BMTK
+    PointNet writes output/spikes.h5 (/spikes/<population>/node_ids, timestamps in ms from the start
+    of the simulation, sorted by time then node id, group attribute sorting = "by_time").
+
+    db: a neurosweep.Database or its path; mapping: the <spec>.pointnet.json that write_spec wrote
+    (path or dict); out: if given, the HDF5 file to write. Returns {population: (node_ids, times)}.
+    Raises PointNetError when a population of the file is not in the mapping or a local index is
+    outside its node list (the database was built from another network)."""
+    import h5py
+    from .database import Database
+    from .database import open as open_db
+    d = db if isinstance(db, Database) else open_db(str(db))
+    where = str(mapping) if not isinstance(mapping, dict) else "<mapping>"
+    m = mapping if isinstance(mapping, dict) else _read_json(Path(mapping), "the PointNet mapping")
+    pops = m.get("populations")
+    if not isinstance(pops, dict):
+        raise PointNetError(f"{where}: no \"populations\" object (expected a <spec>.pointnet.json)")
+    path = d.sonata_spikes_path(instance)
+    with h5py.File(path, "r") as f:
+        t0 = float(f.attrs.get("t0", 0.0))
+    ids_of: Dict[str, List[np.ndarray]] = {}
+    t_of: Dict[str, List[np.ndarray]] = {}
+    for pop, (local, t) in d.sonata_spikes(instance).items():
+        if pop not in pops:
+            raise PointNetError(f"{path}: population {pop!r} is not in {where} (populations: {sorted(pops)})")
+        e = pops[pop]
+        if e.get("virtual"):
+            continue
+        node_ids = np.asarray(e["node_ids"], dtype=np.int64)
+        local = np.asarray(local, dtype=np.int64)
+        if local.size and (local.min() < 0 or local.max() >= node_ids.size):
+            raise PointNetError(f"{path}: population {pop!r} has local index {int(local.max())}, but {where} lists "
+                                f"{node_ids.size} node ids for it (a database of another network?)")
+        ids_of.setdefault(e["population"], []).append(node_ids[local])
+        t_of.setdefault(e["population"], []).append(np.asarray(t, dtype=np.float64) + t0)
+    res = {}
+    for sp in ids_of:
+        ids, ts = np.concatenate(ids_of[sp]), np.concatenate(t_of[sp])
+        order = np.lexsort((ids, ts))
+        res[sp] = (ids[order].astype(np.uint64), ts[order])
+    if out is not None:
+        tmp = str(out) + ".tmp"
+        with h5py.File(tmp, "w") as f:
+            f.attrs["source"] = f"{d.path} instance {int(instance)} (neurosweep.pointnet.bmtk_spikes)"
+            for sp, (ids, ts) in res.items():
+                g = f.create_group(f"spikes/{sp}")
+                g.attrs["sorting"] = "by_time"
+                g.create_dataset("node_ids", data=ids)
+                g.create_dataset("timestamps", data=ts).attrs["units"] = "ms"
+        os.replace(tmp, out)
+    return res
+
+
 def main(argv=None) -> int:
     """`python -m neurosweep pointnet CONFIG -o SPEC.json [--axis JSON]... [--fixed NAME=VALUE]...`"""
     import argparse
@@ -428,4 +484,25 @@ def main(argv=None) -> int:
     pops = spec["network"]["populations"]
     print(f"{a.output}: {len(pops)} populations ({sum(p['size'] for p in pops)} neurons), "
           f"{len(spec['network']['projections'])} projections")
+    return 0
+
+
+def spikes_main(argv=None) -> int:
+    """`python -m neurosweep pointnet-spikes DB INSTANCE MAPPING -o SPIKES.h5` (bmtk_spikes)."""
+    import argparse
+    import sys
+    ap = argparse.ArgumentParser(prog="python -m neurosweep pointnet-spikes",
+                                 description="Write the SONATA spike file of one instance (output.sonata_spikes) with "
+                                             "BMTK's node ids and node populations, as BMTK PointNet's output/spikes.h5.")
+    ap.add_argument("db", help="the database (neurosweep run -o DB)")
+    ap.add_argument("instance", type=int, help="an instance listed in output.sonata_spikes.instances")
+    ap.add_argument("mapping", help="the <spec>.pointnet.json written by `python -m neurosweep pointnet`")
+    ap.add_argument("-o", "--output", required=True, help="spike file to write (HDF5)")
+    a = ap.parse_args(argv)
+    try:
+        res = bmtk_spikes(a.db, a.instance, a.mapping, a.output)
+    except (PointNetError, KeyError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{a.output}: " + ", ".join(f"{p} {len(v[0])} spikes" for p, v in res.items()))
     return 0

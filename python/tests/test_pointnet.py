@@ -115,7 +115,9 @@ def test_converter_edges_and_inputs_equal_the_sonata_files(ei, tmp_path):
         ids, ts = f["spikes"]["inputs"]["node_ids"][()], f["spikes"]["inputs"]["timestamps"][()]
     assert sorted(zip(inputs[0].tolist(), inputs[1].tolist())) == sorted(zip(ids.tolist(), ts.tolist()))
     mapping = json.loads((tmp_path / "ei.json.pointnet.json").read_text())["populations"]
-    assert mapping["I"] == {"population": "cortex", "node_type_id": 101, "node_ids": list(range(160, 200))}
+    assert mapping["I"] == {"population": "cortex", "node_type_id": 101, "node_ids": list(range(160, 200)),
+                            "virtual": False}
+    assert mapping["poisson"]["virtual"] is True
 
 
 def test_spike_sources_act_at_nests_grid_stamps(tmp_path, binary):
@@ -259,3 +261,67 @@ def test_command_line(ei, tmp_path, binary, capsys):
     assert (tmp_path / "c.pointnet.h5").is_file()
     assert pointnet.main([str(tmp_path / "missing.json"), "-o", str(tmp_path / "x.json")]) == 1
     assert "missing.json: cannot read the BMTK config" in capsys.readouterr().err
+
+
+def test_bmtk_spikes_carry_sonata_node_ids(ei, reference, tmp_path, binary):
+    """pointnet.bmtk_spikes: the SONATA spike file of an instance rewritten with BMTK's node ids and
+    node population, as BMTK PointNet writes output/spikes.h5. Checked against the NEST reference
+    (BMTK's own spikes.h5, stored as (index within the node type, time)), with the node ids taken
+    here independently from the SONATA nodes file (node_type_id 100 = E, 101 = I): every spike's
+    (node id, time) equal to 1e-4 ms (float32 times), 2,191 spikes; the virtual input population
+    is left out as in BMTK's file; BMTK's SpikeTrains reads the written file."""
+    root, cfg = ei
+    pointnet.write_spec(cfg, tmp_path / "ei.json")
+    spec = json.loads((tmp_path / "ei.json").read_text())
+    spec.setdefault("output", {})["sonata_spikes"] = {"instances": [0]}
+    (tmp_path / "ei.json").write_text(json.dumps(spec))
+    run_cli(binary, "run", str(tmp_path / "ei.json"), "-o", str(tmp_path / "ei.h5"), "-q", "--backend", "cpu")
+    got = pointnet.bmtk_spikes(str(tmp_path / "ei.h5"), 0, tmp_path / "ei.json.pointnet.json",
+                               out=tmp_path / "spikes.h5")
+    assert list(got) == ["cortex"]
+    with h5py.File(os.path.join(root, "network", "cortex_nodes.h5"), "r") as f:
+        types = f["nodes"]["cortex"]["node_type_id"][()]
+        node_id = f["nodes"]["cortex"]["node_id"][()]
+    want = []
+    for pop, tid in (("E", 100), ("I", 101)):
+        members = np.sort(node_id[types == tid])
+        want += [(int(members[k]), t) for k, t in reference["spikes"][pop]]
+    want.sort(key=lambda x: (x[1], x[0]))
+    ids, ts = got["cortex"]
+    assert len(ids) == len(want) == 2191
+    assert np.all(np.diff(ts) >= 0)
+    assert np.allclose(ts, [w[1] for w in want], rtol=0, atol=1e-4)
+    # the same spikes per node id, whatever the order of equal times
+    mine = sorted(zip([int(i) for i in ids], np.round(ts, 4)))
+    theirs = sorted((i, round(t, 4)) for i, t in want)
+    assert mine == theirs
+    from bmtk.utils.reports.spike_trains import SpikeTrains
+    st = SpikeTrains.load(str(tmp_path / "spikes.h5"))
+    assert st.populations == ["cortex"]
+    nid = int(ids[0])
+    assert np.allclose(st.get_times(nid, population="cortex"), ts[ids == nid], rtol=0, atol=1e-9)
+    with pytest.raises(pointnet.PointNetError, match="population 'E' is not in"):
+        pointnet.bmtk_spikes(str(tmp_path / "ei.h5"), 0, {"populations": {"I": {"population": "cortex",
+                                                                                 "node_ids": [0]}}})
+
+
+def test_bmtk_spikes_command_line(ei, tmp_path, binary, capsys):
+    """`python -m neurosweep pointnet-spikes DB I MAPPING -o OUT`: the file bmtk_spikes writes, and
+    an instance without a SONATA file refused with the instances that have one."""
+    from neurosweep.__main__ import main as ns_main
+    _, cfg = ei
+    pointnet.write_spec(cfg, tmp_path / "ei.json",
+                        axes=[{"kind": "list", "param": "poisson->E.weight_scale", "values": [1.0, 0.5]}])
+    spec = json.loads((tmp_path / "ei.json").read_text())
+    spec.setdefault("output", {})["sonata_spikes"] = {"instances": [1]}
+    (tmp_path / "ei.json").write_text(json.dumps(spec))
+    run_cli(binary, "run", str(tmp_path / "ei.json"), "-o", str(tmp_path / "ei.h5"), "-q", "--backend", "cpu")
+    mp = str(tmp_path / "ei.json.pointnet.json")
+    assert ns_main(["pointnet-spikes", str(tmp_path / "ei.h5"), "1", mp, "-o", str(tmp_path / "s.h5")]) == 0
+    n = pointnet.bmtk_spikes(str(tmp_path / "ei.h5"), 1, mp)["cortex"][0].size
+    assert f"cortex {n} spikes" in capsys.readouterr().out and n > 0
+    with h5py.File(tmp_path / "s.h5", "r") as f:
+        assert f["spikes/cortex/node_ids"].shape == (n,) and f["spikes/cortex"].attrs["sorting"] == "by_time"
+    assert ns_main(["pointnet-spikes", str(tmp_path / "ei.h5"), "0", mp, "-o", str(tmp_path / "t.h5")]) == 1
+    assert "instance 0 has no SONATA spike file" in capsys.readouterr().err
+    assert not (tmp_path / "t.h5").exists()
