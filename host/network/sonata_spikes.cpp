@@ -4,6 +4,10 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "errors.hpp"
 
@@ -53,6 +57,32 @@ std::string sonata_spikes_dir(const std::string& out, const std::string& spec_di
 
 std::string sonata_spikes_file(const std::string& dir, uint64_t instance) {
   return (std::filesystem::path(dir) / ("instance_" + std::to_string(instance) + ".h5")).string();
+}
+
+std::vector<uint64_t> read_sonata_chosen(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return {};
+  std::stringstream ss;
+  ss << f.rdbuf();
+  try {
+    std::vector<uint64_t> v = nlohmann::json::parse(ss.str()).at("instances").get<std::vector<uint64_t>>();
+    return v;
+  } catch (const std::exception& e) {
+    throw BackendError(path + ": not a list of chosen instances ({\"instances\": [...]}): " + e.what() +
+                       " (remove it to choose again)");
+  }
+}
+
+void write_sonata_chosen(const std::string& path, const std::vector<uint64_t>& instances) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << nlohmann::json{{"instances", instances}}.dump() << "\n";
+    if (!f) throw BackendError(tmp + ": cannot write");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw BackendError(path + ": cannot write (" + ec.message() + ")");
 }
 
 void write_sonata_spikes(const std::string& path, const std::vector<std::string>& pops,

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <set>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -275,6 +276,27 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
     }
   }
 
+  TraceChoice sonata_choice;  // output.sonata_spikes.per_label / where, the same rule as traces
+  if (spec.sonata_by_predicate()) {
+    if (opt.shard_n > 1)
+      throw SpecError(opt.spec_path + ": output.sonata_spikes: \"per_label\" / \"where\" choose over the whole "
+                                      "sweep after classification, which a shard cannot see; give \"instances\" "
+                                      "with --shard, or build without shards");
+    sonata_choice.per_label = spec.sonata_per_label;
+    sonata_choice.where = spec.sonata_where;
+    sonata_choice.max = spec.sonata_max;
+    sonata_choice.seed = spec.seed;
+    sonata_choice.exclude = spec.sonata_instances;
+    try {
+      if (!spec.sonata_where.empty())
+        check_trace_choice(schema, {0, spec.sonata_where, 1, 0, {}}, opt.spec_path + ": output.sonata_spikes.where");
+      if (spec.sonata_per_label)
+        check_trace_choice(schema, {spec.sonata_per_label, "", 0, 0, {}}, opt.spec_path + ": output.sonata_spikes.per_label");
+    } catch (const DatabaseError& e) {
+      throw SpecError(e.what());
+    }
+  }
+
   std::map<std::string, AttrValue> attrs;
   if (spec.traces_by_predicate()) attrs["trace_choice"] = trace_choice_json(trace_choice);  // for merge_shards
   attrs["seed"] = static_cast<int64_t>(spec.seed);
@@ -300,10 +322,12 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
   if (spec.start_axis >= 0) attrs["starts"] = starts_json(spec);
   if (spec.circuit) attrs["circuit"] = spec.circuit->to_json().dump();  // the wiring, by name
   if (spec.network) attrs["network"] = spec.network->normalised.dump();  // the spec's network object
-  if (!spec.sonata_instances.empty()) {
+  if (spec.wants_sonata()) {
     nlohmann::json so = {{"dir", spec.sonata_dir.empty() ? std::filesystem::path(opt.out).filename().string() + ".sonata"
                                                         : spec.sonata_dir},
                          {"instances", spec.sonata_instances}};
+    // chosen by predicate: the full list is <dir>/chosen.json, written by the SONATA pass
+    if (spec.sonata_by_predicate()) so["chosen"] = kSonataChosenFile;
     attrs["sonata_spikes"] = so.dump();  // where output.sonata_spikes wrote (relative to the database)
   }
   if (spec.start_axis < 0 && spec.initial().kind == InitialKind::kThermalized)
@@ -323,9 +347,9 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
                                                      opt.force, opt.shard_k, opt.shard_n, prefix ? &*prefix : nullptr);
   // output.sonata_spikes: the files of this shard's chosen instances; a fresh build removes those a
   // previous build left, so that a resumed build keeps only files this build wrote.
-  const std::string sonata_dir = spec.sonata_instances.empty() ? "" : sonata_spikes_dir(opt.out, spec.sonata_dir);
+  const std::string sonata_dir = spec.wants_sonata() ? sonata_spikes_dir(opt.out, spec.sonata_dir) : "";
   std::vector<uint64_t> sonata_mine;
-  if (!spec.sonata_instances.empty()) {
+  if (spec.wants_sonata()) {
     const auto scs = store.shard_chunks();
     const uint64_t a = store.chunk_range(scs.first).first, b = std::min(n_total, scs.second * store.chunk_size());
     for (uint64_t i : spec.sonata_instances)
@@ -334,8 +358,13 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
     std::filesystem::create_directories(sonata_dir, ec);
     if (!std::filesystem::is_directory(sonata_dir))
       throw SpecError(opt.spec_path + ": output.sonata_spikes.dir = \"" + sonata_dir + "\": cannot create the directory");
-    if (!opt.resume)
+    if (!opt.resume) {
       for (uint64_t i : sonata_mine) std::filesystem::remove(sonata_spikes_file(sonata_dir, i), ec);
+      // an earlier build's predicate choice and its files (only files that build listed)
+      const std::string chosen = (std::filesystem::path(sonata_dir) / kSonataChosenFile).string();
+      for (uint64_t i : read_sonata_chosen(chosen)) std::filesystem::remove(sonata_spikes_file(sonata_dir, i), ec);
+      std::filesystem::remove(chosen, ec);
+    }
   }
   // A resumed build keeps the chunk size it was created with, whatever --chunk says now.
   const uint64_t chunk_used = store.chunk_size();
@@ -587,6 +616,17 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
   // parameters, keys and connectivity), with every neuron recorded; one atomic file each, so a
   // build killed here redoes only the missing files on --resume.
   double t_sonata = 0;
+  if (spec.sonata_by_predicate()) {  // unsharded (checked above): the chosen instances of the whole sweep
+    const std::string chosen = (std::filesystem::path(sonata_dir) / kSonataChosenFile).string();
+    if (std::filesystem::exists(chosen)) {  // the run this one resumes chose already
+      sonata_mine = read_sonata_chosen(chosen);
+    } else {
+      std::set<uint64_t> all(spec.sonata_instances.begin(), spec.sonata_instances.end());
+      for (uint64_t i : choose_traces(store.parts_dir(), sonata_choice)) all.insert(i);
+      sonata_mine.assign(all.begin(), all.end());
+      write_sonata_chosen(chosen, sonata_mine);
+    }
+  }
   if (!sonata_mine.empty()) {
     const auto tt = Clock::now();
     std::vector<std::string> pops;

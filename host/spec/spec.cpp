@@ -28,6 +28,47 @@
 namespace ns {
 using namespace spec_detail;
 
+namespace {
+// The instances an output option chooses (output.traces, output.sonata_spikes): explicit
+// "instances" and/or "per_label" (a count per label) and/or "where" (a `query --where` expression,
+// capped by "max", default kDefaultPredicateTraces). The predicates' columns and labels are checked
+// against the database schema when the build starts (run.cpp), before any integration.
+void parse_instance_choice(const spec_detail::Ctx& c, const std::string& key, const nlohmann::json& t, uint64_t sweep_size,
+                           const char* what, std::vector<uint64_t>& instances, uint64_t& per_label,
+                           std::string& where, uint64_t& max) {
+  using namespace spec_detail;
+  if (!t.contains("instances") && !t.contains("per_label") && !t.contains("where"))
+    c.fail(key, "give \"instances\" (indices), \"per_label\" (a count per label) or "
+                "\"where\" (a query expression), or several of them");
+  std::set<uint64_t> seen;
+  if (t.contains("instances")) {
+    const json& in = c.array(key + ".instances", t["instances"]);
+    for (size_t q = 0; q < in.size(); ++q) {
+      const std::string p = ipath(key + ".instances", q);
+      const uint64_t i = c.uint(p, in[q], 0, std::numeric_limits<uint64_t>::max(), "an instance index");
+      if (i >= sweep_size) c.bad(p, in[q], "an instance index < " + std::to_string(sweep_size) + " (the sweep size)");
+      if (!seen.insert(i).second) c.bad(p, in[q], "distinct instance indices");
+    }
+  }
+  if (t.contains("per_label"))
+    per_label = c.uint(key + ".per_label", t["per_label"], 1, kMaxPredicateTraces,
+                       std::string("instances ") + what + " per label");
+  if (t.contains("where")) {
+    where = c.str(key + ".where", t["where"]);
+    if (where.find_first_not_of(" \t\n") == std::string::npos)
+      c.bad(key + ".where", t["where"], "a non-empty query expression such as \"label == bursting and gNa > 100\"");
+  }
+  if (t.contains("max")) {
+    if (!t.contains("where") || t.contains("per_label"))
+      c.fail(key + ".max", "\"max\" caps the instances chosen by \"where\" alone (with \"per_label\" the cap is per label)");
+    max = c.uint(key + ".max", t["max"], 1, kMaxPredicateTraces, std::string("instances ") + what);
+  } else if (!where.empty() && per_label == 0) {
+    max = kDefaultPredicateTraces;
+  }
+  instances.assign(seen.begin(), seen.end());
+}
+}  // namespace
+
 // ---- spec ---------------------------------------------------------------------------------------
 
 double parse_duration_ms(const json& v, const std::string& source, const std::string& path) {
@@ -259,21 +300,12 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     c.keys("output", o, {"final_state", "spikes", "traces", "rate_bin", "sonata_spikes"});
     if (o.contains("sonata_spikes")) {
       const json& t = c.object("output.sonata_spikes", o["sonata_spikes"]);
-      c.keys("output.sonata_spikes", t, {"instances", "dir"});
+      c.keys("output.sonata_spikes", t, {"instances", "per_label", "where", "max", "dir"});
       if (!network)
         c.bad("output.sonata_spikes", t, "no \"sonata_spikes\" for model \"" + mname +
                                              "\" (only spiking networks write SONATA spike files)");
-      if (!t.contains("instances")) c.fail("output.sonata_spikes", "give \"instances\" (instance indices)");
-      std::set<uint64_t> seen;
-      const json& in = c.array("output.sonata_spikes.instances", t["instances"]);
-      for (size_t q = 0; q < in.size(); ++q) {
-        const std::string p = ipath("output.sonata_spikes.instances", q);
-        const uint64_t i = c.uint(p, in[q], 0, std::numeric_limits<uint64_t>::max(), "an instance index");
-        if (i >= r.sweep.size())
-          c.bad(p, in[q], "an instance index < " + std::to_string(r.sweep.size()) + " (the sweep size)");
-        if (!seen.insert(i).second) c.bad(p, in[q], "distinct instance indices");
-      }
-      r.sonata_instances.assign(seen.begin(), seen.end());
+      parse_instance_choice(c, "output.sonata_spikes", t, r.sweep.size(), "written", r.sonata_instances,
+                            r.sonata_per_label, r.sonata_where, r.sonata_max);
       if (t.contains("dir")) {
         r.sonata_dir = c.str("output.sonata_spikes.dir", t["dir"]);
         if (r.sonata_dir.empty()) c.bad("output.sonata_spikes.dir", t["dir"], "a directory name");
@@ -295,38 +327,8 @@ RunSpec parse_spec(const json& j, const std::string& source) {
     if (o.contains("traces")) {
       const json& t = c.object("output.traces", o["traces"]);
       c.keys("output.traces", t, {"instances", "per_label", "where", "max", "every"});
-      if (!t.contains("instances") && !t.contains("per_label") && !t.contains("where"))
-        c.fail("output.traces", "give \"instances\" (indices), \"per_label\" (a count per label) or "
-                                "\"where\" (a query expression), or several of them");
-      std::set<uint64_t> seen;
-      if (t.contains("instances")) {
-        const json& in = c.array("output.traces.instances", t["instances"]);
-        for (size_t q = 0; q < in.size(); ++q) {
-          const std::string p = ipath("output.traces.instances", q);
-          const uint64_t i = c.uint(p, in[q], 0, std::numeric_limits<uint64_t>::max(), "an instance index");
-          if (i >= r.sweep.size())
-            c.bad(p, in[q], "an instance index < " + std::to_string(r.sweep.size()) + " (the sweep size)");
-          if (!seen.insert(i).second) c.bad(p, in[q], "distinct instance indices");
-        }
-      }
-      // Predicate traces: the columns and labels are checked against the database schema when the
-      // build starts (run.cpp), before any integration.
-      if (t.contains("per_label"))
-        r.trace_per_label = c.uint("output.traces.per_label", t["per_label"], 1, kMaxPredicateTraces,
-                                   "instances traced per label");
-      if (t.contains("where")) {
-        r.trace_where = c.str("output.traces.where", t["where"]);
-        if (r.trace_where.find_first_not_of(" \t\n") == std::string::npos)
-          c.bad("output.traces.where", t["where"], "a non-empty query expression such as \"label == bursting and gNa > 100\"");
-      }
-      if (t.contains("max")) {
-        if (!t.contains("where") || t.contains("per_label"))
-          c.fail("output.traces.max", "\"max\" caps the instances chosen by \"where\" alone (with \"per_label\" the cap is per label)");
-        r.trace_max = c.uint("output.traces.max", t["max"], 1, kMaxPredicateTraces, "instances traced");
-      } else if (!r.trace_where.empty() && r.trace_per_label == 0) {
-        r.trace_max = kDefaultPredicateTraces;
-      }
-      r.trace_instances.assign(seen.begin(), seen.end());
+      parse_instance_choice(c, "output.traces", t, r.sweep.size(), "traced", r.trace_instances, r.trace_per_label,
+                            r.trace_where, r.trace_max);
       if (t.contains("every")) {
         r.trace_every_ms = duration(c, "output.traces.every", t["every"]);
         if (!(r.trace_every_ms > 0)) c.bad("output.traces.every", t["every"], "a positive interval");

@@ -158,7 +158,14 @@ struct RunSpec {
   double trace_every_ms = 0;              // 0 when no traces
   // output.sonata_spikes (networks, docs/NETWORKS.md): instances re-simulated after the build
   // with every neuron recorded, one SONATA spike file each in sonata_dir (empty: "<out>.sonata").
+  // Besides explicit instances, chosen after classification like predicate traces (run.cpp,
+  // "SONATA pass"): up to sonata_per_label of each label and/or up to sonata_max matching sonata_where.
   std::vector<uint64_t> sonata_instances;  // ascending, unique, < sweep.size()
+  uint64_t sonata_per_label = 0;
+  std::string sonata_where;
+  uint64_t sonata_max = 0;
+  bool sonata_by_predicate() const { return sonata_per_label > 0 || !sonata_where.empty(); }
+  bool wants_sonata() const { return !sonata_instances.empty() || sonata_by_predicate(); }
   std::string sonata_dir;
   int64_t trace_every_steps = 0;
   // The start states: one (the "initial" setting, default cold) or the entries of the start

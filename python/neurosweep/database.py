@@ -755,13 +755,33 @@ class Database:
         if raw is None:
             raise KeyError(f"{self.path}: no SONATA spike files (the spec has no output.sonata_spikes)")
         so = self._parse_json(self.path, "sonata_spikes", raw)
-        if int(i) not in [int(x) for x in so["instances"]]:
-            raise KeyError(f"{self.path}: instance {i} has no SONATA spike file; output.sonata_spikes.instances = "
-                           f"{so['instances']}")
         d = so["dir"]
         if not os.path.isabs(d):
             d = os.path.join(os.path.dirname(os.path.abspath(self.path)), d)
+        have = self.sonata_instances()
+        if int(i) not in have:
+            raise KeyError(f"{self.path}: instance {i} has no SONATA spike file; instances with one: {have}")
         return os.path.join(d, f"instance_{int(i)}.h5")
+
+    def sonata_instances(self) -> List[int]:
+        """The instances with a SONATA spike file (output.sonata_spikes): the explicit ones and those
+        chosen by per_label / where (listed in <dir>/chosen.json by the build)."""
+        raw = self.attrs.get("sonata_spikes")
+        if raw is None:
+            return []
+        so = self._parse_json(self.path, "sonata_spikes", raw)
+        have = {int(x) for x in so["instances"]}
+        if so.get("chosen"):
+            d = so["dir"]
+            if not os.path.isabs(d):
+                d = os.path.join(os.path.dirname(os.path.abspath(self.path)), d)
+            path = os.path.join(d, so["chosen"])
+            try:
+                with io.open(path) as f:
+                    have |= {int(x) for x in json.load(f)["instances"]}
+            except (OSError, ValueError, KeyError) as e:
+                raise KeyError(f"{path}: cannot read the instances chosen by output.sonata_spikes ({e})") from None
+        return sorted(have)
 
     def sonata_spikes(self, i: int) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
         """Every spike of instance i from its SONATA spike file: {population: (node_ids, times_ms)}."""

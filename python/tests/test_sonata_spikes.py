@@ -141,3 +141,91 @@ def test_sonata_spikes_refused_for_single_neurons(binary, tmp_path):
     r = run_cli(binary, "run", str(p), "-o", str(tmp_path / "single.h5"), "-q", check=False)
     assert r.returncode != 0
     assert "output.sonata_spikes" in r.stderr and "iaf_psc_delta" in r.stderr, r.stderr
+
+
+def _two_labels():
+    """SPEC with eta 0.2 (quiescent) and 3.0 (AR): instances 0, 2 quiescent, 1, 3 AR."""
+    spec = copy.deepcopy(SPEC)
+    spec["axes"][1]["values"] = [0.2, 3.0]
+    return spec
+
+
+def _labels(db):
+    df = db.to_pandas()
+    return df["label"].astype(str).tolist(), df
+
+
+def test_chosen_by_label_and_query(binary, tmp_path):
+    """output.sonata_spikes.per_label / where: the instances are chosen after classification by the
+    rule of output.traces (store/database.hpp choose_traces), explicit instances kept besides; the
+    database lists them (Database.sonata_instances) and every chosen file holds that instance's
+    spikes (equal to its full stored sample, float32, no tolerance)."""
+    spec = _two_labels()
+    spec["output"]["sonata_spikes"] = {"instances": [3], "per_label": 1}
+    db = ns.open(_build(binary, tmp_path, spec, "lab"))
+    labels, _ = _labels(db)
+    chosen = db.sonata_instances()
+    assert 3 in chosen
+    # the rule chose, besides the explicit 3 (excluded from its choice), one instance of each label
+    rule = [i for i in chosen if i != 3]
+    for lab in set(labels):
+        others = [i for i in range(len(labels)) if labels[i] == lab and i != 3]
+        assert sum(1 for i in rule if labels[i] == lab) == min(1, len(others)), (lab, chosen, labels)
+    assert len(set(labels)) >= 2, labels  # the rule had a choice to make
+    files = sorted(p.name for p in (tmp_path / "lab.h5.sonata").iterdir())
+    assert files == sorted(["chosen.json"] + [f"instance_{i}.h5" for i in chosen])
+    for i in chosen:
+        f = db.sonata_spikes(i)
+        for pop in ("E", "I"):
+            ids, t = f[pop]
+            for k in range(3):
+                assert np.array_equal(t[ids == k].astype(np.float32), db.spikes(i, cell=f"{pop}:{k}")), (i, pop, k)
+
+    spec["output"]["sonata_spikes"] = {"where": "g > 4"}
+    db = ns.open(_build(binary, tmp_path, spec, "where"))
+    _, df = _labels(db)
+    want = [i for i in range(len(df)) if df["g"].iloc[i] > 4]
+    assert db.sonata_instances() == want and len(want) == 2
+
+
+def test_chosen_files_after_resume_equal_one_shot(binary, tmp_path):
+    """A predicate build stopped before its SONATA pass and resumed chooses the same instances and
+    writes the same files; a fresh build over an older one removes the older build's chosen files."""
+    spec = _two_labels()
+    spec["output"]["sonata_spikes"] = {"per_label": 1}
+    one = ns.open(_build(binary, tmp_path, spec, "one"))
+    d = tmp_path / "two.h5.sonata"
+    d.mkdir()
+    (d / "chosen.json").write_text('{"instances": [0, 1, 2, 3]}')
+    for i in range(4):
+        (d / f"instance_{i}.h5").write_bytes(b"stale")
+    p = tmp_path / "two.json"
+    p.write_text(json.dumps(spec))
+    r = run_cli(binary, "run", str(p), "-o", str(tmp_path / "two.h5"), "--chunk", "1", "--stop-after-chunks", "2",
+                "-q", check=False)
+    assert r.returncode == 0, r.stderr
+    assert sorted(x.name for x in d.iterdir()) == []  # the older build's choice and files are gone
+    run_cli(binary, "run", str(p), "-o", str(tmp_path / "two.h5"), "--resume", "-q")
+    two = ns.open(tmp_path / "two.h5")
+    assert two.sonata_instances() == one.sonata_instances() and len(one.sonata_instances()) == 2
+    for i in one.sonata_instances():
+        a, b = _read(one.sonata_spikes_path(i)), _read(two.sonata_spikes_path(i))
+        for pop in ("E", "I"):
+            assert np.array_equal(a[pop][0], b[pop][0]) and np.array_equal(a[pop][1], b[pop][1])
+
+
+@pytest.mark.parametrize("sel, extra, msg", [
+    ({"where": "bogus > 1"}, (), r"output\.sonata_spikes\.where.*bogus"),
+    ({"per_label": 0}, (), r"output\.sonata_spikes\.per_label"),
+    ({"per_label": 1, "max": 3}, (), r"output\.sonata_spikes\.max"),
+    ({"per_label": 1}, ("--shard", "1/2"), r"output\.sonata_spikes.*--shard"),
+])
+def test_bad_predicates_name_key_and_value(binary, tmp_path, sel, extra, msg):
+    spec = copy.deepcopy(SPEC)
+    spec["output"]["sonata_spikes"] = sel
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(spec))
+    r = run_cli(binary, "run", str(p), "-o", str(tmp_path / "bad.h5"), "-q", *extra, check=False)
+    assert r.returncode != 0
+    assert __import__("re").search(msg, r.stderr), r.stderr
+    assert not (tmp_path / "bad.h5").exists() and not (tmp_path / "bad.h5.sonata").exists()
