@@ -392,6 +392,36 @@ struct DensityNetworkModel : point::NoTable {
     return res;
   }
 
+  // Input rate (1/ms) of connection c into internal population q in step k (t_k to t_{k+1}); 0 when
+  // c targets another population: nsyns x the source's rate lag steps ago (internal: r_j after
+  // step j, r_j = 0 for j <= 0; external: its piecewise rate at t_j). Used by step and by the block
+  // form (density_block.hpp).
+  template <class S, class D>
+  NS_HD static double input_rate(S s, D d, int c, int q, int64_t k) {
+    const int b = kDConn + c * kConnDerived;
+    if (static_cast<int>(d[b + dc_tgt]) != q) return 0.0;
+    const double dt = double(d[kDGlobal + dg_dt]);
+    const int src = static_cast<int>(d[b + dc_src]);
+    const int64_t j = k + 1 - static_cast<int64_t>(d[b + dc_lag]);
+    double r;
+    if (src >= kMaxInternal) r = external_rate(d, src - kMaxInternal, double(j) * dt);
+    else r = j <= 0 ? 0.0 : double(s[kSHist + src * kHist + static_cast<int>(j % kHist)]);
+    return double(d[b + dc_nsyn]) * r * 1e-3;  // Hz -> 1/ms
+  }
+
+  // Sub-steps of a step whose full series the rounding guard rejected: m = ceil(dt a /
+  // kSubstepTheta), at least 2, a = the population's largest leak outflow rate + sum |lam| (see
+  // kSubstepTheta); 0 when m would exceed kMaxSubsteps or is NaN (the step then gives NaN).
+  template <class D>
+  NS_HD static int substeps(D d, int q, const double* lam, int nc, double dt) {
+    double a = double(d[kDInt + q * kIntDerived + d_leak]);
+    for (int c = 0; c < nc; ++c) a += lam[c] < 0.0 ? -lam[c] : lam[c];
+    const double ratio = dt * a / kSubstepTheta;
+    if (!(ratio == ratio && ratio <= double(kMaxSubsteps))) return 0;
+    const int m = static_cast<int>(__builtin_ceil(ratio));
+    return m < 2 ? 2 : m;
+  }
+
   template <class T, class S, class D, class Tab>
   NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
     const int ni = static_cast<int>(d[kDGlobal + dg_ni]);
@@ -404,28 +434,14 @@ struct DensityNetworkModel : point::NoTable {
       const int nb = static_cast<int>(d[kDInt + q * kIntDerived + d_nb]);
       // input rates: the source's rate lag steps ago (internal: r_j after step j, r_j = 0 for j <= 0)
       double lam[kMaxConnections];
-      for (int c = 0; c < nc; ++c) {
-        const int b = kDConn + c * kConnDerived;
-        lam[c] = 0.0;
-        if (static_cast<int>(d[b + dc_tgt]) != q) continue;
-        const int src = static_cast<int>(d[b + dc_src]);
-        const int64_t j = k + 1 - static_cast<int64_t>(d[b + dc_lag]);
-        double r;
-        if (src >= kMaxInternal) r = external_rate(d, src - kMaxInternal, double(j) * dt);
-        else r = j <= 0 ? 0.0 : double(s[kSHist + src * kHist + static_cast<int>(j % kHist)]);
-        lam[c] = double(d[b + dc_nsyn]) * r * 1e-3;  // Hz -> 1/ms
-      }
+      for (int c = 0; c < nc; ++c) lam[c] = input_rate(s, d, c, q, k);
       // DiPDE's step over the whole dt, watched for rounding (kRoundTol); if that fails, m
       // sub-steps (kSubstepTheta); m above kMaxSubsteps or a NaN rate: state NaN (status nonfinite)
       for (int i = 0; i < nb; ++i) x[i] = double(s[kSP + q * kMaxBins + i]);
       bool ok = series(d, q, lam, nb, dt, tolv, true, x, term, y) == kSeriesOk;
       if (!ok) {
-        double a = double(d[kDInt + q * kIntDerived + d_leak]);
-        for (int c = 0; c < nc; ++c) a += lam[c] < 0.0 ? -lam[c] : lam[c];
-        const double ratio = dt * a / kSubstepTheta;
-        if (ratio == ratio && ratio <= double(kMaxSubsteps)) {
-          int m = static_cast<int>(__builtin_ceil(ratio));
-          m = m < 2 ? 2 : m;
+        const int m = substeps(d, q, lam, nc, dt);
+        if (m > 0) {
           const double h = dt / double(m);
           for (int i = 0; i < nb; ++i) x[i] = double(s[kSP + q * kMaxBins + i]);
           ok = true;

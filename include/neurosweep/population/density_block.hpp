@@ -283,31 +283,14 @@ struct DensityBlock {
       const int nb = static_cast<int>(d[M::kDInt + q * M::kIntDerived + M::d_nb]);
       double* p = s + M::kSP + q * M::kMaxBins;
       ex.each([&](int t) {
-        // input rates (DensityNetworkModel::step): the source's rate lag steps ago
-        for (int c = t; c < nc; c += B) {
-          const int b = M::kDConn + c * M::kConnDerived;
-          double l = 0.0;
-          if (static_cast<int>(d[b + M::dc_tgt]) == q) {
-            const int src = static_cast<int>(d[b + M::dc_src]);
-            const int64_t j = k + 1 - static_cast<int64_t>(d[b + M::dc_lag]);
-            double r;
-            if (src >= M::kMaxInternal) r = M::external_rate(d, src - M::kMaxInternal, double(j) * dt);
-            else r = j <= 0 ? 0.0 : s[M::kSHist + src * M::kHist + static_cast<int>(j % M::kHist)];
-            l = double(d[b + M::dc_nsyn]) * r * 1e-3;  // Hz -> 1/ms
-          }
-          sh.lam[c] = l;
-        }
+        for (int c = t; c < nc; c += B) sh.lam[c] = M::input_rate(s, d, c, q, k);  // 1/ms
         for (int i = t; i < nb; i += B) sh.x[i] = p[i];
       });
       ex.sync();
       bool ok = series(ex, sh, q, nb, dt, tolv, true) == M::kSeriesOk;
       if (!ok) {  // sub-steps (density.hpp kSubstepTheta, kMaxSubsteps)
-        double a = double(d[M::kDInt + q * M::kIntDerived + M::d_leak]);
-        for (int c = 0; c < nc; ++c) a += sh.lam[c] < 0.0 ? -sh.lam[c] : sh.lam[c];
-        const double ratio = dt * a / M::kSubstepTheta;
-        if (ratio == ratio && ratio <= double(M::kMaxSubsteps)) {
-          int m = static_cast<int>(__builtin_ceil(ratio));
-          m = m < 2 ? 2 : m;
+        const int m = M::substeps(d, q, sh.lam, nc, dt);
+        if (m > 0) {
           const double h = dt / double(m);
           ex.each([&](int t) {
             for (int i = t; i < nb; i += B) sh.x[i] = p[i];
