@@ -15,6 +15,7 @@
 #include "neurosweep/models.hpp"
 #include "neurosweep/population/rate_engine.hpp"
 #include "circuit_kernels.cuh"
+#include "density_kernels.cuh"
 
 namespace ns {
 namespace {
@@ -113,7 +114,10 @@ __global__ void integrate_rates(SimConfig c, const double* params, const double*
 template <class Model, class T>
 void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
   out.resize(in.n, Model::kNumObs, s.sim.max_spikes, Model::kNumState, s.want_final_state);
-  if constexpr (is_rate_model<Model>::value) out.resize_rates(Model::kNumRates, s.rate_bins());
+  if constexpr (density_gpu::is_density<Model>::value)  // the run's series, as the CPU path writes them
+    out.resize_rates(density_gpu::series_written(s), s.rate_bins());
+  else if constexpr (is_rate_model<Model>::value)
+    out.resize_rates(Model::kNumRates, s.rate_bins());
   if (in.n == 0) return;
   const size_t n = in.n;
   DeviceBuffer<double> d_params(n * Model::kNumParams);
@@ -136,7 +140,8 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
   ov.final_state = out.final_state.empty() ? nullptr : d_final.p;
   ov.status = d_status.p;
   const double* init = in.init_state ? d_init.p : nullptr;
-  DeviceBuffer<T> d_scratch(kDerivedInGlobal<Model> && !circuit_gpu::is_lane_circuit<Model>::value
+  DeviceBuffer<T> d_scratch(kDerivedInGlobal<Model> && !circuit_gpu::is_lane_circuit<Model>::value &&
+                                   !density_gpu::is_density<Model>::value
                                ? n * Model::kNumDerived
                                : 0);
 
@@ -170,7 +175,12 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
       done = true;
     }
   }
-  if constexpr (is_rate_model<Model>::value) {
+  if constexpr (density_gpu::is_density<Model>::value) {  // one network per block (density_kernels.cuh)
+    (void)done;
+    DeviceBuffer<float> d_rates(out.rates.size());
+    density_gpu::launch<Model>(s, d_params.p, init, n, ov, out.rates.empty() ? nullptr : d_rates.p, out.n_bins);
+    d_rates.download(out.rates.data());
+  } else if constexpr (is_rate_model<Model>::value) {
     DeviceBuffer<float> d_rates(out.rates.size());
     auto kern = integrate_rates<Model, T>;
     check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, 0, 0), "occupancy");

@@ -56,7 +56,7 @@ struct DensityNetworkModel : point::NoTable {
   static constexpr bool kUsesContext = true;
   static constexpr bool kHostDescribed = true;  // names built on the host (population_spec.cpp)
   static constexpr bool kDoubleOnly = true;     // always integrated in double
-  static constexpr bool kCpuOnly = true;        // no GPU path yet (docs/POPULATIONS.md)
+  // GPU: one network per thread block (population/density_block.hpp, kernels/density_kernels.cuh).
 
   static constexpr int kMaxInternal = 4, kMaxExternal = 4, kMaxConnections = 16, kMaxBins = 1024;
   static constexpr int kPieces = 4, kMaxDelay = 255, kHist = kMaxDelay + 1;
@@ -179,11 +179,11 @@ struct DensityNetworkModel : point::NoTable {
       const double it = double(d[b + d_inv_tau]);
       double lk = 0.0;
       for (int i = z1 + 1; i < nb; ++i) {
-        const double lo = edge(d, q, i), hi = edge(d, q, i + 1), r = hi * it / (hi - lo);
+        const double r = leak_down(d, q, i, it);
         lk = r > lk ? r : lk;
       }
       for (int i = 0; i < z0; ++i) {
-        const double lo = edge(d, q, i), hi = edge(d, q, i + 1), r = lo * it / (lo - hi);
+        const double r = leak_up(d, q, i, it);
         lk = r > lk ? r : lk;
       }
       d[b + d_leak] = T(lk);
@@ -230,6 +230,64 @@ struct DensityNetworkModel : point::NoTable {
     return (a2 - b1) / (a2 - a1);
   }
 
+  // Leak rates of bin k (utilities.leak_matrix, first-order upwind): above the reset bins (k > z1)
+  // mass moves down at v_{k+1} / (tau (v_{k+1} - v_k)), below them (k < z0) up at
+  // v_k / (tau (v_k - v_{k+1})). Shared by apply_J and the block form (density_block.hpp).
+  template <class D>
+  NS_HD static double leak_down(D d, int q, int k, double inv_tau) {
+    const double lo = edge(d, q, k), hi = edge(d, q, k + 1);
+    return hi * inv_tau / (hi - lo);
+  }
+  template <class D>
+  NS_HD static double leak_up(D d, int q, int k, double inv_tau) {
+    const double lo = edge(d, q, k), hi = edge(d, q, k + 1);
+    return lo * inv_tau / (lo - hi);
+  }
+
+  // Regular-width fast path of a jump of w mV (apply_J): source bins L in [Llo, Lhi] (width delta,
+  // shifted interval inside bins 0 .. nb-2) shift by sh + f1 bins, so mass goes to L + sh (share
+  // f0 = 1 - f1) and L + sh + 1 (share f1), the fractions fraction_overlap gives up to rounding; the
+  // other bins take the general path (spread). Llo > Lhi: no fast range.
+  struct Jump {
+    int sh, Llo, Lhi;
+    double f0, f1;
+  };
+  NS_HD static Jump jump_of(double w, double delta, int nb) {
+    const double xw = w / delta;
+    Jump j{0, 1, 0, 1.0, 0.0};  // empty fast range unless the shift is sane
+    if (xw > -1e6 && xw < 1e6) {
+      const double sf = __builtin_floor(xw);
+      j.sh = static_cast<int>(sf);
+      j.f1 = xw - sf;
+      j.f0 = 1.0 - j.f1;
+      j.Llo = -j.sh > 0 ? -j.sh : 0;
+      j.Lhi = nb - 3 - j.sh;
+      j.Lhi = j.Lhi > nb - 2 ? nb - 2 : j.Lhi;
+    }
+    return j;
+  }
+
+  // General path of source bin L (redistribute_probability_mass with fraction_overlap): the
+  // shifted interval [v_L + w, v_{L+1} + w] visits bins j in increasing order, visit(j, fr) for
+  // each; returns kept = the sum of the fractions (in that order).
+  template <class D, class F>
+  NS_HD static double spread(D d, int q, int L, double w, double e0, double delta, int nb, F&& visit) {
+    const double a1 = edge(d, q, L) + w, a2 = edge(d, q, L + 1) + w;
+    int j = static_cast<int>(__builtin_floor((a1 - e0) / delta));
+    j = j < 0 ? 0 : (j > nb - 1 ? nb - 1 : j);
+    while (j > 0 && edge(d, q, j) > a1) --j;
+    while (j < nb - 1 && edge(d, q, j + 1) <= a1) ++j;
+    double kept = 0.0;
+    for (; j < nb; ++j) {
+      const double b1 = edge(d, q, j);
+      if (!(b1 < a2)) break;
+      const double fr = fraction_overlap(a1, a2, b1, edge(d, q, j + 1));
+      visit(j, fr);
+      kept += fr;
+    }
+    return kept;
+  }
+
   // y = J x for internal population q: leak plus the jumps of its incoming connections (lam: per
   // connection input rate in 1/ms, 0 for connections to other targets). thr (optional): the
   // threshold flux sum_c lam_c f_c . x (1/ms).
@@ -242,14 +300,12 @@ struct DensityNetworkModel : point::NoTable {
     for (int k = 0; k < nb; ++k) y[k] = 0.0;
     // leak (utilities.leak_matrix)
     for (int k = z1 + 1; k < nb; ++k) {
-      const double lo = edge(d, q, k), hi = edge(d, q, k + 1);
-      const double m = hi * inv_tau / (hi - lo) * x[k];
+      const double m = leak_down(d, q, k, inv_tau) * x[k];
       y[k] -= m;
       y[k - 1] += m;
     }
     for (int k = 0; k < z0; ++k) {
-      const double lo = edge(d, q, k), hi = edge(d, q, k + 1);
-      const double m = lo * inv_tau / (lo - hi) * x[k];
+      const double m = leak_up(d, q, k, inv_tau) * x[k];
       y[k] -= m;
       y[k + 1] += m;
     }
@@ -259,46 +315,19 @@ struct DensityNetworkModel : point::NoTable {
       const double l = lam[c];
       if (l == 0.0) continue;
       const double w = double(d[kDConn + c * kConnDerived + dc_w]);
-      // Regular bins (width delta, shifted interval inside bins 0 .. nb-2): the shift is s + f1
-      // bins, so mass goes to L + s (share 1 - f1) and L + s + 1 (share f1), the fractions
-      // fraction_overlap gives up to rounding; the other bins take the general path below.
-      const double xw = w / delta;
-      int Llo = 1, Lhi = 0;  // empty fast range unless the shift is sane
-      double f0 = 1.0, f1 = 0.0;
-      int sh = 0;
-      if (xw > -1e6 && xw < 1e6) {
-        const double sf = __builtin_floor(xw);
-        sh = static_cast<int>(sf);
-        f1 = xw - sf;
-        f0 = 1.0 - f1;
-        Llo = -sh > 0 ? -sh : 0;
-        Lhi = nb - 3 - sh;
-        Lhi = Lhi > nb - 2 ? nb - 2 : Lhi;
-      }
+      const Jump jp = jump_of(w, delta, nb);
       double lost = 0.0;  // sum_L (1 - sum_j R_Lj) x_L
       for (int L = 0; L < nb; ++L) {
         const double xl = x[L];
         y[L] -= l * xl;
         if (xl == 0.0) continue;
-        if (L >= Llo && L <= Lhi) {
+        if (L >= jp.Llo && L <= jp.Lhi) {
           const double m = l * xl;
-          y[L + sh] += m * f0;
-          y[L + sh + 1] += m * f1;
+          y[L + jp.sh] += m * jp.f0;
+          y[L + jp.sh + 1] += m * jp.f1;
           continue;
         }
-        const double a1 = edge(d, q, L) + w, a2 = edge(d, q, L + 1) + w;
-        int j = static_cast<int>(__builtin_floor((a1 - e0) / delta));
-        j = j < 0 ? 0 : (j > nb - 1 ? nb - 1 : j);
-        while (j > 0 && edge(d, q, j) > a1) --j;
-        while (j < nb - 1 && edge(d, q, j + 1) <= a1) ++j;
-        double kept = 0.0;
-        for (; j < nb; ++j) {
-          const double b1 = edge(d, q, j);
-          if (!(b1 < a2)) break;
-          const double fr = fraction_overlap(a1, a2, b1, edge(d, q, j + 1));
-          y[j] += l * fr * xl;
-          kept += fr;
-        }
+        const double kept = spread(d, q, L, w, e0, delta, nb, [&](int j, double fr) { y[j] += l * fr * xl; });
         lost += (1.0 - kept) * xl;
       }
       if (w > 0) {
@@ -363,6 +392,36 @@ struct DensityNetworkModel : point::NoTable {
     return res;
   }
 
+  // Input rate (1/ms) of connection c into internal population q in step k (t_k to t_{k+1}); 0 when
+  // c targets another population: nsyns x the source's rate lag steps ago (internal: r_j after
+  // step j, r_j = 0 for j <= 0; external: its piecewise rate at t_j). Used by step and by the block
+  // form (density_block.hpp).
+  template <class S, class D>
+  NS_HD static double input_rate(S s, D d, int c, int q, int64_t k) {
+    const int b = kDConn + c * kConnDerived;
+    if (static_cast<int>(d[b + dc_tgt]) != q) return 0.0;
+    const double dt = double(d[kDGlobal + dg_dt]);
+    const int src = static_cast<int>(d[b + dc_src]);
+    const int64_t j = k + 1 - static_cast<int64_t>(d[b + dc_lag]);
+    double r;
+    if (src >= kMaxInternal) r = external_rate(d, src - kMaxInternal, double(j) * dt);
+    else r = j <= 0 ? 0.0 : double(s[kSHist + src * kHist + static_cast<int>(j % kHist)]);
+    return double(d[b + dc_nsyn]) * r * 1e-3;  // Hz -> 1/ms
+  }
+
+  // Sub-steps of a step whose full series the rounding guard rejected: m = ceil(dt a /
+  // kSubstepTheta), at least 2, a = the population's largest leak outflow rate + sum |lam| (see
+  // kSubstepTheta); 0 when m would exceed kMaxSubsteps or is NaN (the step then gives NaN).
+  template <class D>
+  NS_HD static int substeps(D d, int q, const double* lam, int nc, double dt) {
+    double a = double(d[kDInt + q * kIntDerived + d_leak]);
+    for (int c = 0; c < nc; ++c) a += lam[c] < 0.0 ? -lam[c] : lam[c];
+    const double ratio = dt * a / kSubstepTheta;
+    if (!(ratio == ratio && ratio <= double(kMaxSubsteps))) return 0;
+    const int m = static_cast<int>(__builtin_ceil(ratio));
+    return m < 2 ? 2 : m;
+  }
+
   template <class T, class S, class D, class Tab>
   NS_HD static void step(S s, D d, const Tab&, const StepContext& ctx) {
     const int ni = static_cast<int>(d[kDGlobal + dg_ni]);
@@ -375,28 +434,14 @@ struct DensityNetworkModel : point::NoTable {
       const int nb = static_cast<int>(d[kDInt + q * kIntDerived + d_nb]);
       // input rates: the source's rate lag steps ago (internal: r_j after step j, r_j = 0 for j <= 0)
       double lam[kMaxConnections];
-      for (int c = 0; c < nc; ++c) {
-        const int b = kDConn + c * kConnDerived;
-        lam[c] = 0.0;
-        if (static_cast<int>(d[b + dc_tgt]) != q) continue;
-        const int src = static_cast<int>(d[b + dc_src]);
-        const int64_t j = k + 1 - static_cast<int64_t>(d[b + dc_lag]);
-        double r;
-        if (src >= kMaxInternal) r = external_rate(d, src - kMaxInternal, double(j) * dt);
-        else r = j <= 0 ? 0.0 : double(s[kSHist + src * kHist + static_cast<int>(j % kHist)]);
-        lam[c] = double(d[b + dc_nsyn]) * r * 1e-3;  // Hz -> 1/ms
-      }
+      for (int c = 0; c < nc; ++c) lam[c] = input_rate(s, d, c, q, k);
       // DiPDE's step over the whole dt, watched for rounding (kRoundTol); if that fails, m
       // sub-steps (kSubstepTheta); m above kMaxSubsteps or a NaN rate: state NaN (status nonfinite)
       for (int i = 0; i < nb; ++i) x[i] = double(s[kSP + q * kMaxBins + i]);
       bool ok = series(d, q, lam, nb, dt, tolv, true, x, term, y) == kSeriesOk;
       if (!ok) {
-        double a = double(d[kDInt + q * kIntDerived + d_leak]);
-        for (int c = 0; c < nc; ++c) a += lam[c] < 0.0 ? -lam[c] : lam[c];
-        const double ratio = dt * a / kSubstepTheta;
-        if (ratio == ratio && ratio <= double(kMaxSubsteps)) {
-          int m = static_cast<int>(__builtin_ceil(ratio));
-          m = m < 2 ? 2 : m;
+        const int m = substeps(d, q, lam, nc, dt);
+        if (m > 0) {
           const double h = dt / double(m);
           for (int i = 0; i < nb; ++i) x[i] = double(s[kSP + q * kMaxBins + i]);
           ok = true;

@@ -26,7 +26,8 @@ template <class M>
 struct is_rate_model<M, std::void_t<decltype(M::kNumRates), decltype(M::kRateNames)>>
     : std::bool_constant<M::kKind == ModelKind::kPopulation> {};
 
-// Models without a GPU path yet (kCpuOnly = true): the CUDA backend refuses them by name.
+// Models without a GPU path (kCpuOnly = true; none at present): the CUDA backend refuses them by
+// name.
 template <class M, class = void>
 struct cpu_only : std::false_type {};
 template <class M>
