@@ -8,6 +8,8 @@
 // Included by kernels/cuda_kernels.cuh (run_typed dispatches the circuit models here).
 #include <cuda_runtime.h>
 
+#include "cuda_common.cuh"
+
 #include <sstream>
 #include <type_traits>
 
@@ -23,13 +25,6 @@ struct is_lane_circuit : std::false_type {};
 template <class Topo>
 struct is_lane_circuit<StgCircuit<Topo>> : std::true_type {};
 
-inline void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) {
-    std::ostringstream o;
-    o << "CUDA error in " << what << ": " << cudaGetErrorName(e) << " (" << cudaGetErrorString(e) << ")";
-    throw BackendError(o.str());
-  }
-}
 
 // The exchange primitive: values published by lane `l` of this lane's group (circuit_lanes.hpp).
 // Every lane of the warp calls each member in the same order (full mask).
@@ -132,35 +127,19 @@ void launch_lanes(const RunSettings& s, const double* d_params, const double* d_
   const int block = 128;  // a multiple of the warp size: groups never straddle warps
   const unsigned grid = static_cast<unsigned>((threads + block - 1) / block);
   if (s.gating == Gating::Table) {
-    HostTable<T> table;
-    model_build_table<Model, T>(table, s.sim, s.table_v_min, s.table_v_max, s.table_dv);
-    T* d_table = nullptr;
-    check(cudaMalloc(&d_table, table.data.size() * sizeof(T)), "cudaMalloc");
-    struct Free {
-      T* p;
-      ~Free() { cudaFree(p); }
-    } guard{d_table};
-    check(cudaMemcpy(d_table, table.data.data(), table.data.size() * sizeof(T), cudaMemcpyHostToDevice),
-          "cudaMemcpy H2D");
-    TableView<T> tv = table.view();
-    tv.data = d_table;
-    const size_t bytes = table.data.size() * sizeof(T);
-    int dev = 0, optin = 0;
-    check(cudaGetDevice(&dev), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "attribute");
-    const int stage = bytes <= static_cast<size_t>(optin) ? 1 : 0;  // else read from global memory
+    const auto table = device_table<Model, T>(s);
     auto kern = integrate_lanes_table<Model, T>;
-    const size_t smem = stage ? bytes : 0;
-    if (stage)
-      check(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-            "cudaFuncSetAttribute");
+    table.allow(kern);
+    const TableView<T> tv = table.view;
+    const int stage = table.stage;
+    const size_t smem = table.smem;
     kern<<<grid, block, smem>>>(s.sim, d_params, d_init, n, tv, stage, ov);
-    check(cudaGetLastError(), "kernel launch (circuit lanes, table)");
-    check(cudaDeviceSynchronize(), "kernel execution (circuit lanes, table)");
+    cuda_check(cudaGetLastError(), "kernel launch (circuit lanes, table)");
+    cuda_check(cudaDeviceSynchronize(), "kernel execution (circuit lanes, table)");
   } else {
     integrate_lanes_direct<Model, T><<<grid, block>>>(s.sim, d_params, d_init, n, ov);
-    check(cudaGetLastError(), "kernel launch (circuit lanes, direct)");
-    check(cudaDeviceSynchronize(), "kernel execution (circuit lanes, direct)");
+    cuda_check(cudaGetLastError(), "kernel launch (circuit lanes, direct)");
+    cuda_check(cudaDeviceSynchronize(), "kernel execution (circuit lanes, direct)");
   }
 }
 

@@ -78,7 +78,7 @@ void run_split(const RunSettings& s, const ChunkInput& in, ChunkOutput& out, con
     const size_t i0 = n * p / parts, i1 = n * (p + 1) / parts, m = i1 - i0;
     workers.emplace_back([&, p, i0, m] {
       try {
-        check(cudaSetDevice(devs[p]), "cudaSetDevice");
+        cuda_check(cudaSetDevice(devs[p]), "cudaSetDevice");
         std::vector<double> prm(m * Model::kNumParams), init;
         for (int k = 0; k < Model::kNumParams; ++k)
           std::memcpy(&prm[k * m], in.params + k * n + i0, m * sizeof(double));
@@ -138,7 +138,7 @@ class CudaBackend final : public Backend {
       } else if (devs_.size() > 1 && in.n >= 2 * devs_.size()) {
         run_split<M, T>(s, in, out, devs_);
       } else {
-        check(cudaSetDevice(devs_[0]), "cudaSetDevice");
+        cuda_check(cudaSetDevice(devs_[0]), "cudaSetDevice");
         run_typed<M, T>(s, in, out);
       }
     });

@@ -6,6 +6,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include "cuda_common.cuh"
+
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -20,34 +22,6 @@
 namespace ns {
 namespace {
 
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) {
-    std::ostringstream o;
-    o << "CUDA error in " << what << ": " << cudaGetErrorName(e) << " (" << cudaGetErrorString(e) << ")";
-    throw BackendError(o.str());
-  }
-}
-
-// Owning device buffer (RAII).
-template <class X>
-struct DeviceBuffer {
-  X* p = nullptr;
-  size_t n = 0;
-  explicit DeviceBuffer(size_t count) : n(count) {
-    if (n) check(cudaMalloc(&p, n * sizeof(X)), "cudaMalloc");
-  }
-  ~DeviceBuffer() {
-    if (p) cudaFree(p);
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  void upload(const X* h) {
-    if (n) check(cudaMemcpy(p, h, n * sizeof(X), cudaMemcpyHostToDevice), "cudaMemcpy H2D");
-  }
-  void download(X* h) const {
-    if (n) check(cudaMemcpy(h, p, n * sizeof(X), cudaMemcpyDeviceToHost), "cudaMemcpy D2H");
-  }
-};
 
 // Models whose derived constants stay out of registers and local memory: the 16-cell circuit
 // (stg_circuit: 644 derived constants, 272 state variables per network; with both per thread,
@@ -151,27 +125,17 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
   bool done = false;
   if constexpr (table_keys<Model>::value > 0 && !circuit_gpu::is_lane_circuit<Model>::value) {
     if (s.gating == Gating::Table) {
-      HostTable<T> table;
-      model_build_table<Model, T>(table, s.sim, s.table_v_min, s.table_v_max, s.table_dv);
-      DeviceBuffer<T> d_table(table.data.size());
-      d_table.upload(table.data.data());
-      TableView<T> tv = table.view();
-      tv.data = d_table.p;
-      const size_t bytes = table.data.size() * sizeof(T);
-      int dev = 0, optin = 0;
-      check(cudaGetDevice(&dev), "cudaGetDevice");
-      check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "attribute");
-      const int stage = bytes <= static_cast<size_t>(optin) ? 1 : 0;  // else read from global memory
+      const auto table = device_table<Model, T>(s);
       auto kern = integrate_table<Model, T>;
-      const size_t smem = stage ? bytes : 0;
-      if (stage)
-        check(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-              "cudaFuncSetAttribute");
-      check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, smem, 0), "occupancy");
+      table.allow(kern);
+      const TableView<T> tv = table.view;
+      const int stage = table.stage;
+      const size_t smem = table.smem;
+      cuda_check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, smem, 0), "occupancy");
       const unsigned grid = static_cast<unsigned>((n + block - 1) / block);
       kern<<<grid, block, smem>>>(s.sim, d_params.p, init, n, in.first_index, tv, stage, d_scratch.p, ov);
-      check(cudaGetLastError(), "kernel launch (table)");
-      check(cudaDeviceSynchronize(), "kernel execution (table)");
+      cuda_check(cudaGetLastError(), "kernel launch (table)");
+      cuda_check(cudaDeviceSynchronize(), "kernel execution (table)");
       done = true;
     }
   }
@@ -183,24 +147,24 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
   } else if constexpr (is_rate_model<Model>::value) {
     DeviceBuffer<float> d_rates(out.rates.size());
     auto kern = integrate_rates<Model, T>;
-    check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, 0, 0), "occupancy");
+    cuda_check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, 0, 0), "occupancy");
     const unsigned grid = static_cast<unsigned>((n + block - 1) / block);
     const int64_t bin = s.rate_bin_steps > 0 ? s.rate_bin_steps : 1;
     kern<<<grid, block>>>(s.sim, d_params.p, init, n, in.first_index, ov, out.rates.empty() ? nullptr : d_rates.p, bin,
                           out.n_bins);
-    check(cudaGetLastError(), "kernel launch (rates)");
-    check(cudaDeviceSynchronize(), "kernel execution (rates)");
+    cuda_check(cudaGetLastError(), "kernel launch (rates)");
+    cuda_check(cudaDeviceSynchronize(), "kernel execution (rates)");
     d_rates.download(out.rates.data());
   } else if constexpr (circuit_gpu::is_lane_circuit<Model>::value) {  // cell per lane (circuit_kernels.cuh)
     (void)done;
     circuit_gpu::launch_lanes<Model, T>(s, d_params.p, init, n, ov);
   } else if (!done) {
     auto kern = integrate_direct<Model, T>;
-    check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, 0, 0), "occupancy");
+    cuda_check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, 0, 0), "occupancy");
     const unsigned grid = static_cast<unsigned>((n + block - 1) / block);
     kern<<<grid, block>>>(s.sim, d_params.p, init, n, in.first_index, d_scratch.p, ov);
-    check(cudaGetLastError(), "kernel launch (direct)");
-    check(cudaDeviceSynchronize(), "kernel execution (direct)");
+    cuda_check(cudaGetLastError(), "kernel launch (direct)");
+    cuda_check(cudaDeviceSynchronize(), "kernel execution (direct)");
   }
   d_spk.download(out.spike_times.data());
   d_nspk.download(out.n_spikes.data());

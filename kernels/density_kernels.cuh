@@ -17,6 +17,8 @@
 // Included by kernels/cuda_kernels.cuh (run_typed dispatches dipde_network here).
 #include <cuda_runtime.h>
 
+#include "cuda_common.cuh"
+
 #include <sstream>
 #include <type_traits>
 
@@ -37,13 +39,6 @@ constexpr int kMaxResident = 4096;    // blocks (state slots) per launch
 using Shared = DensityBlockShared<kBlock>;
 using DM = DensityNetworkModel;
 
-inline void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) {
-    std::ostringstream o;
-    o << "CUDA error in " << what << ": " << cudaGetErrorName(e) << " (" << cudaGetErrorString(e) << ")";
-    throw BackendError(o.str());
-  }
-}
 
 // The barrier hook of density_block.hpp for a CUDA block.
 struct CudaBlock {
@@ -105,17 +100,13 @@ template <class Model>
 void launch(const RunSettings& s, const double* d_params, const double* d_init, size_t n,
                    const OutputView& ov, float* d_rates, uint64_t n_bins) {
   const size_t grid = n < static_cast<size_t>(kMaxResident) ? n : static_cast<size_t>(kMaxResident);
-  double* d_state = nullptr;
-  check(cudaMalloc(&d_state, grid * DM::kNumState * sizeof(double)), "cudaMalloc (density state)");
-  struct Free {
-    double* p;
-    ~Free() { cudaFree(p); }
-  } guard{d_state};
+  DeviceBuffer<double> state(grid * DM::kNumState);  // one slot per resident block
+  double* d_state = state.p;
   const int64_t bin = s.rate_bin_steps > 0 ? s.rate_bin_steps : 1;
   integrate_density<Model><<<static_cast<unsigned>(grid), kBlock>>>(s.sim, d_params, d_init, n, d_state, ov, d_rates, bin,
                                                               n_bins, series_written(s));
-  check(cudaGetLastError(), "kernel launch (density network)");
-  check(cudaDeviceSynchronize(), "kernel execution (density network)");
+  cuda_check(cudaGetLastError(), "kernel launch (density network)");
+  cuda_check(cudaDeviceSynchronize(), "kernel execution (density network)");
 }
 
 }  // namespace density_gpu

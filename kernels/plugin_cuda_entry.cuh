@@ -33,7 +33,7 @@ template <class Model>
 int plugin_cuda_run(const RunSettings& s, const ChunkInput& in, ChunkOutput& out, int device, char* err,
                     size_t err_len) {
   try {
-    check(cudaSetDevice(device), "cudaSetDevice");
+    cuda_check(cudaSetDevice(device), "cudaSetDevice");
     if (s.precision == Precision::Double)
       run_typed<Model, double>(s, in, out);
     else

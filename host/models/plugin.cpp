@@ -472,7 +472,7 @@ std::string cuda_module_key() {
   const fs::path k = fs::path(kPluginSourceDir) / "kernels";
   return hash128(std::string("nvcc ") + kPluginNvcc + " " + kPluginNvccId + "\nflags " + kPluginNvccFlags + "\n" +
                  read_file(k / "cuda_kernels.cuh") + read_file(k / "circuit_kernels.cuh") +
-                 read_file(k / "density_kernels.cuh") +
+                 read_file(k / "density_kernels.cuh") + read_file(k / "cuda_common.cuh") +
                  read_file(k / "plugin_cuda_entry.cuh") +
                  read_file(fs::path(kPluginSourceDir) / "include" / "neurosweep" / "backend.hpp"))
       .substr(0, 20);

@@ -261,40 +261,30 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
   StoreSchema schema = make_schema(spec, *stage);
   if (probe)
     for (auto& col : probe->columns(*stage)) schema.columns.push_back(col);
-  TraceChoice trace_choice;  // output.traces.per_label / where, checked before anything runs
-  if (spec.traces_by_predicate()) {
-    trace_choice.per_label = spec.trace_per_label;
-    trace_choice.where = spec.trace_where;
-    trace_choice.max = spec.trace_max;
-    trace_choice.seed = spec.seed;
-    trace_choice.exclude = spec.trace_instances;
+  // output.traces and output.sonata_spikes by per_label / where: one rule (choose_traces), its
+  // columns and labels checked against the schema before anything runs.
+  const auto choice_of = [&](const char* key, uint64_t per_label, const std::string& where, uint64_t max,
+                             const std::vector<uint64_t>& explicit_instances) {
+    TraceChoice tc{per_label, where, max, spec.seed, explicit_instances};
     try {
-      if (!spec.trace_where.empty()) check_trace_choice(schema, {0, spec.trace_where, 1, 0, {}}, opt.spec_path + ": output.traces.where");
-      if (spec.trace_per_label) check_trace_choice(schema, {spec.trace_per_label, "", 0, 0, {}}, opt.spec_path + ": output.traces.per_label");
+      if (!where.empty()) check_trace_choice(schema, {0, where, 1, 0, {}}, opt.spec_path + ": " + key + ".where");
+      if (per_label) check_trace_choice(schema, {per_label, "", 0, 0, {}}, opt.spec_path + ": " + key + ".per_label");
     } catch (const DatabaseError& e) {
       throw SpecError(e.what());
     }
-  }
-
-  TraceChoice sonata_choice;  // output.sonata_spikes.per_label / where, the same rule as traces
+    return tc;
+  };
+  TraceChoice trace_choice, sonata_choice;
+  if (spec.traces_by_predicate())
+    trace_choice = choice_of("output.traces", spec.trace_per_label, spec.trace_where, spec.trace_max,
+                             spec.trace_instances);
   if (spec.sonata_by_predicate()) {
     if (opt.shard_n > 1)
       throw SpecError(opt.spec_path + ": output.sonata_spikes: \"per_label\" / \"where\" choose over the whole "
                                       "sweep after classification, which a shard cannot see; give \"instances\" "
                                       "with --shard, or build without shards");
-    sonata_choice.per_label = spec.sonata_per_label;
-    sonata_choice.where = spec.sonata_where;
-    sonata_choice.max = spec.sonata_max;
-    sonata_choice.seed = spec.seed;
-    sonata_choice.exclude = spec.sonata_instances;
-    try {
-      if (!spec.sonata_where.empty())
-        check_trace_choice(schema, {0, spec.sonata_where, 1, 0, {}}, opt.spec_path + ": output.sonata_spikes.where");
-      if (spec.sonata_per_label)
-        check_trace_choice(schema, {spec.sonata_per_label, "", 0, 0, {}}, opt.spec_path + ": output.sonata_spikes.per_label");
-    } catch (const DatabaseError& e) {
-      throw SpecError(e.what());
-    }
+    sonata_choice = choice_of("output.sonata_spikes", spec.sonata_per_label, spec.sonata_where, spec.sonata_max,
+                              spec.sonata_instances);
   }
 
   std::map<std::string, AttrValue> attrs;

@@ -44,6 +44,7 @@
 
 #include "neurosweep/engine.hpp"
 #include "neurosweep/population/density.hpp"
+#include "neurosweep/population/rate_engine.hpp"
 
 namespace ns {
 
@@ -351,35 +352,12 @@ struct DensityBlock {
     });
     ex.sync();
     for (int64_t k = 0; k < c.n_transient; ++k) step(ex, sh, s, k);
-    // the binning of run_rate_instance, by thread 0
-    double acc[NR];
-    NS_UNROLL for (int r = 0; r < NR; ++r) acc[r] = 0.0;
-    double lo = s[M::kSRate], hi = lo, sum = 0;
-    bool bad = false;
-    uint64_t bin = 0;
-    int64_t in_bin = 0;
+    // the binning of run_rate_instance (RateBins), by thread 0
+    RateBins<NR> bins(s[M::kSRate]);
     for (int64_t k = 1; k <= c.n_analysis; ++k) {
       step(ex, sh, s, c.n_transient + k - 1);
       ex.each([&](int t) {
-        if (t != 0) return;
-        NS_UNROLL for (int r = 0; r < NR; ++r) {
-          const double v = s[M::kSRate + r];
-          acc[r] += v;
-          if (!(v == v) || v - v != 0.0) bad = true;
-          if (r == 0) {
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
-            sum += v;
-          }
-        }
-        if (++in_bin == bin_steps) {
-          if (rates && bin < n_bins)
-            NS_UNROLL for (int r = 0; r < NR; ++r)  // constant bounds: acc stays in registers
-              if (r < n_written) rates[static_cast<uint64_t>(r) * n_bins + bin] = float(acc[r] / double(bin_steps));
-          NS_UNROLL for (int r = 0; r < NR; ++r) acc[r] = 0.0;
-          in_bin = 0;
-          ++bin;
-        }
+        if (t == 0) bins.add([&](int r) { return s[M::kSRate + r]; }, rates, bin_steps, n_bins, n_written);
       });
     }
     ex.each([&](int t) {
@@ -393,12 +371,7 @@ struct DensityBlock {
     });
     const double any = ex.max_of(sh.red, sh.wred);
     ex.each([&](int t) {
-      if (t != 0) return;
-      out.n_spikes[i * out.n_obs] = 0;
-      out.v_min[i * out.n_obs] = float(lo);
-      out.v_max[i * out.n_obs] = float(hi);
-      out.v_mean[i * out.n_obs] = c.n_analysis > 0 ? float(sum / double(c.n_analysis)) : float(lo);
-      out.status[i] = (bad || any > 0.0) ? uint8_t(kNonFinite) : uint8_t(kOk);
+      if (t == 0) bins.finish(out, i, c.n_analysis, any > 0.0);
     });
   }
 };

@@ -33,6 +33,55 @@ struct cpu_only : std::false_type {};
 template <class M>
 struct cpu_only<M, std::void_t<decltype(M::kCpuOnly)>> : std::bool_constant<M::kCpuOnly> {};
 
+// The analysis-window bookkeeping of a population model's rates (run_rate_instance and the
+// GPU block form of the density network, density_block.hpp): bin averages of every series, the
+// extremes and mean of series 0, a non-finite flag. The loops have constant bounds (NR), so that
+// on the GPU acc stays in registers.
+template <int NR>
+struct RateBins {
+  double acc[NR];
+  double lo = 0, hi = 0, sum = 0;
+  bool bad = false;
+  uint64_t bin = 0;
+  int64_t in_bin = 0;
+  // r0: series 0 before the first analysis step
+  NS_HD explicit RateBins(double r0) : lo(r0), hi(r0) {
+    NS_UNROLL for (int r = 0; r < NR; ++r) acc[r] = 0.0;
+  }
+  // After a step: rate(r) = series r (Hz); a completed bin is written to rates (n_written series,
+  // series-major, n_bins per series) when rates is not null.
+  template <class F>
+  NS_HD void add(F&& rate, float* rates, int64_t bin_steps, uint64_t n_bins, int n_written) {
+    NS_UNROLL for (int r = 0; r < NR; ++r) {
+      const double v = rate(r);
+      acc[r] += v;
+      if (!(v == v) || v - v != 0.0) bad = true;
+      if (r == 0) {
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        sum += v;
+      }
+    }
+    if (++in_bin == bin_steps) {
+      if (rates && bin < n_bins)
+        NS_UNROLL for (int r = 0; r < NR; ++r)
+          if (r < n_written) rates[static_cast<uint64_t>(r) * n_bins + bin] = float(acc[r] / double(bin_steps));
+      NS_UNROLL for (int r = 0; r < NR; ++r) acc[r] = 0.0;
+      in_bin = 0;
+      ++bin;
+    }
+  }
+  // The summary values of instance i (n_spikes 0; v_min / v_max / v_mean of series 0) and its
+  // status (kNonFinite when a rate or, per state_bad, a state variable was not finite).
+  NS_HD void finish(const OutputView& out, size_t i, int64_t n_analysis, bool state_bad) const {
+    out.n_spikes[i * out.n_obs] = 0;
+    out.v_min[i * out.n_obs] = float(lo);
+    out.v_max[i * out.n_obs] = float(hi);
+    out.v_mean[i * out.n_obs] = n_analysis > 0 ? float(sum / double(n_analysis)) : float(lo);
+    out.status[i] = (bad || state_bad) ? uint8_t(kNonFinite) : uint8_t(kOk);
+  }
+};
+
 // Integrate instance i; rates: this instance's n_bins * n_written floats (series 0 .. n_written-1,
 // series-major), or null.
 template <class Model, class T>
@@ -54,49 +103,19 @@ NS_HD void run_rate_instance(const SimConfig& c, const double* params, const dou
     ctx.step = k;
     model_step<Model, T>(s, d, tab, ctx);
   }
-  double acc[NR];
-  for (int r = 0; r < NR; ++r) acc[r] = 0.0;
-  double lo = 0, hi = 0, sum = 0;
-  bool bad = false;
-  {
-    const double r0 = double(Model::template rate<T>(s, d, 0));
-    lo = hi = r0;
-  }
-  uint64_t bin = 0;
-  int64_t in_bin = 0;
+  RateBins<NR> bins(double(Model::template rate<T>(s, d, 0)));
   for (int64_t k = 1; k <= c.n_analysis; ++k) {
     ctx.step = c.n_transient + k - 1;
     model_step<Model, T>(s, d, tab, ctx);
-    for (int r = 0; r < NR; ++r) {
-      const double v = double(Model::template rate<T>(s, d, r));
-      acc[r] += v;
-      if (!(v == v) || v - v != 0.0) bad = true;
-      if (r == 0) {
-        lo = v < lo ? v : lo;
-        hi = v > hi ? v : hi;
-        sum += v;
-      }
-    }
-    if (++in_bin == bin_steps) {
-      if (rates && bin < n_bins)
-        for (int r = 0; r < n_written; ++r) rates[static_cast<uint64_t>(r) * n_bins + bin] = float(acc[r] / double(bin_steps));
-      for (int r = 0; r < NR; ++r) acc[r] = 0.0;
-      in_bin = 0;
-      ++bin;
-    }
+    bins.add([&](int r) { return double(Model::template rate<T>(s, d, r)); }, rates, bin_steps, n_bins, n_written);
   }
-  out.n_spikes[i * out.n_obs] = 0;
-  out.v_min[i * out.n_obs] = float(lo);
-  out.v_max[i * out.n_obs] = float(hi);
-  out.v_mean[i * out.n_obs] = c.n_analysis > 0 ? float(sum / double(c.n_analysis)) : float(lo);
-  uint8_t st = kOk;
+  bool bad = false;
   for (int k = 0; k < Model::kNumState; ++k) {
     const T x = s[k];
     if (!(x == x) || x - x != T(0)) bad = true;
     if (out.final_state) out.final_state[static_cast<size_t>(k) * out.n + i] = double(x);
   }
-  if (bad) st = kNonFinite;
-  out.status[i] = st;
+  bins.finish(out, i, c.n_analysis, bad);
 }
 
 }  // namespace ns
