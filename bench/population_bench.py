@@ -41,10 +41,12 @@ def main():
             s = time.perf_counter() - t0
             out[f"threads_{th}"] = {"seconds": s, "network_steps_per_s": n_inst * steps / s}
     if os.path.exists(a.peer_python):
+        # one BLAS thread: the per-core comparison (NumPy's OpenBLAS would take both cores)
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         p = subprocess.run([a.peer_python, os.path.join(HERE, "peers", "dipde_dense.py"), "--bench"],
-                           capture_output=True, text=True, check=True)
+                           capture_output=True, text=True, check=True, env=env)
         peer = json.loads(p.stdout.strip().splitlines()[-1])
-        out["dense_numpy"] = peer
+        out["dense_numpy"] = dict(peer, blas_threads=1)
         out["speedup_per_core_vs_dense"] = out["threads_1"]["network_steps_per_s"] / peer["network_steps_per_s"]
     print(json.dumps(out, indent=1))
 

@@ -167,6 +167,37 @@ TEST(DensityBlock, JumpsBeyondTheGridEqualCpuBitForBit) {
   EXPECT_GT(max_rate(ref), 0.01);
 }
 
+// Jumps smaller than a bin and of a few bins down: shifts sh = 0 (0.05 mV on dv 0.1), sh = -1
+// (-0.05 mV) and sh = -2 (-0.15 mV), the cases where the CPU path's fast run (apply_J's gather
+// fast_run) adds a target's contributions in the orders other than the tutorial's (sh >= 1 and
+// sh <= -20). The densities must move (the E density of the 4 networks differs in bin 600).
+TEST(DensityBlock, SubBinJumpsEqualCpuBitForBit) {
+  json j = tutorial("1 ms", "0 ms", "100 ms");
+  j["populations"]["connections"][2]["weight"] = 0.07;
+  j["populations"]["external"]["tON"]["rate"] = 800.0;
+  j["axes"] = {{{"kind", "list"}, {"param", "E_to_I.weight"}, {"values", {0.05, 0.15}}},
+               {{"kind", "list"}, {"param", "I_to_E.weight"}, {"values", {-0.05, -0.15}}}};
+  const auto ref = compare(j, {32, 256, 1024});
+  ASSERT_EQ(ref.final_state.size(), 4u * M::kNumState);
+  // E's density has moved up to bin 600 (+10 mV) in every network; I's density (driven by E through
+  // the swept E->I weight) differs between the two E->I weights
+  const auto at = [&](int pop, int bin, int net) {
+    return ref.final_state[static_cast<size_t>(M::kSP + pop * M::kMaxBins + bin) * 4 + net];
+  };
+  int differ = 0;
+  for (int a = 0; a < 4; ++a) {
+    EXPECT_GT(at(0, 600, a), 1e-4) << a;
+    for (int b = a + 1; b < 4; ++b)
+      for (int k = 0; k < 700; ++k)
+        if (at(1, k, a) != at(1, k, b)) {
+          ++differ;
+          break;
+        }
+  }
+  EXPECT_GE(differ, 4);  // at least the 4 pairs with different E->I weights
+  EXPECT_GT(max_rate(ref), 0.0);
+}
+
 // dt 2 ms: the full Taylor step loses more than kRoundTol to rounding, so (nearly) every step is
 // redone in sub-steps (docs/POPULATIONS.md: E 6 sub-steps in 273 of 300 steps).
 TEST(DensityBlock, SubStepsAtDt2msEqualCpuBitForBit) {

@@ -244,6 +244,18 @@ struct DensityNetworkModel : point::NoTable {
     return lo * inv_tau / (lo - hi);
   }
 
+  // Every bin's leak rate (leak_down above the reset bins, leak_up below, 0 in them) of population
+  // q, for apply_J's callers that apply J many times per step (the values apply_J computes itself
+  // when given none).
+  template <class D>
+  NS_HD static void leak_rates(D d, int q, double* leak) {
+    const int b = kDInt + q * kIntDerived;
+    const int nb = static_cast<int>(d[b + d_nb]);
+    const int z0 = static_cast<int>(d[b + d_z0]), z1 = static_cast<int>(d[b + d_z1]);
+    const double inv_tau = double(d[b + d_inv_tau]);
+    for (int k = 0; k < nb; ++k) leak[k] = k > z1 ? leak_down(d, q, k, inv_tau) : (k < z0 ? leak_up(d, q, k, inv_tau) : 0.0);
+  }
+
   // Regular-width fast path of a jump of w mV (apply_J): source bins L in [Llo, Lhi] (width delta,
   // shifted interval inside bins 0 .. nb-2) shift by sh + f1 bins, so mass goes to L + sh (share
   // f0 = 1 - f1) and L + sh + 1 (share f1), the fractions fraction_overlap gives up to rounding; the
@@ -288,26 +300,76 @@ struct DensityNetworkModel : point::NoTable {
     return kept;
   }
 
+  // The fast run of apply_J's source loop (sources L in [a, b), in increasing order: y[L] -= m_L,
+  // y[L + sh] += m_L f0, y[L + sh + 1] += m_L f1, m_L = l x_L) as a gather over the target bins,
+  // so that the compiler vectorises it: target j takes the contributions of sources j (out),
+  // j - sh (f0) and j - sh - 1 (f1) in the order the loop adds them (by source, then position),
+  // which depends only on sh: sh >= 1: f1, f0, out; sh = 0: f1, out, f0; sh = -1: out, f1, f0;
+  // sh <= -2: out, f1, f0. A source outside [a, b) contributes 0: y never holds -0 (it starts at
+  // +0 and only ever gains sums and differences), so adding or subtracting +-0 leaves it as it is.
+  // Bit for bit the loop's result.
+  NS_HD static void fast_run(const Jump& jp, double l, const double* x, double* y, int a, int b) {
+    const int sh = jp.sh;
+    const double f0 = jp.f0, f1 = jp.f1;
+    const auto at = [&](int L) { return L >= a && L < b ? l * x[L] : 0.0; };
+    const auto one = [&](int j) {
+      const double out = at(j), c0 = at(j - sh) * f0, c1 = at(j - sh - 1) * f1;
+      if (sh >= 1) y[j] = ((y[j] + c1) + c0) - out;
+      else if (sh == 0) y[j] = ((y[j] + c1) - out) + c0;
+      else y[j] = ((y[j] - out) + c1) + c0;
+    };
+    const int jlo = a + sh < a ? a + sh : a, jhi = b + sh + 1 > b ? b + sh + 1 : b;
+    int ilo = a + sh + 1 > a ? a + sh + 1 : a, ihi = b + sh < b ? b + sh : b;  // all three sources inside
+    if (ihi < ilo) ihi = ilo;
+    for (int j = jlo; j < ilo; ++j) one(j);
+    if (sh >= 1) {
+      for (int j = ilo; j < ihi; ++j) y[j] = ((y[j] + (l * x[j - sh - 1]) * f1) + (l * x[j - sh]) * f0) - l * x[j];
+    } else if (sh == 0) {
+      for (int j = ilo; j < ihi; ++j) y[j] = ((y[j] + (l * x[j - 1]) * f1) - l * x[j]) + (l * x[j]) * f0;
+    } else {
+      for (int j = ilo; j < ihi; ++j) y[j] = ((y[j] - l * x[j]) + (l * x[j - sh - 1]) * f1) + (l * x[j - sh]) * f0;
+    }
+    for (int j = ihi > jlo ? ihi : jlo; j < jhi; ++j)
+      if (j >= ilo || ihi == ilo) one(j);
+  }
+
   // y = J x for internal population q: leak plus the jumps of its incoming connections (lam: per
   // connection input rate in 1/ms, 0 for connections to other targets). thr (optional): the
   // threshold flux sum_c lam_c f_c . x (1/ms).
   template <class D>
-  NS_HD static void apply_J(D d, int q, const double* lam, const double* x, double* y, double* thr) {
+  NS_HD static void apply_J(D d, int q, const double* lam, const double* x, double* y, double* thr,
+                            const double* leak = nullptr) {
     const int b = kDInt + q * kIntDerived;
     const int nb = static_cast<int>(d[b + d_nb]);
     const int z0 = static_cast<int>(d[b + d_z0]), z1 = static_cast<int>(d[b + d_z1]);
     const double inv_tau = double(d[b + d_inv_tau]), e0 = double(d[b + d_e0]), delta = double(d[b + d_delta]);
     for (int k = 0; k < nb; ++k) y[k] = 0.0;
     // leak (utilities.leak_matrix)
-    for (int k = z1 + 1; k < nb; ++k) {
-      const double m = leak_down(d, q, k, inv_tau) * x[k];
-      y[k] -= m;
-      y[k - 1] += m;
-    }
-    for (int k = 0; k < z0; ++k) {
-      const double m = leak_up(d, q, k, inv_tau) * x[k];
-      y[k] -= m;
-      y[k + 1] += m;
+    if (leak) {
+      // the same sums as the loops below, bin by bin (a gather the compiler vectorises): above the
+      // reset bins y[j] = (0 - m_j) + m_{j+1} (the loop subtracts m_j at k = j, then adds m_{j+1} at
+      // k = j + 1), below them y[j] = (0 + m_{j-1}) - m_j; the ends as the loops leave them
+      if (z1 + 1 < nb) {
+        for (int j = z1 + 1; j < nb - 1; ++j) y[j] = (0.0 - leak[j] * x[j]) + leak[j + 1] * x[j + 1];
+        y[nb - 1] = 0.0 - leak[nb - 1] * x[nb - 1];
+        y[z1] += leak[z1 + 1] * x[z1 + 1];
+      }
+      if (z0 > 0) {
+        y[0] -= leak[0] * x[0];
+        for (int j = 1; j < z0; ++j) y[j] = (0.0 + leak[j - 1] * x[j - 1]) - leak[j] * x[j];
+        y[z0] += leak[z0 - 1] * x[z0 - 1];
+      }
+    } else {
+      for (int k = z1 + 1; k < nb; ++k) {
+        const double m = leak_down(d, q, k, inv_tau) * x[k];
+        y[k] -= m;
+        y[k - 1] += m;
+      }
+      for (int k = 0; k < z0; ++k) {
+        const double m = leak_up(d, q, k, inv_tau) * x[k];
+        y[k] -= m;
+        y[k + 1] += m;
+      }
     }
     double flux = 0.0;
     const int nc = static_cast<int>(d[kDGlobal + dg_nc]);
@@ -317,19 +379,21 @@ struct DensityNetworkModel : point::NoTable {
       const double w = double(d[kDConn + c * kConnDerived + dc_w]);
       const Jump jp = jump_of(w, delta, nb);
       double lost = 0.0;  // sum_L (1 - sum_j R_Lj) x_L
-      for (int L = 0; L < nb; ++L) {
+      // source bins in increasing order, as three runs: general, fast [Llo, Lhi], general (the same
+      // additions in the same order as one loop; a fast source with x_L = 0 adds +-0 to bins that
+      // never hold -0, so it needs no test)
+      const auto general = [&](int L) {
         const double xl = x[L];
         y[L] -= l * xl;
-        if (xl == 0.0) continue;
-        if (L >= jp.Llo && L <= jp.Lhi) {
-          const double m = l * xl;
-          y[L + jp.sh] += m * jp.f0;
-          y[L + jp.sh + 1] += m * jp.f1;
-          continue;
-        }
+        if (xl == 0.0) return;
         const double kept = spread(d, q, L, w, e0, delta, nb, [&](int j, double fr) { y[j] += l * fr * xl; });
         lost += (1.0 - kept) * xl;
-      }
+      };
+      const int flo = jp.Llo < 0 ? 0 : jp.Llo, fhi = jp.Lhi < nb - 1 ? jp.Lhi : nb - 1;
+      const int first_fast = flo <= fhi ? flo : nb, end_fast = flo <= fhi ? fhi + 1 : nb;
+      for (int L = 0; L < first_fast; ++L) general(L);
+      if (first_fast < end_fast) fast_run(jp, l, x, y, first_fast, end_fast);
+      for (int L = end_fast; L < nb; ++L) general(L);
       if (w > 0) {
         flux += l * lost;  // crosses v_max: re-injected at the reset bins
         if (z0 == z1) {
@@ -349,23 +413,43 @@ struct DensityNetworkModel : point::NoTable {
   // and renormalise. watch: give up (return kSeriesRounding, x spoiled) once eps x the sum of the
   // terms' max-norms exceeds kRoundTol. Returns kSeriesOk, or kSeriesFailed (NaN or no
   // convergence within kMaxTerms).
+  // max_i |v_i| as the sequential "a > err ? a : err" from 0 gives it (NaN entries skipped, never
+  // -0), in kLanes independent running maxima combined at the end: the maximum of a set does not
+  // depend on the order, so the value is the sequential one bit for bit, and the lanes vectorise.
+  NS_HD static double max_abs(const double* v, int nb) {
+    constexpr int kLanes = 8;
+    double e[kLanes];
+    for (int k = 0; k < kLanes; ++k) e[k] = 0.0;
+    int i = 0;
+    for (; i + kLanes <= nb; i += kLanes)
+      for (int k = 0; k < kLanes; ++k) {
+        const double a = v[i + k] < 0 ? -v[i + k] : v[i + k];
+        e[k] = a > e[k] ? a : e[k];
+      }
+    double err = 0.0;
+    for (; i < nb; ++i) {
+      const double a = v[i] < 0 ? -v[i] : v[i];
+      err = a > err ? a : err;
+    }
+    for (int k = 0; k < kLanes; ++k) err = e[k] > err ? e[k] : err;
+    return err;
+  }
   enum SeriesResult { kSeriesOk, kSeriesRounding, kSeriesFailed };
   template <class D>
   NS_HD static int series(D d, int q, const double* lam, int nb, double h, double tolv, bool watch, double* x,
-                          double* term, double* y) {
+                          double* term, double* y, const double* leak = nullptr) {
     for (int i = 0; i < nb; ++i) term[i] = x[i];
     int res = kSeriesFailed;
     double grown = 0.0;
     for (int n = 1; n <= kMaxTerms; ++n) {
-      apply_J(d, q, lam, term, y, nullptr);
+      apply_J(d, q, lam, term, y, nullptr, leak);
       double err = 0.0;
       const double f = h / double(n);
       for (int i = 0; i < nb; ++i) {
         term[i] = y[i] * f;
         x[i] += term[i];
-        const double a = term[i] < 0 ? -term[i] : term[i];
-        err = a > err ? a : err;
       }
+      err = max_abs(term, nb);
       if (!(err == err)) break;
       grown += err;
       if (watch && grown * kEps > kRoundTol) return kSeriesRounding;
@@ -429,7 +513,7 @@ struct DensityNetworkModel : point::NoTable {
     const double dt = double(d[kDGlobal + dg_dt]), tolv = double(d[kDGlobal + dg_tol]);
     const int64_t k = ctx.step;  // this step goes from t_k to t_{k+1}
     double rate_new[kMaxInternal];
-    double x[kMaxBins], term[kMaxBins], y[kMaxBins];
+    double x[kMaxBins], term[kMaxBins], y[kMaxBins], leak[kMaxBins];
     for (int q = 0; q < ni; ++q) {
       const int nb = static_cast<int>(d[kDInt + q * kIntDerived + d_nb]);
       // input rates: the source's rate lag steps ago (internal: r_j after step j, r_j = 0 for j <= 0)
@@ -438,19 +522,20 @@ struct DensityNetworkModel : point::NoTable {
       // DiPDE's step over the whole dt, watched for rounding (kRoundTol); if that fails, m
       // sub-steps (kSubstepTheta); m above kMaxSubsteps or a NaN rate: state NaN (status nonfinite)
       for (int i = 0; i < nb; ++i) x[i] = double(s[kSP + q * kMaxBins + i]);
-      bool ok = series(d, q, lam, nb, dt, tolv, true, x, term, y) == kSeriesOk;
+      leak_rates(d, q, leak);
+      bool ok = series(d, q, lam, nb, dt, tolv, true, x, term, y, leak) == kSeriesOk;
       if (!ok) {
         const int m = substeps(d, q, lam, nc, dt);
         if (m > 0) {
           const double h = dt / double(m);
           for (int i = 0; i < nb; ++i) x[i] = double(s[kSP + q * kMaxBins + i]);
           ok = true;
-          for (int j = 0; j < m && ok; ++j) ok = series(d, q, lam, nb, h, tolv, false, x, term, y) == kSeriesOk;
+          for (int j = 0; j < m && ok; ++j) ok = series(d, q, lam, nb, h, tolv, false, x, term, y, leak) == kSeriesOk;
         }
       }
       for (int i = 0; i < nb; ++i) s[kSP + q * kMaxBins + i] = T(ok ? x[i] : __builtin_nan(""));
       double thr = 0.0;
-      apply_J(d, q, lam, x, y, &thr);
+      apply_J(d, q, lam, x, y, &thr, leak);
       rate_new[q] = ok ? thr * 1e3 : __builtin_nan("");  // 1/ms -> Hz
     }
     for (int q = 0; q < ni; ++q) {
