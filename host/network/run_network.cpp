@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "neurosweep/cpu_tiles.hpp"
 #include "neurosweep/hash.hpp"
 #include "neurosweep/models.hpp"
 #include "neurosweep/point/poisson_lanes.hpp"
@@ -239,16 +240,11 @@ size_t ConnCache::bytes() const {
 namespace {
 
 // ---- populations --------------------------------------------------------------------------------
-template <class T>
-constexpr int tile_width() {
-  return sizeof(T) == 4 ? 16 : 8;  // as the CPU backend (host/backends/cpu_backend.cpp)
-}
-template <class T, int W>
-struct Lane {  // element k of lane l of a tile stored [k * W + l] (the CPU backend's layout)
-  T* p;
-  int l;
-  T& operator[](int k) const { return p[k * W + l]; }
-};
+// The CPU backend's tile layout (neurosweep/cpu_tiles.hpp): element k of lane l of a tile at
+// [k * W + l], 16 float / 8 double lanes (the network keeps the base width for every population:
+// one width pads the populations of an instance to whole tiles).
+using cpu_tiles::Lane;
+using cpu_tiles::tile_width;
 
 template <class T>
 struct PopBase {
