@@ -520,6 +520,12 @@ void load_cuda_module(Loaded& l) {
     fs::rename(dir / tmp, lib, ec);  // atomic; another process may have put the same module in place
     fs::remove(dir / cu, ec);
   }
+  // Modules of earlier kernel headers or nvcc (other keys) in this entry are stale: one module per
+  // entry (a process that has one of them loaded keeps its mapping).
+  for (const auto& f : fs::directory_iterator(dir, ec)) {
+    const std::string name = f.path().filename().string();
+    if (name.rfind("cuda-", 0) == 0 && f.path().extension() == ".so" && f.path() != lib) fs::remove(f.path(), ec);
+  }
   void* h = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!h) throw PluginError("cannot load the CUDA module " + lib.string() + ": " + dlerror());
   auto* entry = reinterpret_cast<const CudaModuleApi* (*)()>(dlsym(h, "neurosweep_plugin_cuda_v1"));
