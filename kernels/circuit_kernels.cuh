@@ -10,7 +10,6 @@
 
 #include "cuda_common.cuh"
 
-#include <sstream>
 #include <type_traits>
 
 #include "neurosweep/circuit_lanes.hpp"
@@ -24,7 +23,6 @@ template <class M>
 struct is_lane_circuit : std::false_type {};
 template <class Topo>
 struct is_lane_circuit<StgCircuit<Topo>> : std::true_type {};
-
 
 // The exchange primitive: values published by lane `l` of this lane's group (circuit_lanes.hpp).
 // Every lane of the warp calls each member in the same order (full mask).
@@ -130,10 +128,7 @@ void launch_lanes(const RunSettings& s, const double* d_params, const double* d_
     const auto table = device_table<Model, T>(s);
     auto kern = integrate_lanes_table<Model, T>;
     table.allow(kern);
-    const TableView<T> tv = table.view;
-    const int stage = table.stage;
-    const size_t smem = table.smem;
-    kern<<<grid, block, smem>>>(s.sim, d_params, d_init, n, tv, stage, ov);
+    kern<<<grid, block, table.smem>>>(s.sim, d_params, d_init, n, table.view, table.stage, ov);
     cuda_check(cudaGetLastError(), "kernel launch (circuit lanes, table)");
     cuda_check(cudaDeviceSynchronize(), "kernel execution (circuit lanes, table)");
   } else {

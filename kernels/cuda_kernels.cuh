@@ -9,7 +9,6 @@
 #include "cuda_common.cuh"
 
 #include <cstdint>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,17 +21,16 @@
 namespace ns {
 namespace {
 
-
-// Models whose derived constants stay out of registers and local memory: the 16-cell circuit
-// (stg_circuit: 644 derived constants, 272 state variables per network; with both per thread,
-// ptxas kept 3.8 KB (float) / 7.8 KB (double) of stack per thread). The kernel derives them into a
-// global scratch array, column-major (constant k of instance i at [k * n + i]: consecutive threads
-// read consecutive words), and the step reads them from there: stack 1.2 KB (float) / 2.6 KB
-// (double). The pyloric network (83 derived) keeps them local: in global memory ptxas hoisted the
-// loads out of the time loop and used more registers (241 against 219), so its register use comes
-// from the step itself (issue 19: one cell per thread is the remaining fix).
+// Models whose derived constants stay out of registers and local memory (more than 128; no
+// built-in model since the circuits took circuit_kernels.cuh; a plugin model may have that many):
+// the kernel derives them into a global scratch array, column-major (constant k of instance i at
+// [k * n + i]: consecutive threads read consecutive words), and the step reads them from there.
+// Measured when stg_circuit (644 derived) ran here: stack per thread 3.8 KB -> 1.2 KB (float),
+// 7.8 KB -> 2.6 KB (double); the pyloric network (83 derived) was better keeping them local.
+// Only for the one-instance-per-thread kernels: circuits and density networks have their own.
 template <class Model>
-constexpr bool kDerivedInGlobal = Model::kNumDerived > 128;
+constexpr bool kDerivedInGlobal = Model::kNumDerived > 128 && !circuit_gpu::is_lane_circuit<Model>::value &&
+                                  !density_gpu::is_density<Model>::value;
 
 template <class Model, class T, class Tab>
 __device__ __forceinline__ void integrate_one(const SimConfig& c, const double* params,
@@ -114,10 +112,7 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
   ov.final_state = out.final_state.empty() ? nullptr : d_final.p;
   ov.status = d_status.p;
   const double* init = in.init_state ? d_init.p : nullptr;
-  DeviceBuffer<T> d_scratch(kDerivedInGlobal<Model> && !circuit_gpu::is_lane_circuit<Model>::value &&
-                                   !density_gpu::is_density<Model>::value
-                               ? n * Model::kNumDerived
-                               : 0);
+  DeviceBuffer<T> d_scratch(kDerivedInGlobal<Model> ? n * Model::kNumDerived : 0);
 
   int block = 0, min_grid = 0;
   // Models without table lookups (the point models: table_keys == 0) ignore the gating argument:
@@ -128,12 +123,10 @@ void run_typed(const RunSettings& s, const ChunkInput& in, ChunkOutput& out) {
       const auto table = device_table<Model, T>(s);
       auto kern = integrate_table<Model, T>;
       table.allow(kern);
-      const TableView<T> tv = table.view;
-      const int stage = table.stage;
-      const size_t smem = table.smem;
-      cuda_check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, smem, 0), "occupancy");
+      cuda_check(cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, kern, table.smem, 0), "occupancy");
       const unsigned grid = static_cast<unsigned>((n + block - 1) / block);
-      kern<<<grid, block, smem>>>(s.sim, d_params.p, init, n, in.first_index, tv, stage, d_scratch.p, ov);
+      kern<<<grid, block, table.smem>>>(s.sim, d_params.p, init, n, in.first_index, table.view, table.stage,
+                                        d_scratch.p, ov);
       cuda_check(cudaGetLastError(), "kernel launch (table)");
       cuda_check(cudaDeviceSynchronize(), "kernel execution (table)");
       done = true;

@@ -19,7 +19,6 @@
 
 #include "cuda_common.cuh"
 
-#include <sstream>
 #include <type_traits>
 
 #include "neurosweep/cuda_backend.hpp"
@@ -38,7 +37,6 @@ constexpr int kBlock = 256;           // threads per network (a multiple of the 
 constexpr int kMaxResident = 4096;    // blocks (state slots) per launch
 using Shared = DensityBlockShared<kBlock>;
 using DM = DensityNetworkModel;
-
 
 // The barrier hook of density_block.hpp for a CUDA block.
 struct CudaBlock {

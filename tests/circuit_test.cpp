@@ -302,7 +302,7 @@ TEST(Circuit, GeneralModelWithPyloricTopologyEqualsPyloricModel) {
 }
 
 // The CUDA kernel of stg_circuit keeps the derived constants in a global column-major scratch
-// array (kernels/cuda_backend.cu, kDerivedInGlobal) and runs run_instance_derived on that view;
+// array (kernels/cuda_kernels.cuh, kDerivedInGlobal) and runs run_instance_derived on that view;
 // the same code run here on the host over such an array (3 networks, float and double, table
 // gating) equals the reference path (local derived array) bit for bit.
 TEST(Circuit, DerivedConstantsInColumnMajorScratchEqualLocal) {

@@ -338,6 +338,8 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
   // output.sonata_spikes: the files of this shard's chosen instances; a fresh build removes those a
   // previous build left, so that a resumed build keeps only files this build wrote.
   const std::string sonata_dir = spec.wants_sonata() ? sonata_spikes_dir(opt.out, spec.sonata_dir) : "";
+  const std::string sonata_chosen =  // per_label / where: the instances the SONATA pass chose
+      spec.wants_sonata() ? (std::filesystem::path(sonata_dir) / kSonataChosenFile).string() : "";
   std::vector<uint64_t> sonata_mine;
   if (spec.wants_sonata()) {
     const auto scs = store.shard_chunks();
@@ -351,9 +353,9 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
     if (!opt.resume) {
       for (uint64_t i : sonata_mine) std::filesystem::remove(sonata_spikes_file(sonata_dir, i), ec);
       // an earlier build's predicate choice and its files (only files that build listed)
-      const std::string chosen = (std::filesystem::path(sonata_dir) / kSonataChosenFile).string();
-      for (uint64_t i : read_sonata_chosen(chosen)) std::filesystem::remove(sonata_spikes_file(sonata_dir, i), ec);
-      std::filesystem::remove(chosen, ec);
+      for (uint64_t i : read_sonata_chosen(sonata_chosen))
+        std::filesystem::remove(sonata_spikes_file(sonata_dir, i), ec);
+      std::filesystem::remove(sonata_chosen, ec);
     }
   }
   // A resumed build keeps the chunk size it was created with, whatever --chunk says now.
@@ -607,14 +609,13 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
   // build killed here redoes only the missing files on --resume.
   double t_sonata = 0;
   if (spec.sonata_by_predicate()) {  // unsharded (checked above): the chosen instances of the whole sweep
-    const std::string chosen = (std::filesystem::path(sonata_dir) / kSonataChosenFile).string();
-    if (std::filesystem::exists(chosen)) {  // the run this one resumes chose already
-      sonata_mine = read_sonata_chosen(chosen);
+    if (std::filesystem::exists(sonata_chosen)) {  // the run this one resumes chose already
+      sonata_mine = read_sonata_chosen(sonata_chosen);
     } else {
       std::set<uint64_t> all(spec.sonata_instances.begin(), spec.sonata_instances.end());
       for (uint64_t i : choose_traces(store.parts_dir(), sonata_choice)) all.insert(i);
       sonata_mine.assign(all.begin(), all.end());
-      write_sonata_chosen(chosen, sonata_mine);
+      write_sonata_chosen(sonata_chosen, sonata_mine);
     }
   }
   if (!sonata_mine.empty()) {

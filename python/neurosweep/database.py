@@ -747,34 +747,40 @@ class Database:
         raise AssertionError("unreachable")
 
     # ---- SONATA spike files (output.sonata_spikes) --------------------------------------------
-    def sonata_spikes_path(self, i: int) -> str:
-        """Path of the SONATA spike file of instance i written by output.sonata_spikes
-        (docs/NETWORKS.md, "Outputs"): /spikes/<population>/node_ids, timestamps (ms from the start
-        of the analysis window). Raises KeyError naming the instances that have one."""
+    def _sonata(self) -> Optional[Tuple[Dict[str, Any], str]]:
+        """The attribute sonata_spikes (JSON) and its directory resolved against the database's, or
+        None when the spec had no output.sonata_spikes."""
         raw = self.attrs.get("sonata_spikes")
         if raw is None:
-            raise KeyError(f"{self.path}: no SONATA spike files (the spec has no output.sonata_spikes)")
+            return None
         so = self._parse_json(self.path, "sonata_spikes", raw)
         d = so["dir"]
         if not os.path.isabs(d):
             d = os.path.join(os.path.dirname(os.path.abspath(self.path)), d)
-        have = self.sonata_instances()
+        return so, d
+
+    def sonata_spikes_path(self, i: int) -> str:
+        """Path of the SONATA spike file of instance i written by output.sonata_spikes
+        (docs/NETWORKS.md, "Outputs"): /spikes/<population>/node_ids, timestamps (ms from the start
+        of the analysis window). Raises KeyError naming the instances that have one."""
+        got = self._sonata()
+        if got is None:
+            raise KeyError(f"{self.path}: no SONATA spike files (the spec has no output.sonata_spikes)")
+        have = self._sonata_listed(*got)
         if int(i) not in have:
             raise KeyError(f"{self.path}: instance {i} has no SONATA spike file; instances with one: {have}")
-        return os.path.join(d, f"instance_{int(i)}.h5")
+        return os.path.join(got[1], f"instance_{int(i)}.h5")
 
     def sonata_instances(self) -> List[int]:
         """The instances with a SONATA spike file (output.sonata_spikes): the explicit ones and those
         chosen by per_label / where (listed in <dir>/chosen.json by the build)."""
-        raw = self.attrs.get("sonata_spikes")
-        if raw is None:
-            return []
-        so = self._parse_json(self.path, "sonata_spikes", raw)
+        got = self._sonata()
+        return [] if got is None else self._sonata_listed(*got)
+
+    @staticmethod
+    def _sonata_listed(so: Dict[str, Any], d: str) -> List[int]:
         have = {int(x) for x in so["instances"]}
         if so.get("chosen"):
-            d = so["dir"]
-            if not os.path.isabs(d):
-                d = os.path.join(os.path.dirname(os.path.abspath(self.path)), d)
             path = os.path.join(d, so["chosen"])
             try:
                 with io.open(path) as f:
