@@ -7,7 +7,9 @@ grid (sweeps/prinz2003.json; 10 s transient + 10 s analysis at dt 0.05 ms, float
 --seeds seeds, CMA-ES (`cma`) and random search with the same budget; success rate, evaluations
 to success (median, mean over successes) and their ratio. --grid also evaluates the 6^8 = 1,679,616
 points of the 2003 grid with the same engine and counts those that meet the target (hours on 2
-CPU cores; seconds to minutes on a GPU).
+CPU cores; seconds to minutes on a GPU); --grid-db DB counts them in a finished database of
+sweeps/prinz2003.json instead (`neurosweep run sweeps/prinz2003.json -o DB`: the same settings,
+engine and classifier).
 
     PYTHONPATH=python NEUROSWEEP_BIN=build/neurosweep .venv/bin/python bench/search_bench.py [--budget 2000]
 """
@@ -43,7 +45,11 @@ def main():
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--grid", action="store_true", help="also evaluate the 2003 grid (1,679,616 neurons)")
+    ap.add_argument("--grid-db", metavar="DB", help="count the 2003 grid's points that meet the target in a database "
+                    "built from sweeps/prinz2003.json (the same settings, engine and classifier as --grid) and stop")
     a = ap.parse_args()
+    if a.grid_db:
+        return grid_from_database(a.grid_db)
     tmp = tempfile.mkdtemp(prefix="ns_search_bench_")
     res = {}
     t_start = time.time()
@@ -89,6 +95,30 @@ def main():
             n += len(rows)
             print(f"grid: {n}/1679616 evaluated, {hits} meet the target ({time.time() - t0:.0f} s)", flush=True)
         print(f"2003 grid: {hits} of {n} points meet the target")
+
+
+def grid_from_database(path):
+    """The --grid answer from a finished database of sweeps/prinz2003.json (neurosweep run)."""
+    import neurosweep as ns
+    db = ns.open(path)
+    spec = S.SearchSpec(dict(SETTINGS, search={"params": {"gNa": [0, 1]}, "targets": TARGETS}), "<grid>")
+    cols = ["status", "label"] + [t.feature for t in spec.targets] + list(LEVELS)
+    df = db.to_pandas(columns=cols)
+    if len(df) != 6 ** 8:
+        sys.exit(f"{path}: {len(df)} rows; expected the whole 2003 grid (1,679,616)")
+    lab, dist = spec.terms(df)
+    cost = lab + dist.sum(axis=1)
+    print(f"{path}: {len(df)} neurons; bursting: {int((df['label'].astype(str) == 'bursting').sum())}")
+    for k, t in enumerate(spec.targets):
+        print(f"  bursting and {t.feature} within its target: {int(((lab == 0) & (dist[:, k] == 0)).sum())}")
+    hits = np.flatnonzero(cost == 0)
+    print(f"2003 grid: {len(hits)} of {len(df)} points meet the target")
+    best = np.argsort(cost, kind="stable")[:5]
+    print("closest points (cost, label, features, conductances):")
+    for i in best:
+        r = df.iloc[i]
+        print(f"  {cost[i]:.3f} {r['label']} " + " ".join(f"{t.feature}={r[t.feature]:.4g}" for t in spec.targets)
+              + " | " + " ".join(f"{k}={r[k]:g}" for k in LEVELS))
 
 
 if __name__ == "__main__":

@@ -71,12 +71,21 @@ constexpr int tile_width() {
 // with table gating, the fetched rows: kMaxCols columns per lookup) would not fit in 16 KiB keeps
 // 16 / 8 lanes, so the tile stays in L1 (the STG neuron, circuits). Results do not depend on the
 // width: lanes are independent (idle lanes repeat the last instance and are not stored).
+// Models that fetch table rows per tile (table_keys > 0: the STG neuron, circuits) take 2 x 16 / 8
+// lanes where 64 / 32 do not fit: more independent lanes per row fetch and per step (STG table
+// gating, one thread, 4096 neurons, A/B in one binary: float 16 -> 32 lanes 1.52e8 -> 1.60e8
+// neuron-steps/s, double 8 -> 16 lanes 6.9e7 -> 8.1e7; 64 float / 32 double lanes were slower
+// again, 1.46-1.59e8 / 7.5e7).
 template <class Model, class T>
 constexpr int model_tile_width() {
   constexpr int wide = sizeof(T) == 4 ? 64 : 32;
   constexpr size_t values = size_t(Model::kNumState) + size_t(Model::kNumDerived) +
                             size_t(table_keys<Model>::value) * 32;  // TileRows::kMaxCols
-  return values * wide * sizeof(T) <= 16384 ? wide : tile_width<T>();
+  constexpr size_t kL1 = 16384;
+  if constexpr (values * wide * sizeof(T) <= kL1) return wide;
+  if constexpr (table_keys<Model>::value > 0 && values * 2 * tile_width<T>() * sizeof(T) <= kL1)
+    return 2 * tile_width<T>();
+  return tile_width<T>();
 }
 
 // ---- table values fetched per tile ------------------------------------------------------------
@@ -240,19 +249,29 @@ struct TileRows {
   }
 };
 
-// What the model step sees in lane l: TableView's interface over the fetched values.
-template <class T, int W, int K>
+// What the model step sees in lane l: TableView's interface over the fetched values. The step loop
+// passes it by value (tile_step): model_step takes its table by reference, and a per-lane
+// temporary bound to a reference inside an `omp simd` loop becomes a "simd array" that GCC
+// cannot vectorise when it holds a pointer (the whole STG step stayed scalar: GCC 12, "no vectype
+// for stmt ... .r = ..."; 4.2e7 -> see bench/README.md).
+template <class T, int W>
 struct TileTab {
-  const TileRows<T, W, K>* r;
+  const T* v;  // TileRows::v
+  int ncp;     // TileRows::ncp
   int l;
   struct Row {
     const T* a;  // column 0 of this lookup, lane l (stride W per column)
     T at(int col) const { return a[col * W]; }
   };
   Row row(T /*v: fetched before the step*/, int key) const {
-    return Row{r->v + static_cast<size_t>(key) * r->ncp * W + l};
+    return Row{v + static_cast<size_t>(key) * ncp * W + l};
   }
 };
+
+template <class Model, class T, class S, class D, class Tab>
+__attribute__((always_inline)) inline void tile_step(S s, D d, Tab tab, const StepContext& ctx) {
+  model_step<Model, T>(s, d, tab, ctx);
+}
 
 template <class Model, class T, class Tab>
 void run_tile(const SimConfig& c, const ChunkInput& in, size_t i0, size_t nl, const Tab& tab,
@@ -338,9 +357,13 @@ void run_tile(const SimConfig& c, const ChunkInput& in, size_t i0, size_t nl, co
     }
     if constexpr (kFetch) {
       rows->template fetch<Model>(tab, st);
+      // Local copies: read through the closure (`rows` is captured by reference) the pointer is
+      // a load that the vectoriser cannot give a vector type either.
+      const T* const rv = rows->v;
+      const int ncp = rows->ncp;
 #pragma omp simd
       for (int l = 0; l < W; ++l)
-        model_step<Model, T>(Lane<T, W>{st, l}, Lane<T, W>{dv, l}, TileTab<T, W, K>{rows, l},
+        tile_step<Model, T>(Lane<T, W>{st, l}, Lane<T, W>{dv, l}, TileTab<T, W>{rv, ncp, l},
                              StepContext{c.seed, first + std::min<uint64_t>(l, nl - 1), k, md, 0.0, 0.0,
                                          md == kInputGiven ? cnt[0][l] : 0.0, md == kInputGiven ? cnt[1][l] : 0.0, uf});
     } else {
