@@ -9,6 +9,8 @@
 #   5. the full Prinz et al. (2003) database (sweeps/prinz2003.json, 1,679,616 neurons x 20 s),
 #   6. the first 1% of the Prinz et al. (2004) database (sweeps/prinz2004.json, shard 0/100 with
 #      one chunk of 202,500 networks),
+#   7. the Brunel (2000) phase diagram (sweeps/brunel_phase.json: 272 spiking networks of 2,500
+#      neurons, one per thread block; --quick: shard 0/17),
 # and prints one results table (Markdown), also written to --out.
 # Without a GPU it says so, writes that to --out and exits 0 (CI runs this part).
 #
@@ -17,7 +19,7 @@
 #                 stg_flops); DIR/lib, if present, is put on LD_LIBRARY_PATH. Default: build
 #                 them into build-gpu/ for this machine's GPU (CMAKE_CUDA_ARCHITECTURES=native).
 #     --out FILE  results table (default bench/results/gpu-check.md)
-#     --work DIR  where the two databases are written (default a temporary folder, removed)
+#     --work DIR  where the databases are written (default a temporary folder, removed)
 #     --quick     smaller sizes (a smoke run of every step in about a minute)
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -80,13 +82,13 @@ T_START=$(date +%s)
 elapsed() { echo $(( $(date +%s) - T_START )); }
 
 if ((QUICK)); then
-  N_STG=65536 MS_STG=200 N_PYL=16384 MS_PYL=200 N_PT=65536 MS_PT=200 P03_SPEC="" P04_CHUNK=20250 P04_SHARD=0/1000
+  N_STG=65536 MS_STG=200 N_PYL=16384 MS_PYL=200 N_PT=65536 MS_PT=200 P03_SPEC="" P04_CHUNK=20250 P04_SHARD=0/1000 BRUNEL_SHARD=0/17
 else
-  N_STG=1048576 MS_STG=1000 N_PYL=262144 MS_PYL=1000 N_PT=524288 MS_PT=1000 P03_SPEC=sweeps/prinz2003.json P04_CHUNK=202500 P04_SHARD=0/100
+  N_STG=1048576 MS_STG=1000 N_PYL=262144 MS_PYL=1000 N_PT=524288 MS_PT=1000 P03_SPEC=sweeps/prinz2003.json P04_CHUNK=202500 P04_SHARD=0/100 BRUNEL_SHARD=0/1
 fi
 
 # ---- 1. GPU tests ------------------------------------------------------------------------------
-say "1/6 GPU tests"
+say "1/7 GPU tests"
 t0=$(date +%s)
 timeout 240 "$BIN/neurosweep_gpu_tests" --gtest_color=no >"$WORK/gpu_tests.txt" 2>&1
 rc=$?
@@ -111,13 +113,13 @@ bench() {  # name timeout command...
   ((r == 0)) || python3 -c 'import json,sys; print(json.dumps({"bench": sys.argv[1], "error": sys.argv[2]}))' \
     "$name" "$(why_exit $r $tmo): $(tail -n1 "$LOG" | tail -c 200)" >>"$JSONL"
 }
-say "2/6 STG engine"
+say "2/7 STG engine"
 bench stg 150 "$BIN/stg_bench" --backend cuda --n "$N_STG" --ms "$MS_STG" --threads 1 \
   --precision float,double --gating direct,table
-say "3/6 pyloric network"
+say "3/7 pyloric network"
 bench pyloric 120 "$BIN/stg_bench" --model pyloric --backend cuda --n "$N_PYL" --ms "$MS_PYL" \
   --threads 1 --precision float,double --gating direct,table
-say "4/6 point models"
+say "4/7 point models"
 bench point 150 "$BIN/point_bench" --backend cuda --n "$N_PT" --ms "$MS_PT" --threads 1 \
   --precision float,double --input poisson
 FLOPS_JSON="$(timeout 60 "$BIN/stg_flops" --json 2>>"$LOG" | tr -d '\n')"
@@ -145,14 +147,16 @@ build_db() {  # name timeout spec extra-args...
 }
 : >"$WORK/dbs.txt"
 if [ -n "$P03_SPEC" ]; then
-  say "5/6 full P03 database"
+  say "5/7 full P03 database"
   build_db p03 240 "$P03_SPEC"
 else
-  say "5/6 P03 database: 1/64 of it (--quick)"
+  say "5/7 P03 database: 1/64 of it (--quick)"
   build_db p03 120 sweeps/prinz2003.json --shard 0/64
 fi
-say "6/6 P04 database, first part"
+say "6/7 P04 database, first part"
 build_db p04 150 sweeps/prinz2004.json --chunk "$P04_CHUNK" --shard "$P04_SHARD"
+say "7/7 Brunel phase diagram (272 spiking networks of 2,500 neurons, one per thread block)"
+build_db brunel 150 sweeps/brunel_phase.json --shard "$BRUNEL_SHARD"
 
 # ---- table -------------------------------------------------------------------------------------
 export GPU_NAME GPU_MHZ GPU_MIB GPU_DRIVER T_TESTS TESTS_PASSED TESTS_FAILED TESTS_SKIPPED FAILED_NAMES

@@ -11,8 +11,12 @@
 #include <type_traits>
 
 #include "neurosweep/cpu_tiles.hpp"
+#if defined(NEUROSWEEP_HAVE_CUDA)
+#include "neurosweep/cuda_backend.hpp"
+#endif
 #include "neurosweep/hash.hpp"
 #include "neurosweep/models.hpp"
+#include "neurosweep/network/net_block.hpp"
 #include "neurosweep/point/poisson_lanes.hpp"
 #include "neurosweep/point/inputs.hpp"
 
@@ -200,6 +204,7 @@ SynArrays make_syn_arrays(const NetworkDesc& net, const NetProjection& pr, const
     for (size_t e = 0; e < n; ++e) a.d[e] = steps(pr.edges->delay_ms[e], e);
   }
   for (uint16_t d : a.d) a.dmax = std::max<int64_t>(a.dmax, d);
+  for (float w : a.w) a.wmax = std::max(a.wmax, std::fabs(double(w)));
   return a;
 }
 
@@ -274,6 +279,7 @@ struct Pop final : PopBase<T> {
   Pop(const double* params, const SimConfig& c, uint64_t n_, uint64_t key0_) : n(n_), seed(c.seed), key0(key0_) {
     model_derive<Model, T>(Strided<const double>{params, 1}, d, c);  // one parameter set per population
     if constexpr (point::has_input_block<Model>::value) mode = point::model_input_mode<Model>(static_cast<const T*>(d));
+    model_mode = mode;
     for (int q = 0; q < ND; ++q)
       for (int l = 0; l < W; ++l) dlanes[q * W + l] = d[q];
     ntiles = (n + W - 1) / W;
@@ -301,6 +307,7 @@ struct Pop final : PopBase<T> {
   // mean per step is below kPoissonFastMean (it would add zero), so the lanes vectorise; every
   // lane draws what the reference draws.
   int mode = kInputAll;
+  int model_mode = kInputAll;  // the model's own mode (mode may become kInputGiven below)
   std::unique_ptr<point::PoissonLanes<W>> pl;  // kInputGiven: the tile's counts
   std::vector<uint64_t> ikeys;                 // kInputGiven: point::instance_key of each neuron
   void step(int64_t k, const T* syn_ex, const T* syn_in, std::vector<uint32_t>& spk) override {
@@ -342,6 +349,7 @@ struct Pop final : PopBase<T> {
     }
   }
   void set_state(int k, uint64_t i, double v) override { st[(i / W) * NS * W + k * W + i % W] = T(v); }
+  T state_at(int k, uint64_t i) const { return st[(i / W) * NS * W + k * W + i % W]; }
   bool finite() const override {
     for (uint64_t t = 0; t < ntiles; ++t)
       for (int l = 0; l < W && t * W + l < n; ++l)
@@ -389,54 +397,70 @@ struct InstanceStats {
   size_t state_bytes = 0;  // neuron states, ring buffers, ISI accumulators of one instance
 };
 
+// A projection as both paths use it: connectivity (shared or this instance's), delay in steps,
+// weight.
+struct Proj {
+  std::shared_ptr<const Csr> csr;
+  int64_t d;
+  double w_abs;
+  bool inh;
+  int src, tgt;                          // populations
+  uint64_t tgt_off;                      // first neuron of the target (the CPU path's padded numbering)
+  std::shared_ptr<const SynArrays> syn;  // per-synapse weights / delays (null: none)
+};
+
+// Everything about one instance before its time loop: populations (states initialised), their
+// sizes and offsets, projections, ring length, fixed-point scale.
 template <class T>
-void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& cache, const double* q,
-                      uint64_t instance, size_t i, ChunkOutput& out, InstanceStats& stats, size_t& conn_bytes,
-                      NetworkRunner::AllSpikes* rec = nullptr) {
+struct InstancePlan {
+  size_t np = 0;
+  std::vector<uint64_t> size, off, sample_off;  // off: padded to whole tiles (CPU numbering)
+  std::vector<std::unique_ptr<PopBase<T>>> pops;
+  std::vector<Proj> projs;                  // in projection order
+  std::vector<std::vector<const Proj*>> from;  // by source population, in projection order
+  int64_t dmax = 1;
+  NetFixed fx;
+  size_t own_bytes = 0;  // this instance's own connectivity (per-instance mode)
+  uint64_t inst_key = 0;
+};
+
+template <class T>
+InstancePlan<T> make_plan(const NetworkDesc& net, const RunSettings& rs, ConnCache& cache, const double* q,
+                          uint64_t instance) {
   constexpr int W = tile_width<T>();
   const SimConfig& c = rs.sim;
-  const size_t np = net.pops.size();
-  // populations: sizes, offsets (padded to whole tiles), model parameters with the drives
-  std::vector<uint64_t> size(np), off(np + 1, 0), sample_off(np + 1, 0);
-  std::vector<std::unique_ptr<PopBase<T>>> pops(np);
-  const uint64_t inst_key = mix64(instance * 0x9e3779b97f4a7c15ULL + 0x6e6574ULL);  // "net"
+  InstancePlan<T> P;
+  const size_t np = P.np = net.pops.size();
+  P.size.assign(np, 0);
+  P.off.assign(np + 1, 0);
+  P.sample_off.assign(np + 1, 0);
+  P.pops.resize(np);
+  P.inst_key = mix64(instance * 0x9e3779b97f4a7c15ULL + 0x6e6574ULL);  // "net"
   for (size_t p = 0; p < np; ++p) {
-    const NetPopulation& P = net.pops[p];
-    size[p] = static_cast<uint64_t>(q[P.size_param]);
-    off[p + 1] = off[p] + (size[p] + W - 1) / W * W;
-    sample_off[p + 1] = sample_off[p] + static_cast<uint64_t>(P.sample);
+    const NetPopulation& NP = net.pops[p];
+    P.size[p] = static_cast<uint64_t>(q[NP.size_param]);
+    P.off[p + 1] = P.off[p] + (P.size[p] + W - 1) / W * W;
+    P.sample_off[p + 1] = P.sample_off[p] + static_cast<uint64_t>(NP.sample);
   }
   for (size_t p = 0; p < np; ++p) {
     if (net.pops[p].source) {  // a spike source (spike_source.hpp): no model, no state
-      pops[p] = std::make_unique<SourcePop<T>>(net.pops[p].source.get(), size[p]);
+      P.pops[p] = std::make_unique<SourcePop<T>>(net.pops[p].source.get(), P.size[p]);
       continue;
     }
-    pops[p] = make_pop<T>(net.pops[p].model, q + net.pops[p].param0, c, size[p], inst_key + off[p]);
+    P.pops[p] = make_pop<T>(net.pops[p].model, q + net.pops[p].param0, c, P.size[p], P.inst_key + P.off[p]);
     // Per-neuron initial values: keyed by (seed, instance or shared, population, variable, neuron).
     for (const auto& [sk, dist] : net.pops[p].initial) {
       uint64_t key = mix64(mix64(c.seed ^ kStreamInit) ^ (net.shared_connectivity ? 0 : mix64(instance + 1)));
       key = mix64(key ^ (static_cast<uint64_t>(p) << 32) ^ static_cast<uint64_t>(sk));
-      for (uint64_t nrn = 0; nrn < size[p]; ++nrn) pops[p]->set_state(sk, nrn, dist.draw(q, key, nrn, kStreamInit));
+      for (uint64_t nrn = 0; nrn < P.size[p]; ++nrn) P.pops[p]->set_state(sk, nrn, dist.draw(q, key, nrn, kStreamInit));
     }
   }
-  const uint64_t ntot = off[np];
-  // projections: connectivity (shared or this instance's), delay in steps, weight
-  struct Proj {
-    std::shared_ptr<const Csr> csr;
-    int64_t d;
-    T w_abs;
-    bool inh;
-    uint64_t tgt_off;
-    std::shared_ptr<const SynArrays> syn;  // per-synapse weights / delays (null: none)
-    T w_signed;
-  };
-  std::vector<std::vector<Proj>> from(np);
-  int64_t dmax = 1;
-  size_t own_bytes = 0;
+  double wmax = 0;
+  P.projs.reserve(net.projs.size());
   for (size_t j = 0; j < net.projs.size(); ++j) {
     const NetProjection& pr = net.projs[j];
     const double value = pr.rule_param >= 0 ? q[pr.rule_param] : 0.0;
-    const uint64_t ns = size[static_cast<size_t>(pr.src)], nt = size[static_cast<size_t>(pr.tgt)];
+    const uint64_t ns = P.size[static_cast<size_t>(pr.src)], nt = P.size[static_cast<size_t>(pr.tgt)];
     uint64_t key = mix64(mix64(c.seed ^ 0x6e6574776f726bULL) ^ static_cast<uint64_t>(j + 1));  // "network"
     std::shared_ptr<const Csr> csr;
     const bool shared = net.shared_connectivity || pr.edges;  // an edge file is shared read-only always
@@ -446,7 +470,7 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
       key = mix64(key ^ mix64(instance + 1));
       csr = std::make_shared<const Csr>(draw_projection(pr.rule, pr.autapses, pr.multapses, pr.src == pr.tgt, ns, nt,
                                                         value, key));
-      own_bytes += csr->bytes();
+      P.own_bytes += csr->bytes();
     }
     std::shared_ptr<const SynArrays> syn;
     if (pr.per_synapse()) {
@@ -460,38 +484,119 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
         syn = cache.get_syn(static_cast<int>(j), vals, make);
       } else {
         syn = std::make_shared<const SynArrays>(make());
-        own_bytes += syn->bytes();
+        P.own_bytes += syn->bytes();
       }
-      dmax = std::max(dmax, syn->dmax);
+      P.dmax = std::max(P.dmax, syn->dmax);
+      wmax = std::max(wmax, syn->wmax);
     }
     double w = pr.weight_param >= 0 ? q[pr.weight_param] : 0.0;
     if (pr.weight_scale_param >= 0) w *= q[pr.weight_scale_param];
     const int64_t d = pr.delay_param >= 0 ? net.delay_steps(q[pr.delay_param], c.dt) : 1;
-    dmax = std::max(dmax, d);
+    P.dmax = std::max(P.dmax, d);
+    if (!syn || syn->w.empty()) wmax = std::max(wmax, std::fabs(w));
     // NEST routes a spike by the sign of its weight (handle(SpikeEvent): w >= 0 excitatory).
-    from[static_cast<size_t>(pr.src)].push_back(
-        Proj{csr, d, T(w < 0 ? -w : w), w < 0, off[static_cast<size_t>(pr.tgt)], syn, T(w)});
+    P.projs.push_back(Proj{csr, d, std::fabs(w), w < 0, pr.src, pr.tgt, P.off[static_cast<size_t>(pr.tgt)], syn});
   }
-  conn_bytes = own_bytes;
-  // Ring buffers (NEST's semantics): a spike emitted in step k (time stamp t_{k+1}) with a delay
-  // of d steps is read by its target in step k + d, i.e. it acts at t_{k+1} + d*dt (NEST:
-  // Event::get_rel_delivery_steps). Slot k mod L of every neuron holds step k's input.
-  const int64_t L = dmax + 1;
-  std::vector<T> ring_ex(static_cast<size_t>(L) * ntot, T(0)), ring_in(static_cast<size_t>(L) * ntot, T(0));
-  // analysis: rate bins, per-neuron ISI statistics, sampled spikes
+  P.from.assign(np, {});
+  for (const auto& pj : P.projs) P.from[static_cast<size_t>(pj.src)].push_back(&pj);
+  P.fx = NetFixed::for_max_weight(wmax);
+  return P;
+}
+
+// Per-neuron analysis sums of one instance (both paths), indexed by neuron in `off` numbering.
+struct NeuronSums {
+  std::vector<double> s1, s2;
+  std::vector<uint32_t> nspk;
+};
+
+// Rates, features and status of instance i from the counts and per-neuron sums (both paths: the
+// same code, neuron order).
+void finish_instance(const NetworkDesc& net, const RunSettings& rs, const double* q, const std::vector<uint64_t>& size,
+                     const std::vector<uint64_t>& off, const std::vector<uint64_t>& bin_count,
+                     const std::vector<uint64_t>& total, const NeuronSums& ns_, bool ok, size_t i, ChunkOutput& out) {
+  const SimConfig& c = rs.sim;
+  const size_t np = size.size();
   const uint64_t nbins = rs.rate_bins();
-  std::vector<uint64_t> bin_count(np * std::max<uint64_t>(nbins, 1), 0), total(np, 0);
-  std::vector<double> last(ntot, -1.0), s1(ntot, 0.0), s2(ntot, 0.0);
-  std::vector<uint32_t> nspk(ntot, 0);
-  stats.state_bytes = 2 * ring_ex.size() * sizeof(T) + ntot * (3 * sizeof(double) + sizeof(uint32_t));
-  for (size_t p = 0; p < np; ++p)
-    stats.state_bytes += static_cast<size_t>((size[p] + W - 1) / W * W) * sizeof(T) * net.pops[p].desc->state.size();
+  out.status[i] = ok ? kOk : kNonFinite;
+  const double t_an_s = double(c.n_analysis) * c.dt * 1e-3;
+  const double bin_s = double(rs.rate_bin_steps) * c.dt * 1e-3;
+  const int nf = out.n_series_features;
+  for (size_t p = 0; p < np; ++p) {
+    const double n = double(size[p]);
+    for (uint64_t b = 0; b < nbins; ++b)
+      out.rates[(i * np + p) * nbins + b] = n > 0 ? static_cast<float>(double(bin_count[p * nbins + b]) / n / bin_s) : 0.0f;
+    double cv_sum = 0;
+    uint64_t cv_n = 0;
+    for (uint64_t s = 0; s < size[p]; ++s) {
+      const uint64_t g = off[p] + s;
+      if (ns_.nspk[g] < 3) continue;
+      const double m = ns_.s1[g] / double(ns_.nspk[g] - 1);
+      const double var = std::max(0.0, ns_.s2[g] / double(ns_.nspk[g] - 1) - m * m);
+      cv_sum += std::sqrt(var) / m;
+      ++cv_n;
+    }
+    double* f = out.series_features.data() + (i * np + p) * static_cast<size_t>(nf);
+    f[0] = n > 0 && t_an_s > 0 ? double(total[p]) / n / t_an_s : 0.0;
+    f[1] = cv_n ? cv_sum / double(cv_n) : std::numeric_limits<double>::quiet_NaN();
+    f[spiking_feature_size_index()] = n;
+    const int kt = net.pops[p].desc->param_index("t_ref");
+    f[spiking_feature_tref_index()] = kt >= 0 ? q[net.pops[p].param0 + kt] : 0.0;
+  }
+}
+
+// The chunk output of n network instances: sampled neurons as observation slots, rates, features.
+void size_output(const NetworkDesc& net, const RunSettings& rs, size_t n, ChunkOutput& out) {
+  const size_t np = net.pops.size();
+  out.resize(n, net.total_sample(), rs.sim.max_spikes, 0, false);
+  if (rs.rate_bins() > 0 || !rs.rate_series.empty()) out.resize_rates(static_cast<int>(np), rs.rate_bins());
+  out.n_series = static_cast<int>(np);
+  out.n_series_features = spiking_feature_tref_index() + 1;
+  out.series_features.assign(n * np * static_cast<size_t>(out.n_series_features), 0.0);
+}
+
+void clear_observations(ChunkOutput& out, size_t i) {
   const int n_obs = out.n_obs;
   for (int o = 0; o < n_obs; ++o) {
     out.n_spikes[i * n_obs + o] = 0;
     out.v_min[i * n_obs + o] = out.v_max[i * n_obs + o] = out.v_mean[i * n_obs + o] =
         std::numeric_limits<float>::quiet_NaN();
   }
+}
+
+template <class T>
+void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& cache, const double* q,
+                      uint64_t instance, size_t i, ChunkOutput& out, InstanceStats& stats, size_t& conn_bytes,
+                      NetworkRunner::AllSpikes* rec = nullptr) {
+  constexpr int W = tile_width<T>();
+  const SimConfig& c = rs.sim;
+  InstancePlan<T> P = make_plan<T>(net, rs, cache, q, instance);
+  const size_t np = P.np;
+  const auto& size = P.size;
+  const auto& off = P.off;
+  conn_bytes = P.own_bytes;
+  const uint64_t ntot = off[np];
+  // Ring buffers (NEST's semantics): a spike emitted in step k (time stamp t_{k+1}) with a delay
+  // of d steps is read by its target in step k + d, i.e. it acts at t_{k+1} + d*dt (NEST:
+  // Event::get_rel_delivery_steps). Slot k mod L of every neuron holds step k's input, as exact
+  // 64-bit fixed-point sums (NetFixed, net_block.hpp: the order of the additions does not
+  // matter, so the GPU's block form gives the same numbers), converted to T once per step.
+  const int64_t L = P.dmax + 1;
+  std::vector<int64_t> ring_ex(static_cast<size_t>(L) * ntot, 0), ring_in(static_cast<size_t>(L) * ntot, 0);
+  std::vector<T> in_ex(ntot), in_in(ntot);
+  const double scale = P.fx.scale, inv_scale = P.fx.inv_scale;
+  std::vector<int64_t> wfix(P.projs.size());  // each projection's |weight| in the ring's units
+  for (size_t j = 0; j < P.projs.size(); ++j) wfix[j] = NetFixed::to_fixed(P.projs[j].w_abs, scale);
+  // analysis: rate bins, per-neuron ISI statistics, sampled spikes
+  const uint64_t nbins = rs.rate_bins();
+  std::vector<uint64_t> bin_count(np * std::max<uint64_t>(nbins, 1), 0), total(np, 0);
+  std::vector<double> last(ntot, -1.0);
+  NeuronSums sums{std::vector<double>(ntot, 0.0), std::vector<double>(ntot, 0.0), std::vector<uint32_t>(ntot, 0)};
+  stats.state_bytes = 2 * ring_ex.size() * sizeof(int64_t) + 2 * ntot * sizeof(T) +
+                      ntot * (3 * sizeof(double) + sizeof(uint32_t));
+  for (size_t p = 0; p < np; ++p)
+    stats.state_bytes += static_cast<size_t>((size[p] + W - 1) / W * W) * sizeof(T) * net.pops[p].desc->state.size();
+  const int n_obs = out.n_obs;
+  clear_observations(out, i);
   std::vector<std::vector<uint32_t>> spk(np);
   if (rec) {
     rec->size = size;
@@ -501,12 +606,16 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
   const int64_t n_steps = c.n_transient + c.n_analysis;
   for (int64_t k = 0; k < n_steps; ++k) {
     const size_t slot = static_cast<size_t>(k % L) * ntot;
+    for (uint64_t g = 0; g < ntot; ++g) {
+      in_ex[g] = NetFixed::to_input<T>(ring_ex[slot + g], inv_scale);
+      in_in[g] = NetFixed::to_input<T>(ring_in[slot + g], inv_scale);
+    }
+    std::fill(ring_ex.begin() + slot, ring_ex.begin() + slot + ntot, 0);
+    std::fill(ring_in.begin() + slot, ring_in.begin() + slot + ntot, 0);
     for (size_t p = 0; p < np; ++p) {
       spk[p].clear();
-      pops[p]->step(k, ring_ex.data() + slot + off[p], ring_in.data() + slot + off[p], spk[p]);
+      P.pops[p]->step(k, in_ex.data() + off[p], in_in.data() + off[p], spk[p]);
     }
-    std::fill(ring_ex.begin() + slot, ring_ex.begin() + slot + ntot, T(0));
-    std::fill(ring_in.begin() + slot, ring_in.begin() + slot + ntot, T(0));
     const int64_t ka = k - c.n_transient;  // analysis step (spike time stamp (ka + 1) dt)
     for (size_t p = 0; p < np; ++p) {
       if (spk[p].empty()) continue;
@@ -521,17 +630,17 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
           const uint64_t g = off[p] + s;
           if (last[g] >= 0) {
             const double isi = t_ms - last[g];
-            s1[g] += isi;
-            s2[g] += isi * isi;
+            sums.s1[g] += isi;
+            sums.s2[g] += isi * isi;
           }
           last[g] = t_ms;
-          ++nspk[g];
+          ++sums.nspk[g];
           if (rec) {
             rec->node[p].push_back(s);
             rec->t_ms[p].push_back(t_ms);
           }
           if (s < static_cast<uint32_t>(net.pops[p].sample)) {
-            const size_t slot_o = i * n_obs + sample_off[p] + s;
+            const size_t slot_o = i * n_obs + P.sample_off[p] + s;
             const uint32_t cnt = out.n_spikes[slot_o];
             if (static_cast<int>(cnt) < out.max_spikes)
               out.spike_times[slot_o * out.max_spikes + cnt] = static_cast<float>(t_ms);
@@ -539,29 +648,34 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
           }
         }
       }
-      for (const Proj& pj : from[p]) {
-        if (pj.syn) {  // per-synapse weights and/or delays; routed by each weight's sign (NEST)
-          const uint32_t* tg = pj.csr->tgt.data();
-          const uint64_t* of = pj.csr->off.data();
-          const float* pw = pj.syn->w.empty() ? nullptr : pj.syn->w.data();
-          const uint16_t* pd = pj.syn->d.empty() ? nullptr : pj.syn->d.data();
+      for (const Proj* pj : P.from[p]) {
+        const uint32_t* tg = pj->csr->tgt.data();
+        const uint64_t* of = pj->csr->off.data();
+        if (pj->syn) {  // per-synapse weights and/or delays; routed by each weight's sign (NEST)
+          const float* pw = pj->syn->w.empty() ? nullptr : pj->syn->w.data();
+          const uint16_t* pd = pj->syn->d.empty() ? nullptr : pj->syn->d.data();
+          const int64_t wf0 = wfix[static_cast<size_t>(pj - P.projs.data())];
           for (uint32_t s : spk[p]) {
             for (uint64_t e = of[s]; e < of[s + 1]; ++e) {
-              const T w = pw ? T(pw[e]) : pj.w_signed;
-              const int64_t dd = pd ? int64_t(pd[e]) : pj.d;
-              const size_t at = static_cast<size_t>((k + dd) % L) * ntot + pj.tgt_off + tg[e];
-              if (w >= T(0)) ring_ex[at] += w;
-              else ring_in[at] -= w;
+              int64_t wf = wf0;
+              bool inh = pj->inh;
+              if (pw) {
+                const double w = double(pw[e]);
+                inh = w < 0;
+                wf = NetFixed::to_fixed(inh ? -w : w, scale);
+              }
+              const int64_t dd = pd ? int64_t(pd[e]) : pj->d;
+              const size_t at = static_cast<size_t>((k + dd) % L) * ntot + pj->tgt_off + tg[e];
+              (inh ? ring_in : ring_ex)[at] += wf;
             }
             stats.events += of[s + 1] - of[s];
           }
           continue;
         }
-        T* row = (pj.inh ? ring_in.data() : ring_ex.data()) + static_cast<size_t>((k + pj.d) % L) * ntot + pj.tgt_off;
-        const uint32_t* tg = pj.csr->tgt.data();
-        const uint64_t* of = pj.csr->off.data();
+        const int64_t wf = wfix[static_cast<size_t>(pj - P.projs.data())];
+        int64_t* row = (pj->inh ? ring_in.data() : ring_ex.data()) + static_cast<size_t>((k + pj->d) % L) * ntot + pj->tgt_off;
         for (uint32_t s : spk[p]) {
-          for (uint64_t e = of[s]; e < of[s + 1]; ++e) row[tg[e]] += pj.w_abs;
+          for (uint64_t e = of[s]; e < of[s + 1]; ++e) row[tg[e]] += wf;
           stats.events += of[s + 1] - of[s];
         }
       }
@@ -570,36 +684,126 @@ void run_instance_net(const NetworkDesc& net, const RunSettings& rs, ConnCache& 
   uint64_t nsum = 0;
   for (size_t p = 0; p < np; ++p) nsum += size[p];
   stats.updates += nsum * static_cast<uint64_t>(n_steps);
-  // results
   bool ok = true;
-  for (size_t p = 0; p < np; ++p) ok = ok && pops[p]->finite();
-  out.status[i] = ok ? kOk : kNonFinite;
+  for (size_t p = 0; p < np; ++p) ok = ok && P.pops[p]->finite();
+  finish_instance(net, rs, q, size, off, bin_count, total, sums, ok, i, out);
   if (rec) rec->status = out.status[i];
-  const double t_an_s = double(c.n_analysis) * c.dt * 1e-3;
-  const double bin_s = double(rs.rate_bin_steps) * c.dt * 1e-3;
-  const int nf = out.n_series_features;
-  for (size_t p = 0; p < np; ++p) {
-    const double n = double(size[p]);
-    for (uint64_t b = 0; b < nbins; ++b)
-      out.rates[(i * np + p) * nbins + b] = n > 0 ? static_cast<float>(double(bin_count[p * nbins + b]) / n / bin_s) : 0.0f;
-    double cv_sum = 0;
-    uint64_t cv_n = 0;
-    for (uint64_t s = 0; s < size[p]; ++s) {
-      const uint64_t g = off[p] + s;
-      if (nspk[g] < 3) continue;
-      const double m = s1[g] / double(nspk[g] - 1);
-      const double var = std::max(0.0, s2[g] / double(nspk[g] - 1) - m * m);
-      cv_sum += std::sqrt(var) / m;
-      ++cv_n;
-    }
-    double* f = out.series_features.data() + (i * np + p) * static_cast<size_t>(nf);
-    f[0] = n > 0 && t_an_s > 0 ? double(total[p]) / n / t_an_s : 0.0;
-    f[1] = cv_n ? cv_sum / double(cv_n) : std::numeric_limits<double>::quiet_NaN();
-    f[spiking_feature_size_index()] = n;
-    const int kt = net.pops[p].desc->param_index("t_ref");
-    f[spiking_feature_tref_index()] = kt >= 0 ? q[net.pops[p].param0 + kt] : 0.0;
-  }
 }
+
+// ---- the block form (net_block.hpp) ---------------------------------------------------------
+// The instance as the block sees it: one model type, neurons numbered without padding. `P` keeps
+// the connectivity alive while the block runs.
+template <class Model, class T>
+NetBlockInstance<T> block_instance(const NetworkDesc& net, const InstancePlan<T>& P, size_t n_obs,
+                                   std::vector<uint64_t>& boff) {
+  const size_t np = P.np;
+  NetBlockInstance<T> x;
+  boff.assign(np + 1, 0);
+  for (size_t p = 0; p < np; ++p) boff[p + 1] = boff[p] + P.size[p];
+  const uint64_t ntot = x.ntot = boff[np];
+  constexpr int NS = Model::kNumState, ND = Model::kNumDerived;
+  x.state.assign(static_cast<size_t>(NS) * ntot, T(0));
+  x.derived.assign(np * ND, T(0));
+  x.pops.resize(np);
+  for (size_t p = 0; p < np; ++p) {
+    auto* pop = dynamic_cast<const Pop<Model, T>*>(P.pops[p].get());
+    if (!pop) throw BackendError("network block form: population '" + net.pops[p].name + "' is not a " + net.pops[0].model);
+    std::copy(pop->d, pop->d + ND, x.derived.begin() + static_cast<std::ptrdiff_t>(p * ND));
+    for (uint64_t s = 0; s < P.size[p]; ++s)
+      for (int k = 0; k < NS; ++k) x.state[static_cast<size_t>(k) * ntot + boff[p] + s] = pop->state_at(k, s);
+    NetBlockPop<T>& bp = x.pops[p];
+    bp.off = boff[p];
+    bp.n = P.size[p];
+    bp.key0 = pop->key0;
+    bp.mode = pop->model_mode;
+    bp.sample = net.pops[p].sample;
+    bp.sample_off = P.sample_off[p];
+    bp.d = x.derived.data() + p * ND;
+  }
+  for (const auto& pj : P.projs) {
+    NetBlockProj b;
+    b.src = pj.src;
+    b.tgt_off = boff[static_cast<size_t>(pj.tgt)];
+    b.off = pj.csr->off.data();
+    b.tgt = pj.csr->tgt.data();
+    b.w = pj.syn && !pj.syn->w.empty() ? pj.syn->w.data() : nullptr;
+    b.d = pj.syn && !pj.syn->d.empty() ? pj.syn->d.data() : nullptr;
+    b.w_fixed = NetFixed::to_fixed(pj.w_abs, P.fx.scale);
+    b.inh = pj.inh;
+    b.delay = pj.d;
+    x.proj.push_back(b);
+  }
+  x.L = P.dmax + 1;
+  x.fx = P.fx;
+  x.n_obs = n_obs;
+  return x;
+}
+
+NetBlockRun block_run_settings(const RunSettings& rs, int max_spikes) {
+  NetBlockRun r;
+  r.seed = rs.sim.seed;
+  r.n_transient = rs.sim.n_transient;
+  r.n_analysis = rs.sim.n_analysis;
+  r.dt = rs.sim.dt;
+  r.rate_bin_steps = rs.rate_bin_steps;
+  r.nbins = rs.rate_bins();
+  r.max_spikes = max_spikes;
+  return r;
+}
+
+// Instance i's outputs from its block results, as the CPU path writes them.
+template <class T>
+void finish_block(const NetworkDesc& net, const RunSettings& rs, const double* q, const std::vector<uint64_t>& size,
+                  const std::vector<uint64_t>& boff, NetBlockInstance<T>& x, size_t i, ChunkOutput& out) {
+  const size_t n_obs = x.n_obs;
+  clear_observations(out, i);
+  for (size_t o = 0; o < n_obs; ++o) {
+    out.n_spikes[i * n_obs + o] = x.n_spikes[o];
+    const uint32_t kept = std::min<uint32_t>(x.n_spikes[o], static_cast<uint32_t>(out.max_spikes));
+    for (uint32_t s = 0; s < kept; ++s)
+      out.spike_times[(i * n_obs + o) * out.max_spikes + s] = x.spike_times[o * out.max_spikes + s];
+  }
+  NeuronSums sums{std::move(x.s1), std::move(x.s2), std::move(x.nspk)};
+  finish_instance(net, rs, q, size, boff, x.bin_count, x.total, sums, x.nonfinite == 0, i, out);
+}
+
+template <class Model, class T>
+void run_instance_block(const NetworkDesc& net, const RunSettings& rs, ConnCache& cache, const double* q,
+                        uint64_t instance, size_t i, ChunkOutput& out, int B) {
+  const InstancePlan<T> P = make_plan<T>(net, rs, cache, q, instance);
+  std::vector<uint64_t> boff;
+  NetBlockInstance<T> x = block_instance<Model, T>(net, P, static_cast<size_t>(out.n_obs), boff);
+  run_net_block_serial<Model, T>(x, block_run_settings(rs, out.max_spikes), B);
+  finish_block(net, rs, q, P.size, boff, x, i, out);
+}
+
+#if defined(NEUROSWEEP_HAVE_CUDA)
+// A chunk on the GPU (kernels/network_kernels.cu): plans and block instances built here (the
+// plans keep the connectivity alive), the blocks run on the device, outputs as the CPU path's.
+template <class Model, class T>
+bool run_chunk_cuda(const NetworkDesc& net, const RunSettings& rs, ConnCache& cache, const ChunkInput& in,
+                    ChunkOutput& out, std::string* why) {
+  const size_t nparam = net.model.params.size();
+  std::vector<std::vector<double>> q(in.n, std::vector<double>(nparam));
+  std::vector<InstancePlan<T>> plans;
+  std::vector<NetBlockInstance<T>> xs;
+  std::vector<std::vector<uint64_t>> boff(in.n);
+  plans.reserve(in.n);
+  xs.reserve(in.n);
+  std::vector<double> p(nparam);
+  for (size_t i = 0; i < in.n; ++i) {
+    for (size_t k = 0; k < nparam; ++k) p[k] = in.params[k * in.n + i];
+    net.realise(p.data(), q[i].data());
+    plans.push_back(make_plan<T>(net, rs, cache, q[i].data(), in.first_index + i));
+    xs.push_back(block_instance<Model, T>(net, plans.back(), static_cast<size_t>(out.n_obs), boff[i]));
+  }
+  std::vector<NetBlockInstance<T>*> ptrs;
+  for (auto& x : xs) ptrs.push_back(&x);
+  if (!cuda_run_net_blocks(net.pops[0].model, ptrs, block_run_settings(rs, out.max_spikes), why)) return false;
+  for (size_t i = 0; i < in.n; ++i) finish_block(net, rs, q[i].data(), plans[i].size, boff[i], xs[i], i, out);
+  return true;
+}
+#endif
 
 }  // namespace
 
@@ -609,11 +813,7 @@ NetworkRunner::NetworkRunner(std::shared_ptr<const NetworkDesc> net, const RunSe
 void NetworkRunner::run(const ChunkInput& in, ChunkOutput& out) {
   const NetworkDesc& net = *net_;
   const size_t np = net.pops.size();
-  out.resize(in.n, net.total_sample(), rs_.sim.max_spikes, 0, false);
-  if (rs_.rate_bins() > 0 || !rs_.rate_series.empty()) out.resize_rates(static_cast<int>(np), rs_.rate_bins());
-  out.n_series = static_cast<int>(np);
-  out.n_series_features = spiking_feature_tref_index() + 1;
-  out.series_features.assign(in.n * np * static_cast<size_t>(out.n_series_features), 0.0);
+  size_output(net, rs_, in.n, out);
   if (in.n == 0) return;
   const size_t nparam = net.model.params.size();
   const int threads = rs_.threads > 0 ? rs_.threads : omp_get_num_procs();
@@ -648,17 +848,80 @@ void NetworkRunner::run(const ChunkInput& in, ChunkOutput& out) {
   last_state_bytes_ = state_bytes;
 }
 
+std::string NetworkRunner::block_unsupported() const {
+  const NetworkDesc& net = *net_;
+  for (const auto& p : net.pops) {
+    if (p.source) return "population '" + p.name + "' is a spike source";
+    if (p.model != net.pops[0].model)
+      return "populations '" + net.pops[0].name + "' (" + net.pops[0].model + ") and '" + p.name + "' (" + p.model +
+             ") have different models";
+  }
+  if (net.pops.empty()) return "no populations";
+  bool kernel = false;
+  dispatch_model(net.pops[0].model, [&](auto* m) { kernel = net_block_model<std::remove_pointer_t<decltype(m)>>::value; });
+  if (!kernel)
+    return "model '" + net.pops[0].model + "' has no network block kernel (iaf_psc_delta, iaf_psc_exp, iaf_psc_alpha, izhikevich have)";
+  return "";
+}
+
+void NetworkRunner::run_blocks_host(const ChunkInput& in, ChunkOutput& out, int block_threads) {
+  const std::string why = block_unsupported();
+  if (!why.empty()) throw BackendError("network block form: " + why);
+  const NetworkDesc& net = *net_;
+  const size_t np = net.pops.size();
+  size_output(net, rs_, in.n, out);
+  const size_t nparam = net.model.params.size();
+  std::vector<double> p(nparam), q(nparam);
+  for (size_t i = 0; i < in.n; ++i) {
+    for (size_t k = 0; k < nparam; ++k) p[k] = in.params[k * in.n + i];
+    net.realise(p.data(), q.data());
+    const bool ok = dispatch_model(net.pops[0].model, [&](auto* m) {
+      using M = std::remove_pointer_t<decltype(m)>;
+      if constexpr (net_block_model<M>::value) {
+        if (rs_.precision == Precision::Double)
+          run_instance_block<M, double>(net, rs_, cache_, q.data(), in.first_index + i, i, out, block_threads);
+        else
+          run_instance_block<M, float>(net, rs_, cache_, q.data(), in.first_index + i, i, out, block_threads);
+      }
+    });
+    if (!ok) throw BackendError("network block form: unknown model '" + net.pops[0].model + "'");
+  }
+}
+
+bool NetworkRunner::run_blocks_cuda(const ChunkInput& in, ChunkOutput& out, std::string* why) {
+  const std::string unsupported = block_unsupported();
+  if (!unsupported.empty()) {
+    if (why) *why = unsupported;
+    return false;
+  }
+#if defined(NEUROSWEEP_HAVE_CUDA)
+  const NetworkDesc& net = *net_;
+  size_output(net, rs_, in.n, out);
+  if (in.n == 0) return true;
+  bool ok = false;
+  dispatch_model(net.pops[0].model, [&](auto* m) {
+    using M = std::remove_pointer_t<decltype(m)>;
+    if constexpr (net_block_model<M>::value) {
+      ok = rs_.precision == Precision::Double ? run_chunk_cuda<M, double>(net, rs_, cache_, in, out, why)
+                                              : run_chunk_cuda<M, float>(net, rs_, cache_, in, out, why);
+    }
+  });
+  return ok;
+#else
+  (void)in;
+  (void)out;
+  if (why) *why = "built without the CUDA backend";
+  return false;
+#endif
+}
+
 NetworkRunner::AllSpikes NetworkRunner::record_all(const double* params, uint64_t instance) {
   // The same instance as in run(): same realised parameters, same keys (instance index), same
   // connectivity (the cache or the instance's own draw), so the spikes are the build's.
   const NetworkDesc& net = *net_;
   const size_t np = net.pops.size();
   ChunkOutput out;
-  out.resize(1, net.total_sample(), rs_.sim.max_spikes, 0, false);
-  if (rs_.rate_bins() > 0 || !rs_.rate_series.empty()) out.resize_rates(static_cast<int>(np), rs_.rate_bins());
-  out.n_series = static_cast<int>(np);
-  out.n_series_features = spiking_feature_tref_index() + 1;
-  out.series_features.assign(np * static_cast<size_t>(out.n_series_features), 0.0);
+  size_output(net, rs_, 1, out);
   const size_t nparam = net.model.params.size();
   std::vector<double> q(nparam);
   net.realise(params, q.data());

@@ -41,6 +41,7 @@ struct SynArrays {
   std::vector<float> w;     // signed weight (the target model's unit)
   std::vector<uint16_t> d;  // delay in steps (NEST's rounding), >= 1
   int64_t dmax = 0;         // largest delay in d (0 when d is empty)
+  double wmax = 0;          // largest |w| (0 when w is empty): the fixed-point scale (net_block.hpp)
   size_t bytes() const { return w.size() * sizeof(float) + d.size() * sizeof(uint16_t); }
 };
 // Draws / converts the per-synapse arrays of projection pr (csr: its connectivity, q: the
@@ -99,6 +100,16 @@ class NetworkRunner {
     int status = 0;                             // kOk or kNonFinite
   };
   AllSpikes record_all(const double* params, uint64_t instance);
+  // The GPU form (neurosweep/network/net_block.hpp: one network per thread block). "" when this
+  // network can run in it (every population of one point-neuron model; no spike sources), else
+  // why not.
+  std::string block_unsupported() const;
+  // Runs the chunk in the block form on the host, blocks of `block_threads` threads emulated one
+  // thread after the other: the same results as run(), bit for bit (tests/net_block_test.cpp).
+  void run_blocks_host(const ChunkInput& in, ChunkOutput& out, int block_threads);
+  // The same on the GPU (kernels/network_kernels.cu): false, with the reason in *why, when the
+  // network has no block form or there is no device (the caller then runs it on the CPU).
+  bool run_blocks_cuda(const ChunkInput& in, ChunkOutput& out, std::string* why);
   // Memory of the distinct connectivities drawn so far (shared mode) and how many.
   size_t connectivity_bytes() const { return cache_.bytes(); }
   size_t distinct_connectivities() const { return cache_.distinct(); }

@@ -244,17 +244,25 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
   const RunSettings rs = run_settings(spec, std::max(stage->spikes_needed(), spec.out_spikes), opt.threads);
 
   const uint64_t n_total = spec.sweep.size();
-  // Networks (network/run_network.hpp) run on the CPU, one network per thread: a chunk of a few
-  // networks per thread keeps the memory of sampled spikes and the progress display reasonable.
+  // Networks (network/run_network.hpp) run on the CPU, one network per thread (a chunk of a few
+  // networks per thread keeps the memory of sampled spikes and the progress display reasonable),
+  // or on the GPU in the block form, one network per thread block (net_block.hpp), where every
+  // population has the same model and none is a spike source (docs/NETWORKS.md).
   std::unique_ptr<NetworkRunner> net_runner;
+  bool net_on_gpu = false;
   if (spec.network) {
     net_runner = std::make_unique<NetworkRunner>(spec.network, rs);
     if (backend->name() != "cpu") {
-      if (!opt.quiet) std::cerr << "neurosweep: networks run on the CPU backend (no GPU path yet: docs/NETWORKS.md)\n";
-      backend = make_cpu_backend();
+      const std::string why = net_runner->block_unsupported();
+      net_on_gpu = why.empty();
+      if (!net_on_gpu) {
+        if (!opt.quiet) std::cerr << "neurosweep: this network runs on the CPU backend (GPU block form: " << why << ")\n";
+        backend = make_cpu_backend();
+      }
     }
   }
   const uint64_t chunk = opt.chunk ? opt.chunk
+                         : net_on_gpu   ? 512
                          : spec.network ? 4ull * static_cast<uint64_t>(threads_used(opt.threads))
                                         : default_chunk(backend->name() == "cuda", opt.threads);
   const auto probe = Probe::make(spec, rs);  // sensitivity probe (run/probe.hpp), or null
@@ -452,10 +460,14 @@ int run_build(const RunOptions& opt, const RunSpec& spec) {
     in.first_index = first;
     in.params = S.params.data();
     in.init_state = S.init_ptr;
-    if (net_runner)
+    std::string why;
+    if (net_on_gpu) {
+      if (!net_runner->run_blocks_cuda(in, S.result, &why)) throw BackendError("network on the GPU: " + why);
+    } else if (net_runner) {
       net_runner->run(in, S.result);
-    else
+    } else {
       backend->run(rs, in, S.result);
+    }
     S.t_int = seconds_since(t0);
   };
   std::future<void> ahead;  // the next chunk's integration (declared after the slots it uses)

@@ -4,6 +4,7 @@
 // build links kernels/ then); everything else goes through make_backend in backend.hpp.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "neurosweep/backend.hpp"
 
@@ -20,4 +21,15 @@ bool cuda_select_device(int ordinal, std::string* why);
 // built-in through this function, registered when a plugin loads (one device: the first in use).
 using PluginCudaRunner = bool (*)(const RunSettings& s, const ChunkInput& in, ChunkOutput& out, int device);
 void set_plugin_cuda_runner(PluginCudaRunner f);
+// Spiking networks in the block form (neurosweep/network/net_block.hpp; kernels/network_kernels.cu):
+// one network instance per thread block, all of `model` (one with net_block_model), on the
+// first device in use. Fills each instance's outputs; false with the reason in *why when there is
+// no device or the model has no block kernel.
+template <class T>
+struct NetBlockInstance;
+struct NetBlockRun;
+bool cuda_run_net_blocks(const std::string& model, const std::vector<NetBlockInstance<float>*>& xs,
+                         const NetBlockRun& r, std::string* why);
+bool cuda_run_net_blocks(const std::string& model, const std::vector<NetBlockInstance<double>*>& xs,
+                         const NetBlockRun& r, std::string* why);
 }  // namespace ns
