@@ -25,11 +25,7 @@ std::vector<std::vector<double>> random_grid_neurons(size_t n, unsigned seed) {
   return rows;
 }
 
-template <class X>
-void expect_bits_equal(const std::vector<X>& a, const std::vector<X>& b, const char* what) {
-  ASSERT_EQ(a.size(), b.size()) << what;
-  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(X))) << what << " differ";
-}
+using nstest::expect_bits_equal;
 
 void expect_same(const ns::ChunkOutput& a, const ns::ChunkOutput& b) {
   expect_bits_equal(a.n_spikes, b.n_spikes, "n_spikes");

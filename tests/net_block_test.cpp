@@ -15,6 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "brunel_spec.hpp"
+#include "test_util.hpp"
+
 #include "network/run_network.hpp"
 #include "neurosweep/network/net_block.hpp"
 #include "run/run.hpp"
@@ -27,30 +30,12 @@ namespace {
 
 // Reduced Brunel (2000) model A (as tests/network_run_test.cpp), swept over g and eta.
 json brunel() {
-  return json::parse(R"({
-    "model": "network", "dt": "0.1 ms", "transient": "20 ms", "analysis": "150 ms", "seed": 7,
-    "network": {
-      "parameters": {"J": 0.5, "g": 5, "eta": 2, "NE": 200, "D": 1.5, "theta": 20, "tau": 20},
-      "populations": [
-        {"name": "E", "model": "iaf_psc_delta", "size": "NE", "sample": 7,
-         "params": {"E_L": 0, "V_m": 0, "V_reset": 10, "V_th": "theta", "tau_m": "tau", "t_ref": 2, "C_m": 1}},
-        {"name": "I", "model": "iaf_psc_delta", "size": "NE/4", "sample": 3,
-         "params": {"E_L": 0, "V_m": 0, "V_reset": 10, "V_th": "theta", "tau_m": "tau", "t_ref": 2, "C_m": 1}}
-      ],
-      "projections": [
-        {"source": "E", "target": "E", "rule": "fixed_indegree", "indegree": "NE/10", "weight": "J", "delay": "D"},
-        {"source": "E", "target": "I", "rule": "fixed_indegree", "indegree": "NE/10", "weight": "J", "delay": "D"},
-        {"source": "I", "target": "E", "rule": "fixed_indegree", "indegree": "NE/40", "weight": "-g*J", "delay": "D"},
-        {"source": "I", "target": "I", "rule": "fixed_indegree", "indegree": "NE/40", "weight": "-g*J", "delay": "D"}
-      ],
-      "drives": [
-        {"target": "E", "type": "poisson", "rate": "1000 * eta * theta / (J * NE/10 * tau) * NE/10", "weight": "J"},
-        {"target": "I", "type": "poisson", "rate": "1000 * eta * theta / (J * NE/10 * tau) * NE/10", "weight": "J"}
-      ]
-    },
-    "axes": [{"kind": "grid", "param": "g", "values": [3, 6]}, {"kind": "grid", "param": "eta", "values": [1, 2]}],
-    "output": {"spikes": 40, "rate_bin": "5 ms"}
-  })");
+  json j = {{"model", "network"}, {"dt", "0.1 ms"}, {"transient", "20 ms"}, {"analysis", "150 ms"}, {"seed", 7},
+            {"output", {{"spikes", 40}, {"rate_bin", "5 ms"}}}};
+  j["network"] = nstest::brunel_network(200, 0.5, 5, 2, 7, 3);
+  j["axes"] = json::array({json{{"kind", "grid"}, {"param", "g"}, {"values", {3, 6}}},
+                           json{{"kind", "grid"}, {"param", "eta"}, {"values", {1, 2}}}});
+  return j;
 }
 
 // Current-based exponential synapses with per-synapse distributions (weights of both signs,
@@ -83,11 +68,7 @@ json mixed() {
   })");
 }
 
-template <class X>
-void expect_bits(const std::vector<X>& a, const std::vector<X>& b, const std::string& what) {
-  ASSERT_EQ(a.size(), b.size()) << what;
-  EXPECT_EQ(0, a.empty() ? 0 : std::memcmp(a.data(), b.data(), a.size() * sizeof(X))) << what << " differ";
-}
+using nstest::expect_bits_equal;
 
 void compare(const json& spec, Precision prec) {
   json j = spec;
@@ -113,11 +94,11 @@ void compare(const json& spec, Precision prec) {
     NetworkRunner blk(r.network, rs);
     ChunkOutput out;
     blk.run_blocks_host(in, out, B);
-    expect_bits(out.n_spikes, ref.n_spikes, "n_spikes");
-    expect_bits(out.spike_times, ref.spike_times, "spike_times");
-    expect_bits(out.rates, ref.rates, "rates");
-    expect_bits(out.series_features, ref.series_features, "series_features");
-    expect_bits(out.status, ref.status, "status");
+    expect_bits_equal(out.n_spikes, ref.n_spikes, "n_spikes");
+    expect_bits_equal(out.spike_times, ref.spike_times, "spike_times");
+    expect_bits_equal(out.rates, ref.rates, "rates");
+    expect_bits_equal(out.series_features, ref.series_features, "series_features");
+    expect_bits_equal(out.status, ref.status, "status");
   }
 }
 

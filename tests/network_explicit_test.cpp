@@ -17,6 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "brunel_spec.hpp"
+
 #include "errors.hpp"
 #include "network/network.hpp"
 #include "network/run_network.hpp"
@@ -69,30 +71,10 @@ void write_edges(const std::string& file, const std::string& group, const std::v
 
 // The reduced Brunel (2000) network of tests/network_run_test.cpp, 200 + 50 neurons.
 json brunel() {
-  return json::parse(R"({
-    "model": "network", "dt": "0.1 ms", "transient": "50 ms", "analysis": "200 ms", "seed": 11,
-    "precision": "double",
-    "network": {
-      "parameters": {"J": 0.5, "g": 5, "eta": 2, "NE": 200, "D": 1.5, "theta": 20, "tau": 20},
-      "populations": [
-        {"name": "E", "model": "iaf_psc_delta", "size": "NE", "sample": 20,
-         "params": {"E_L": 0, "V_m": 0, "V_reset": 10, "V_th": "theta", "tau_m": "tau", "t_ref": 2, "C_m": 1}},
-        {"name": "I", "model": "iaf_psc_delta", "size": "NE/4", "sample": 10,
-         "params": {"E_L": 0, "V_m": 0, "V_reset": 10, "V_th": "theta", "tau_m": "tau", "t_ref": 2, "C_m": 1}}
-      ],
-      "projections": [
-        {"source": "E", "target": "E", "rule": "fixed_indegree", "indegree": "NE/10", "weight": "J", "delay": "D"},
-        {"source": "E", "target": "I", "rule": "fixed_indegree", "indegree": "NE/10", "weight": "J", "delay": "D"},
-        {"source": "I", "target": "E", "rule": "fixed_indegree", "indegree": "NE/40", "weight": "-g*J", "delay": "D"},
-        {"source": "I", "target": "I", "rule": "fixed_indegree", "indegree": "NE/40", "weight": "-g*J", "delay": "D"}
-      ],
-      "drives": [
-        {"target": "E", "type": "poisson", "rate": "1000 * eta * theta / (J * NE/10 * tau) * NE/10", "weight": "J"},
-        {"target": "I", "type": "poisson", "rate": "1000 * eta * theta / (J * NE/10 * tau) * NE/10", "weight": "J"}
-      ]
-    },
-    "output": {"spikes": 200}
-  })");
+  json j = {{"model", "network"}, {"dt", "0.1 ms"}, {"transient", "50 ms"}, {"analysis", "200 ms"}, {"seed", 11},
+            {"precision", "double"}, {"output", {{"spikes", 200}}}};
+  j["network"] = nstest::brunel_network(200, 0.5, 5, 2, 20, 10);
+  return j;
 }
 
 // Runs the instances of a parsed spec in one chunk; returns the output.

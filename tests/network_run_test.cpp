@@ -19,6 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "brunel_spec.hpp"
+
 #include "errors.hpp"
 #include "network/network.hpp"
 #include "network/run_network.hpp"
@@ -36,30 +38,10 @@ namespace {
 // A reduced Brunel (2000) model A network: N_E = 4 N_I, C_E = 0.1 N_E, C_I = C_E / 4, J and -g J,
 // delay D, external Poisson drive at eta * nu_thr with nu_thr = theta / (J C_E tau_m).
 json brunel(int ne = 400, double g = 5.0, double eta = 2.0) {
-  return json::parse(R"({
-    "model": "network", "dt": "0.1 ms", "transient": "50 ms", "analysis": "200 ms", "seed": 11,
-    "network": {
-      "parameters": {"J": 0.5, "g": )" + std::to_string(g) + R"(, "eta": )" + std::to_string(eta) + R"(,
-                     "NE": )" + std::to_string(ne) + R"(, "D": 1.5, "theta": 20, "tau": 20},
-      "populations": [
-        {"name": "E", "model": "iaf_psc_delta", "size": "NE", "sample": 5,
-         "params": {"E_L": 0, "V_m": 0, "V_reset": 10, "V_th": "theta", "tau_m": "tau", "t_ref": 2, "C_m": 1}},
-        {"name": "I", "model": "iaf_psc_delta", "size": "NE/4", "sample": 3,
-         "params": {"E_L": 0, "V_m": 0, "V_reset": 10, "V_th": "theta", "tau_m": "tau", "t_ref": 2, "C_m": 1}}
-      ],
-      "projections": [
-        {"source": "E", "target": "E", "rule": "fixed_indegree", "indegree": "NE/10", "weight": "J", "delay": "D"},
-        {"source": "E", "target": "I", "rule": "fixed_indegree", "indegree": "NE/10", "weight": "J", "delay": "D"},
-        {"source": "I", "target": "E", "rule": "fixed_indegree", "indegree": "NE/40", "weight": "-g*J", "delay": "D"},
-        {"source": "I", "target": "I", "rule": "fixed_indegree", "indegree": "NE/40", "weight": "-g*J", "delay": "D"}
-      ],
-      "drives": [
-        {"target": "E", "type": "poisson", "rate": "1000 * eta * theta / (J * NE/10 * tau) * NE/10", "weight": "J"},
-        {"target": "I", "type": "poisson", "rate": "1000 * eta * theta / (J * NE/10 * tau) * NE/10", "weight": "J"}
-      ]
-    },
-    "output": {"spikes": 50}
-  })");
+  json j = {{"model", "network"}, {"dt", "0.1 ms"}, {"transient", "50 ms"}, {"analysis", "200 ms"}, {"seed", 11},
+            {"output", {{"spikes", 50}}}};
+  j["network"] = nstest::brunel_network(ne, 0.5, g, eta, 5, 3);
+  return j;
 }
 
 std::string slurp(const fs::path& p) {

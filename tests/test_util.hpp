@@ -1,8 +1,11 @@
 #pragma once
 // Helpers shared by the C++ tests: run P04 neurons through a backend and summarise spike trains
 // with simple rules written independently of the classifier module.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -11,6 +14,13 @@
 #include "neurosweep/models.hpp"
 
 namespace nstest {
+
+// Two arrays hold the same bytes (NaNs included): the bit-for-bit comparisons of the tests.
+template <class X>
+void expect_bits_equal(const std::vector<X>& a, const std::vector<X>& b, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  EXPECT_EQ(0, a.empty() ? 0 : std::memcmp(a.data(), b.data(), a.size() * sizeof(X))) << what << " differ";
+}
 
 // A 5 x 7 grid of STG neurons (gCaS x gKd around AB/PD 2) with the classifier's slowest period
 // lowered so a 4 s window suffices; final states and 20 spikes stored (run and start-axis tests).

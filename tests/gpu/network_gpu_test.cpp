@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../brunel_spec.hpp"
 #include "neurosweep/backend.hpp"
 #include "network/run_network.hpp"
 #include "run/run.hpp"
@@ -25,30 +26,13 @@
 namespace {
 
 nlohmann::json brunel_sweep() {
-  return nlohmann::json::parse(R"({
-    "model": "network", "dt": "0.1 ms", "transient": "50 ms", "analysis": "200 ms", "seed": 21,
-    "network": {
-      "parameters": {"J": 0.2, "g": 5, "eta": 2, "NE": 800, "D": 1.5, "theta": 20, "tau": 20},
-      "populations": [
-        {"name": "E", "model": "iaf_psc_delta", "size": "NE", "sample": 20,
-         "params": {"E_L": 0, "V_m": 0, "V_reset": 10, "V_th": "theta", "tau_m": "tau", "t_ref": 2, "C_m": 1}},
-        {"name": "I", "model": "iaf_psc_delta", "size": "NE/4", "sample": 10,
-         "params": {"E_L": 0, "V_m": 0, "V_reset": 10, "V_th": "theta", "tau_m": "tau", "t_ref": 2, "C_m": 1}}
-      ],
-      "projections": [
-        {"source": "E", "target": "E", "rule": "fixed_indegree", "indegree": "NE/10", "weight": "J", "delay": "D"},
-        {"source": "E", "target": "I", "rule": "fixed_indegree", "indegree": "NE/10", "weight": "J", "delay": "D"},
-        {"source": "I", "target": "E", "rule": "fixed_indegree", "indegree": "NE/40", "weight": "-g*J", "delay": "D"},
-        {"source": "I", "target": "I", "rule": "fixed_indegree", "indegree": "NE/40", "weight": "-g*J", "delay": "D"}
-      ],
-      "drives": [
-        {"target": "E", "type": "poisson", "rate": "1000 * eta * theta / (J * NE/10 * tau) * NE/10", "weight": "J"},
-        {"target": "I", "type": "poisson", "rate": "1000 * eta * theta / (J * NE/10 * tau) * NE/10", "weight": "J"}
-      ]
-    },
-    "axes": [{"kind": "grid", "param": "g", "values": [3, 4.5, 5, 6]}, {"kind": "grid", "param": "eta", "values": [1, 2]}],
-    "output": {"spikes": 100, "rate_bin": "1 ms"}
-  })");
+  nlohmann::json j = {{"model", "network"}, {"dt", "0.1 ms"}, {"transient", "50 ms"}, {"analysis", "200 ms"},
+                      {"seed", 21}, {"output", {{"spikes", 100}, {"rate_bin", "1 ms"}}}};
+  j["network"] = nstest::brunel_network(800, 0.2, 5, 2, 20, 10);
+  j["axes"] = nlohmann::json::array(
+      {nlohmann::json{{"kind", "grid"}, {"param", "g"}, {"values", {3, 4.5, 5, 6}}},
+       nlohmann::json{{"kind", "grid"}, {"param", "eta"}, {"values", {1, 2}}}});
+  return j;
 }
 
 }  // namespace
